@@ -1,0 +1,57 @@
+"""Pieces every message shares: the base model, identities, JSON values and error details."""
+
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from hitl_contract.version import SCHEMA_VERSION, SchemaVersion
+
+JsonObject = dict[str, JsonValue]
+
+
+class ContractModel(BaseModel):
+    """Strict by default: unknown fields are errors, so a typo is reported instead of dropped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Message(ContractModel):
+    schema_version: SchemaVersion = Field(
+        default=SCHEMA_VERSION, description="Version of this contract; 1 today."
+    )
+
+
+class Identity(ContractModel):
+    """Who asked or who answered: a person, a service, or a group."""
+
+    id: str = Field(min_length=1, max_length=256, description="Stable identifier, e.g. an email.")
+    display_name: str | None = Field(default=None, max_length=256)
+    service: str | None = Field(
+        default=None, max_length=256, description="The service acting for this identity."
+    )
+
+
+class ErrorCode(StrEnum):
+    MALFORMED_JSON = "malformed_json"
+    UNSUPPORTED_SCHEMA_VERSION = "unsupported_schema_version"
+    UNKNOWN_KIND = "unknown_kind"
+    INVALID_FIELD = "invalid_field"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    ID_CONFLICT = "id_conflict"
+    UNKNOWN_INTERACTION = "unknown_interaction"
+    INVALID_RESPONSE = "invalid_response"
+    UNROUTABLE = "unroutable"
+    INTERNAL = "internal"
+
+
+class ErrorDetail(ContractModel):
+    """What was wrong and where: specific enough for the sender to fix it without guessing."""
+
+    code: ErrorCode
+    message: str
+    path: str | None = Field(
+        default=None, description="Where in the message, e.g. 'options[2]' or 'data.choice'."
+    )
+    allowed: list[Any] | None = Field(default=None, description="The values that would be valid.")
+    got: JsonValue = Field(default=None, description="What was sent there (truncated).")

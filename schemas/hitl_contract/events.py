@@ -1,0 +1,52 @@
+"""Messages the broker emits: notifications for notifier bots and lifecycle events for anyone."""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from hitl_contract.common import ErrorDetail, Message
+from hitl_contract.kinds import InteractionRequest
+from hitl_contract.outcome import InteractionOutcome
+
+
+class NotifyReason(StrEnum):
+    REQUESTED = "requested"
+    REMINDER = "reminder"
+    ESCALATION = "escalation"
+
+
+class Notification(Message):
+    """Show this request to people on ``route``; answer with a HumanResponse."""
+
+    interaction_id: UUID
+    reason: NotifyReason
+    route: str
+    attempt: int = Field(ge=1)
+    deadline: datetime | None = None
+    request: InteractionRequest
+
+
+class LifecycleEventName(StrEnum):
+    REQUESTED = "requested"
+    NOTIFIED = "notified"
+    RESPONDED = "responded"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    REJECTED = "rejected"
+
+
+class LifecycleEvent(Message):
+    """One step in an interaction's life. ``rejected`` carries the error of a refused message."""
+
+    event: LifecycleEventName
+    interaction_id: UUID | None = None
+    thread_id: str | None = None
+    kind: str | None = None
+    at: datetime
+    response_id: UUID | None = None
+    outcome: InteractionOutcome | None = None
+    error: ErrorDetail | None = None
+    source: str | None = Field(default=None, description="Where a rejected message came from.")

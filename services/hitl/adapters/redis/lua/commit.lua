@@ -1,0 +1,35 @@
+-- Compare-and-set: apply a transition only if the version is the one it was computed from.
+-- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 done
+-- ARGV: 1 expected version, 2 id, 3 finished_at or '' (when the interaction finishes),
+--       4 retention seconds, 5 outbox visible-at, 6 n fields, then n (field, value),
+--       then n_unschedule, members, then n_schedule, (score, member) pairs,
+--       then outbox (entry id, payload) pairs to the end
+local v = redis.call('HGET', KEYS[1], 'v')
+if not v then return 'missing' end
+if v ~= ARGV[1] then return 'stale' end
+local i = 7
+local n = tonumber(ARGV[6])
+for _ = 1, n do
+  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('ZREM', KEYS[3], ARGV[i]); i = i + 1
+end
+n = tonumber(ARGV[i]); i = i + 1
+for _ = 1, n do
+  redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1]); i = i + 2
+end
+while i < #ARGV do
+  redis.call('ZADD', KEYS[4], ARGV[5], ARGV[i])
+  redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
+  i = i + 2
+end
+if ARGV[3] ~= '' then
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  redis.call('ZADD', KEYS[6], ARGV[3], ARGV[2])
+  redis.call('EXPIRE', KEYS[1], ARGV[4])
+end
+return 'ok'

@@ -1,0 +1,49 @@
+"""Publishing committed outbox messages, then deleting them from the outbox.
+
+The writer of a transition dispatches its own messages at once; the poller's relay dispatches
+those whose writer died first. Either way: publish with confirms, then delete, so a crash in
+between means a republish (same message id), never a loss.
+"""
+
+import asyncio
+from collections.abc import Sequence
+
+from hitl_contract import ErrorCode, ErrorDetail
+
+from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.topology import Names
+from hitl.adapters.redis.store import RedisStore
+from hitl.broker.outbound import OutboxMessage
+from hitl.observability.metrics import Metrics
+
+
+class Dispatcher:
+    def __init__(self, publisher: Publisher, store: RedisStore, names: Names,
+                 metrics: Metrics) -> None:
+        self._publisher = publisher
+        self._store = store
+        self._names = names
+        self._metrics = metrics
+
+    async def dispatch(self, shard: int, messages: Sequence[OutboxMessage]) -> None:
+        await asyncio.gather(*(self._send(m) for m in messages))
+        await self._store.outbox_done(shard, [m.entry_id for m in messages])
+
+    async def _send(self, message: OutboxMessage) -> None:
+        if await self._publisher.publish(message.envelope):
+            return
+        e = message.envelope
+        self._metrics.unroutable.labels(e.exchange).inc()
+        if message.critical:
+            # Nobody is bound to receive it: park a copy where an operator will look.
+            detail = ErrorDetail(code=ErrorCode.UNROUTABLE,
+                                 message=f"no queue is bound to {e.exchange!r} with key "
+                                         f"{e.routing_key!r}", path="reply_to", got=e.routing_key)
+            await self._publisher.publish(Envelope(
+                self._names.dead_letter, "unroutable", e.body, e.message_type, e.message_id,
+                e.correlation_id, {"x-hitl-error-code": detail.code.value,
+                                   "x-hitl-error-message": detail.message,
+                                   "x-hitl-error-path": "reply_to",
+                                   "x-original-exchange": e.exchange,
+                                   "x-original-routing-key": e.routing_key}))
+            self._metrics.dead_lettered.labels("outcomes", detail.code.value).inc()

@@ -1,0 +1,108 @@
+"""The deadline poller and outbox relay: one loop, one Redis round trip per tick for each.
+
+Deadlines and stranded outbox entries are claimed atomically with a lease (``claim.lua``), so with
+several broker processes each is handled by one of them; if that one dies, the lease runs out and
+another takes it. The compare-and-set commit makes a second firing a no-op. The cost of a tick
+depends on how many items are due, not on how many interactions are pending.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+from uuid import UUID
+
+from hitl.adapters.amqp.topology import Names
+from hitl.adapters.redis.store import RedisStore
+from hitl.broker.dispatch import Dispatcher
+from hitl.broker.outbound import OutboxMessage, render
+from hitl.core.machine import expire, parse_deadline_member
+from hitl.errors import HitlError
+from hitl.observability.logs import interaction_context
+from hitl.observability.metrics import Metrics
+
+log = logging.getLogger(__name__)
+_BATCH = 500
+_GAUGE_EVERY = 2.0
+_TRIM_EVERY = 60.0
+
+
+class Poller:
+    def __init__(self, store: RedisStore, dispatcher: Dispatcher, names: Names, metrics: Metrics,
+                 clock: Callable[[], float], *, interval: float, lease: float,
+                 retention_seconds: int) -> None:
+        self._store = store
+        self._dispatcher = dispatcher
+        self._names = names
+        self._metrics = metrics
+        self._clock = clock
+        self._interval = interval
+        self._lease = lease
+        self._retention = retention_seconds
+        self._next_gauge = 0.0
+        self._next_trim = 0.0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                busy = await self.tick()
+            except HitlError as exc:
+                log.warning("poller tick failed, retrying: %s", exc)
+                busy = False
+            if not busy:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self._interval)
+
+    async def tick(self) -> bool:
+        """One pass; True when a batch was full and the next pass should come at once."""
+        now = self._clock()
+        due = await self._store.claim_due(now, now + self._lease, _BATCH)
+        await asyncio.gather(*(self._fire(member) for member in due))
+        stranded = await self._store.claim_outbox(now, now + self._lease, _BATCH)
+        await self._relay(stranded)
+        await self._housekeeping(now)
+        return len(due) >= _BATCH or len(stranded) >= _BATCH
+
+    async def _fire(self, member: str) -> None:
+        iid, _purpose = parse_deadline_member(member)
+        interaction_id = UUID(iid)
+        state = await self._store.load(interaction_id)
+        if state is None or not state.is_pending:
+            await self._store.reschedule(interaction_id, member, None)
+            return
+        with interaction_context(iid, state.request.thread_id):
+            now = self._clock()
+            transition = expire(state, now)
+            if transition is None:  # claimed early (clock skew): put it back at its time
+                await self._store.reschedule(interaction_id, member, state.deadline)
+                return
+            outbox = render(transition, self._names)
+            result = await self._store.commit(transition, state.version,
+                                              [(m.entry_id, m.encode()) for m in outbox], now)
+            if result != "ok":
+                return  # someone answered first; if still pending the lease brings it back
+            outcome = transition.state.outcome
+            assert outcome is not None
+            kind = state.request.kind
+            self._metrics.outcomes.labels(kind, outcome.status, outcome.action).inc()
+            self._metrics.resolution.labels(kind, outcome.status).observe(now - state.requested_at)
+            log.info("timed out: %s", outcome.action)
+            await self._dispatcher.dispatch(self._store.keys.shard(interaction_id), outbox)
+
+    async def _relay(self, stranded: list[tuple[int, str, bytes]]) -> None:
+        by_shard: dict[int, list[OutboxMessage]] = defaultdict(list)
+        for shard, entry_id, payload in stranded:
+            by_shard[shard].append(OutboxMessage.decode(entry_id, payload))
+        for shard, messages in by_shard.items():
+            await self._dispatcher.dispatch(shard, messages)
+            self._metrics.relayed.inc(len(messages))
+            log.info("relayed %d outbox messages their writer did not publish", len(messages))
+
+    async def _housekeeping(self, now: float) -> None:
+        if now >= self._next_gauge:
+            self._metrics.pending.set(await self._store.count_pending())
+            self._next_gauge = now + _GAUGE_EVERY
+        if now >= self._next_trim:
+            await self._store.trim_done(now - self._retention)
+            self._next_trim = now + _TRIM_EVERY

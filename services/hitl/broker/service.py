@@ -1,0 +1,192 @@
+"""The broker process: wiring, consumers, poller, ops endpoint, and graceful shutdown.
+
+Start-up retries the servers a bounded number of times. SIGTERM stops consuming, lets in-flight
+handlers finish within the grace period, then closes the channels, the connection and the Redis
+pool; a delivery still unacked then is redelivered to another replica, harmlessly.
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import socket
+import time
+from collections.abc import Awaitable, Callable
+
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractIncomingMessage,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
+from hitl_contract import ErrorCode, ErrorDetail
+from redis.asyncio import Redis
+
+from hitl.adapters.amqp.connection import connect_amqp, connect_redis
+from hitl.adapters.amqp.publisher import Publisher
+from hitl.adapters.amqp.topology import Names, declare_broker_topology
+from hitl.adapters.redis.keys import Keys
+from hitl.adapters.redis.store import RedisStore
+from hitl.broker.dispatch import Dispatcher
+from hitl.broker.handlers import Handlers
+from hitl.broker.poller import Poller
+from hitl.broker.rejections import Rejections
+from hitl.core.backoff import backoff_delay
+from hitl.errors import TransportError
+from hitl.observability.http import OpsServer
+from hitl.observability.metrics import Metrics
+from hitl.settings import Settings
+
+log = logging.getLogger(__name__)
+Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
+
+
+class BrokerService:
+    def __init__(self, settings: Settings, *, metrics: Metrics | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self.names = Names(settings.namespace)
+        self.metrics = metrics or Metrics()
+        self._clock = clock
+        self._stop = asyncio.Event()
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._inflight = 0
+        self._connection: AbstractRobustConnection | None = None
+        self._redis: Redis | None = None
+        self._channels: list[AbstractChannel] = []
+        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._poller_task: asyncio.Task[None] | None = None
+        self.ops: OpsServer | None = None
+        self.store: RedisStore | None = None
+
+    async def start(self) -> None:
+        s = self.settings
+        self._redis = await connect_redis(s.redis_url, s.startup_attempts)
+        name = f"hitl-broker {socket.gethostname()}:{os.getpid()}"
+        self._connection = await connect_amqp(s.amqp_url, s.startup_attempts, name=name)
+        store = RedisStore(self._redis, Keys(s.namespace, s.shards),
+                           retention_seconds=s.retention_seconds,
+                           outbox_lease_seconds=s.outbox_lease_seconds)
+        self.store = store
+        consume = await self._connection.channel(publisher_confirms=False)
+        publish = await self._connection.channel(publisher_confirms=True)
+        self._channels = [consume, publish]
+        await consume.set_qos(prefetch_count=s.prefetch)
+        requests, responses = await declare_broker_topology(consume, self.names, s.queue_type,
+                                                            s.delivery_limit)
+        publisher = Publisher(publish)
+        dispatcher = Dispatcher(publisher, store, self.names, self.metrics)
+        rejections = Rejections(publisher, self.names, self.metrics)
+        handlers = Handlers(self.names, store, dispatcher, rejections, self.metrics, self._clock,
+                            s.max_payload_bytes, s.default_route)
+        self._rejections = rejections
+        poller = Poller(store, dispatcher, self.names, self.metrics, self._clock,
+                        interval=s.poll_interval_seconds, lease=s.claim_lease_seconds,
+                        retention_seconds=s.retention_seconds)
+        self._poller_task = asyncio.create_task(poller.run(self._stop), name="hitl-poller")
+        for queue, handler, source in ((requests, handlers.on_request, "requests"),
+                                       (responses, handlers.on_response, "responses")):
+            wrapped = self._guard(self.metrics.timed(source)(handler), source)
+            self._consumers.append((queue, await queue.consume(wrapped)))
+        if s.metrics_port:
+            self.ops = OpsServer(self.metrics.registry, self.not_ready_reason)
+            await self.ops.start(s.metrics_host, s.metrics_port)
+        log.info("broker ready: namespace=%s queues=%s,%s", s.namespace, requests.name,
+                 responses.name)
+
+    def not_ready_reason(self) -> str | None:
+        if self._connection is None or self._connection.is_closed:
+            return "RabbitMQ connection closed"
+        if any(channel.is_closed for channel in self._channels):
+            return "a RabbitMQ channel is closed"
+        if len(self._consumers) != 2:
+            return "consumers not attached"
+        if self._poller_task is None or self._poller_task.done():
+            return "deadline poller stopped"
+        return None
+
+    def _guard(self, handler: Handler, source: str) -> Handler:
+        """Count in-flight work for draining; turn failures into redelivery or dead letters."""
+        async def guarded(message: AbstractIncomingMessage) -> None:
+            self._inflight += 1
+            self._idle.clear()
+            try:
+                await self._with_retries(handler, message)
+            except TransportError as exc:
+                log.warning("could not process a message from %s, requeueing: %s", source, exc)
+                with contextlib.suppress(Exception):
+                    await message.nack(requeue=True)
+            except Exception as exc:  # a bug: park the message, keep consuming
+                log.exception("unexpected failure on a message from %s", source)
+                await self._park(message, source, exc)
+            finally:
+                self._inflight -= 1
+                if self._inflight == 0:
+                    self._idle.set()
+        return guarded
+
+    async def _with_retries(self, handler: Handler, message: AbstractIncomingMessage) -> None:
+        """Ride out a short Redis or RabbitMQ outage holding the delivery (not a human wait)."""
+        attempt = 0
+        while True:
+            try:
+                await handler(message)
+            except TransportError as exc:
+                attempt += 1
+                if self._stop.is_set() or attempt >= 10:
+                    raise
+                delay = backoff_delay(attempt, base=0.1, cap=3.0)
+                log.warning("transient failure (try %d), retrying in %.2fs: %s", attempt, delay, exc)
+                await asyncio.sleep(delay)
+            else:
+                return
+
+    async def _park(self, message: AbstractIncomingMessage, source: str, exc: Exception) -> None:
+        detail = ErrorDetail(code=ErrorCode.INTERNAL, message=f"broker failed: {exc!r}"[:500])
+        try:
+            await self._rejections.dead_letter(message, detail, source)
+            await message.ack()
+        except Exception:
+            log.exception("could not dead-letter; leaving it to redelivery")
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+
+    async def stop(self) -> None:
+        """Stop consuming, drain in-flight work within the grace period, then close."""
+        self._stop.set()
+        for queue, tag in self._consumers:
+            with contextlib.suppress(Exception):
+                await queue.cancel(tag)
+        self._consumers.clear()
+        try:
+            await asyncio.wait_for(self._idle.wait(), self.settings.shutdown_grace_seconds)
+        except TimeoutError:
+            log.warning("grace period over with %d messages in flight; they will be redelivered",
+                        self._inflight)
+        if self._poller_task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(self._poller_task, self.settings.shutdown_grace_seconds)
+        if self.ops is not None:
+            await self.ops.close()
+        for channel in self._channels:
+            with contextlib.suppress(Exception):
+                await channel.close()
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await self._connection.close()
+        if self._redis is not None:
+            await self._redis.aclose()
+        log.info("broker stopped")
+
+    async def run_until_signalled(self) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stop.set)
+        await self.start()
+        try:
+            await self._stop.wait()
+        finally:
+            log.info("shutting down")
+            await self.stop()

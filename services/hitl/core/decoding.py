@@ -1,0 +1,105 @@
+"""Bytes off the wire into contract models, with errors that say what was wrong and where.
+
+Pure: no I/O. pydantic's errors are translated into one ``ErrorDetail`` whose code tells the
+sender which of the classic mistakes it made (bad JSON, version, kind, field, size).
+"""
+
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from hitl_contract import (
+    KIND_NAMES,
+    SCHEMA_VERSION,
+    ErrorCode,
+    ErrorDetail,
+    HumanResponse,
+    InteractionRequest,
+)
+from pydantic import JsonValue, TypeAdapter, ValidationError
+
+from hitl.errors import InvalidMessage
+
+T = TypeVar("T")
+
+REQUEST_ADAPTER: TypeAdapter[InteractionRequest] = TypeAdapter(InteractionRequest)
+RESPONSE_ADAPTER: TypeAdapter[HumanResponse] = TypeAdapter(HumanResponse)
+_MAX_ECHO = 200
+
+
+def decode_request(body: bytes, max_bytes: int) -> InteractionRequest:
+    return _decode(REQUEST_ADAPTER, body, max_bytes)
+
+
+def decode_response(body: bytes, max_bytes: int) -> HumanResponse:
+    return _decode(RESPONSE_ADAPTER, body, max_bytes)
+
+
+def _decode(adapter: TypeAdapter[T], body: bytes, max_bytes: int) -> T:
+    if len(body) > max_bytes:
+        raise InvalidMessage(
+            ErrorDetail(
+                code=ErrorCode.PAYLOAD_TOO_LARGE,
+                message=f"message is {len(body)} bytes; the limit is {max_bytes}",
+                got=len(body),
+            )
+        )
+    try:
+        return adapter.validate_json(body)
+    except ValidationError as exc:
+        raise InvalidMessage(describe_validation_error(exc)) from exc
+
+
+def describe_validation_error(exc: ValidationError) -> ErrorDetail:
+    """The first error in full, plus how many more there were; the code names its class."""
+    errors = exc.errors(include_url=False)
+    first = errors[0]
+    path = format_path(_strip_union_tag(first["loc"]))
+    code, allowed = _classify(first, path)
+    more = f" (and {len(errors) - 1} more: {_summary(errors[1:])})" if len(errors) > 1 else ""
+    return ErrorDetail(
+        code=code,
+        message=f"{first['msg']}{more}",
+        path=path or None,
+        allowed=allowed,
+        got=_echo(first.get("input")) if first["type"] != "json_invalid" else None,
+    )
+
+
+def _classify(error: Any, path: str) -> tuple[ErrorCode, list[Any] | None]:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "json_invalid":
+        return ErrorCode.MALFORMED_JSON, None
+    if kind == "union_tag_invalid":
+        return ErrorCode.UNKNOWN_KIND, list(KIND_NAMES)
+    if kind == "union_tag_not_found":
+        return ErrorCode.INVALID_FIELD, list(KIND_NAMES)
+    if path == "schema_version":
+        return ErrorCode.UNSUPPORTED_SCHEMA_VERSION, [SCHEMA_VERSION]
+    if kind in ("literal_error", "enum") and "expected" in ctx:
+        return ErrorCode.INVALID_FIELD, [ctx["expected"]]
+    return ErrorCode.INVALID_FIELD, None
+
+
+def _strip_union_tag(loc: Sequence[int | str]) -> Sequence[int | str]:
+    # pydantic puts the discriminator's value first for union members: ('approval', 'prompt').
+    return loc[1:] if loc and loc[0] in KIND_NAMES else loc
+
+
+def format_path(loc: Sequence[int | str]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _summary(errors: Sequence[Any]) -> str:
+    parts = [f"{format_path(_strip_union_tag(e['loc'])) or '<root>'}: {e['msg']}" for e in errors]
+    return "; ".join(parts[:5]) + ("; ..." if len(parts) > 5 else "")
+
+
+def _echo(value: Any) -> JsonValue:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    text = value if isinstance(value, str) else repr(value)
+    return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "..."

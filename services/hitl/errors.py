@@ -1,0 +1,68 @@
+"""One error tree for the whole project. Adapters translate library errors into it at the edge
+(``raise ... from exc``) so callers never catch aio-pika or redis exceptions themselves."""
+
+from hitl_contract import ErrorDetail, InteractionOutcome
+
+
+class HitlError(Exception):
+    """Root of every error hitl raises on purpose."""
+
+
+class ConfigError(HitlError):
+    """Settings that cannot work (bad URL, impossible limits)."""
+
+
+class TransportError(HitlError):
+    """RabbitMQ or Redis could not be reached, or dropped us mid-operation."""
+
+
+class DetailedError(HitlError):
+    """An error the sender of a message caused; ``detail`` says what was wrong and where."""
+
+    def __init__(self, detail: ErrorDetail) -> None:
+        super().__init__(detail.message if not detail.path else f"{detail.path}: {detail.message}")
+        self.detail = detail
+
+
+class InvalidMessage(DetailedError):
+    """A message that does not fit the contract: bad JSON, version, kind, field or size."""
+
+
+class StateError(HitlError):
+    """An operation that does not fit the interaction's current state."""
+
+
+class UnknownInteraction(StateError, DetailedError):
+    """No interaction has this id (never asked, or expired past retention)."""
+
+
+class InvalidResponse(StateError, DetailedError):
+    """An answer that does not fit its interaction's kind; the interaction stays pending."""
+
+
+class IdConflict(StateError, DetailedError):
+    """A request reused an interaction id with different content."""
+
+
+class AlreadyResolved(StateError):
+    """The interaction already has its outcome; it is attached so the caller can use it."""
+
+    def __init__(self, outcome: InteractionOutcome) -> None:
+        super().__init__(f"interaction {outcome.interaction_id} is already {outcome.status}")
+        self.outcome = outcome
+
+
+class NotifierError(HitlError):
+    """A notifier channel failed to show a request to people."""
+
+
+class Retryable(NotifierError):
+    """Worth trying again later (timeouts, 5xx, rate limits)."""
+
+
+class Permanent(NotifierError):
+    """Trying again will not help (bad address, 4xx)."""
+
+
+class AskTimeout(HitlError, TimeoutError):
+    """``ask`` gave up waiting; the interaction itself is still pending in the broker."""

@@ -1,0 +1,206 @@
+"""``HitlClient``: publish interaction requests and await their outcomes.
+
+A correlation map of futures (seed 003's registry) over a durable reply queue per producer
+service, so outcomes survive the producer: a restarted producer receives the outcomes of what it
+asked before it died through ``on_outcome``, or awaits one by id with ``wait``. Each outcome is
+handed to your code once, even when RabbitMQ delivers it twice.
+
+    async with HitlClient.connect(url, service="billing") as hitl:
+        request = hitl.new_request("approval", thread_id="run-7", prompt="Pay 500 EUR?")
+        outcome = await hitl.ask(request, timeout=3600)
+"""
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from hitl_contract import HumanResponse, Identity, InteractionOutcome, InteractionRequest
+from pydantic import ValidationError
+
+from hitl.adapters.amqp.connection import connect_amqp
+from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.topology import (
+    Names,
+    QueueType,
+    declare_broker_topology,
+    declare_queue,
+    queue_arguments,
+)
+from hitl.broker.outbound import encode_model
+from hitl.core.decoding import REQUEST_ADAPTER
+from hitl.errors import AskTimeout, TransportError
+
+log = logging.getLogger(__name__)
+OutcomeHandler = Callable[[InteractionOutcome], Awaitable[None]]
+_REMEMBERED = 100_000
+REQUEST_TYPE = "hitl.request"
+RESPONSE_TYPE = "hitl.response"
+
+
+class HitlClient:
+    def __init__(self, connection: AbstractRobustConnection, publish: AbstractChannel,
+                 consume: AbstractChannel, names: Names, service: str, reply_to: str,
+                 on_outcome: OutcomeHandler | None) -> None:
+        self._connection = connection
+        self._consume = consume
+        self._publisher = Publisher(publish)
+        self.names = names
+        self.service = service
+        self.reply_to = reply_to
+        self.identity = Identity(id=service, service=service)
+        self._on_outcome = on_outcome
+        self._futures: dict[UUID, asyncio.Future[InteractionOutcome]] = {}
+        self._unclaimed: dict[UUID, tuple[InteractionOutcome, AbstractIncomingMessage]] = {}
+        self._delivered: OrderedDict[UUID, None] = OrderedDict()
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, url: str = "amqp://guest:guest@127.0.0.1:5672/", *,
+                      service: str | None = None, instance: str | None = None,
+                      namespace: str = "hitl", on_outcome: OutcomeHandler | None = None,
+                      queue_type: QueueType = "quorum", delivery_limit: int = 5,
+                      prefetch: int = 1000, startup_attempts: int = 5,
+                      ) -> AsyncIterator["HitlClient"]:
+        """Connect, declare the topology and this producer's durable reply queue, and consume it.
+
+        ``service`` names the reply queue (default: ``$HITL_SERVICE`` or ``default``); give each
+        replica of a service its own stable ``instance`` (e.g. a StatefulSet pod name) so every
+        replica receives exactly the outcomes of what it asked.
+        """
+        service = service or os.environ.get("HITL_SERVICE", "default")
+        reply_to = f"{service}.{instance}" if instance else service
+        names = Names(namespace)
+        connection = await connect_amqp(url, startup_attempts, name=f"hitl-client {reply_to}")
+        try:
+            publish = await connection.channel(publisher_confirms=True)
+            consume = await connection.channel(publisher_confirms=False)
+            await consume.set_qos(prefetch_count=prefetch)
+            # Producers may start before any broker: declare its queues so nothing is unroutable.
+            await declare_broker_topology(consume, names, queue_type, delivery_limit)
+            queue = await declare_queue(consume, names.reply_queue(reply_to),
+                                        queue_arguments(names, queue_type, delivery_limit))
+            await queue.bind(names.outcomes, reply_to)
+            client = cls(connection, publish, consume, names, service, reply_to, on_outcome)
+            tag = await queue.consume(client._receive)
+            try:
+                yield client
+            finally:
+                with contextlib.suppress(Exception):
+                    await queue.cancel(tag)
+                client._abandon()
+        finally:
+            await connection.close()
+
+    def new_request(self, kind: str, *, thread_id: str, prompt: str,
+                    **fields: Any) -> InteractionRequest:
+        """A request of ``kind`` with a fresh id, this client as requester and reply_to."""
+        return REQUEST_ADAPTER.validate_python({
+            "kind": kind, "id": uuid4(), "thread_id": thread_id, "prompt": prompt,
+            "reply_to": self.reply_to, "requester": self.identity, **fields})
+
+    async def ask(self, request: InteractionRequest, *,
+                  timeout: float | None = None) -> InteractionOutcome:
+        """Publish and wait for the outcome. On ``AskTimeout`` the interaction stays pending;
+        its outcome will still arrive (``wait`` or ``on_outcome``)."""
+        future = self._future(request)
+        await self.submit(request)
+        return await self._await(request.id, future, timeout)
+
+    async def submit(self, request: InteractionRequest) -> UUID:
+        """Publish without waiting (resume-later mode). Returns once RabbitMQ confirmed it."""
+        self._check_reply_to(request)
+        routed = await self._publisher.publish(Envelope(
+            self.names.requests, request.kind, encode_model(request), REQUEST_TYPE,
+            str(request.id), str(request.id)))
+        if not routed:
+            raise TransportError(f"no queue is bound to {self.names.requests!r}; is the "
+                                 f"namespace {self.names.namespace!r} right?")
+        return request.id
+
+    async def wait(self, interaction_id: UUID, *,
+                   timeout: float | None = None) -> InteractionOutcome:
+        """Await the outcome of an interaction asked earlier, by this or a previous process."""
+        held = self._unclaimed.pop(interaction_id, None)
+        if held is not None:
+            outcome, message = held
+            await message.ack()
+            self._remember(interaction_id)
+            return outcome
+        future = self._futures.get(interaction_id)
+        if future is None:
+            future = asyncio.get_running_loop().create_future()
+            self._futures[interaction_id] = future
+        return await self._await(interaction_id, future, timeout)
+
+    async def cancel(self, interaction_id: UUID, *, reason: str | None = None) -> None:
+        """Withdraw a pending interaction; its outcome (status cancelled) arrives as usual."""
+        response = HumanResponse(interaction_id=interaction_id, action="cancel",
+                                 data={"reason": reason} if reason else {},
+                                 responder=self.identity, channel="sdk")
+        await self._publisher.publish(Envelope(
+            self.names.responses, str(interaction_id), encode_model(response), RESPONSE_TYPE,
+            str(response.response_id), str(interaction_id)))
+
+    def _future(self, request: InteractionRequest) -> asyncio.Future[InteractionOutcome]:
+        self._check_reply_to(request)
+        future: asyncio.Future[InteractionOutcome] = asyncio.get_running_loop().create_future()
+        self._futures[request.id] = future
+        return future
+
+    def _check_reply_to(self, request: InteractionRequest) -> None:
+        if request.reply_to != self.reply_to:
+            raise ValueError(f"request.reply_to is {request.reply_to!r} but this client receives "
+                             f"{self.reply_to!r}; build requests with new_request()")
+
+    async def _await(self, interaction_id: UUID, future: asyncio.Future[InteractionOutcome],
+                     timeout: float | None) -> InteractionOutcome:
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout)
+        except TimeoutError as exc:
+            raise AskTimeout(f"no outcome for {interaction_id} within {timeout}s; "
+                             "it is still pending") from exc
+
+    async def _receive(self, message: AbstractIncomingMessage) -> None:
+        try:
+            outcome = InteractionOutcome.model_validate_json(message.body)
+        except ValidationError:
+            log.exception("dead-lettering an unreadable outcome (message_id=%s)",
+                          message.message_id)
+            await message.reject(requeue=False)
+            return
+        iid = outcome.interaction_id
+        if iid in self._delivered:  # a redelivery after a broker crash: already handed over
+            await message.ack()
+            return
+        future = self._futures.pop(iid, None)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+        elif self._on_outcome is not None:
+            try:
+                await self._on_outcome(outcome)
+            except Exception:
+                log.exception("on_outcome failed for %s; it will be redelivered", iid)
+                await message.nack(requeue=True)
+                return
+        else:  # nobody is waiting yet: hold it unacked until wait() asks for it
+            self._unclaimed[iid] = (outcome, message)
+            return
+        self._remember(iid)
+        await message.ack()
+
+    def _remember(self, interaction_id: UUID) -> None:
+        self._delivered[interaction_id] = None
+        if len(self._delivered) > _REMEMBERED:
+            self._delivered.popitem(last=False)
+
+    def _abandon(self) -> None:
+        for future in self._futures.values():
+            if not future.done():
+                future.cancel()
+        self._futures.clear()

@@ -1,0 +1,62 @@
+"""Publishing answers as a person would, and reading the broker's receipt for each.
+
+Used by ``hitl respond``, by the demo's auto-responder, and by notifier bots.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from hitl_contract import HumanResponse, ResponseReceipt
+
+from hitl.adapters.amqp.connection import connect_amqp
+from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.topology import Names
+from hitl.broker.outbound import encode_model
+from hitl.sdk.client import RESPONSE_TYPE
+
+
+class Responder:
+    def __init__(self, channel: AbstractChannel, receipts: AbstractQueue, names: Names) -> None:
+        self._publisher = Publisher(channel)
+        self._receipts = receipts
+        self._names = names
+        self._waiting: dict[str, asyncio.Future[ResponseReceipt]] = {}
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, url: str, *, namespace: str = "hitl",
+                      startup_attempts: int = 5) -> AsyncIterator["Responder"]:
+        connection = await connect_amqp(url, startup_attempts, name="hitl-responder")
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            receipts = await channel.declare_queue(exclusive=True, auto_delete=True)
+            responder = cls(channel, receipts, Names(namespace))
+            await receipts.consume(responder._on_receipt, no_ack=True)
+            yield responder
+        finally:
+            await connection.close()
+
+    async def respond(self, response: HumanResponse, *,
+                      timeout: float | None = 10.0) -> ResponseReceipt | None:
+        """Publish the answer; with a timeout, wait that long for the broker's receipt."""
+        key = str(response.response_id)
+        future: asyncio.Future[ResponseReceipt] = asyncio.get_running_loop().create_future()
+        if timeout is not None:
+            self._waiting[key] = future
+        try:
+            await self._publisher.publish(Envelope(
+                self._names.responses, str(response.interaction_id), encode_model(response),
+                RESPONSE_TYPE, key, key, reply_to=self._receipts.name))
+            if timeout is None:
+                return None
+            return await asyncio.wait_for(future, timeout)
+        finally:
+            self._waiting.pop(key, None)
+
+    async def _on_receipt(self, message: AbstractIncomingMessage) -> None:
+        receipt = ResponseReceipt.model_validate_json(message.body)
+        future = self._waiting.get(message.correlation_id or "")
+        if future is not None and not future.done():
+            future.set_result(receipt)

@@ -1,0 +1,71 @@
+"""Settings from environment variables (``HITL_*``) and an optional TOML file (``HITL_CONFIG``).
+
+Defaults point at the local servers, so ``hitl broker`` runs with no configuration at all.
+"""
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HITL_", extra="forbid", frozen=True)
+
+    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ.")
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis.")
+    namespace: str = Field(
+        default="hitl",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of every exchange, queue and Redis key; isolates deployments.",
+    )
+    queue_type: Literal["quorum", "classic"] = Field(
+        default="quorum", description="quorum for production; classic for a quick dev box."
+    )
+    prefetch: int = Field(default=256, ge=1, le=65_535, description="Unacked deliveries a consumer holds.")
+    max_payload_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger messages are dead-lettered.")
+    delivery_limit: int = Field(
+        default=5, ge=1, description="Redeliveries of a message that keeps failing before it is dead-lettered."
+    )
+    shards: int = Field(
+        default=8, ge=1, le=1024, description="Redis hash-tag shards; fixed for a deployment's life."
+    )
+    poll_interval_seconds: float = Field(default=0.25, gt=0, description="Deadline poller period.")
+    claim_lease_seconds: float = Field(
+        default=15.0, gt=0, description="How long a claimed deadline or outbox entry is ours."
+    )
+    outbox_lease_seconds: float = Field(
+        default=5.0, gt=0, description="How long an unpublished outbox entry waits for its writer."
+    )
+    retention_seconds: int = Field(
+        default=7 * 24 * 3600, ge=60, description="How long a finished interaction stays readable."
+    )
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    startup_attempts: int = Field(default=30, ge=1, description="Connection tries before giving up.")
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(default=9464, ge=0, le=65_535, description="0 disables /metrics.")
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
+    default_route: str = Field(default="default", description="Notification route for requests.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("HITL_CONFIG")
+        if config_file:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
+        return tuple(sources)
