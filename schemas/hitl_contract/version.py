@@ -2,5 +2,5 @@
 
 from typing import Literal
 
-SCHEMA_VERSION = 1
 SchemaVersion = Literal[1]
+SCHEMA_VERSION: SchemaVersion = 1

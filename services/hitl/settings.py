@@ -29,13 +29,22 @@ class Settings(BaseSettings):
     queue_type: Literal["quorum", "classic"] = Field(
         default="quorum", description="quorum for production; classic for a quick dev box."
     )
-    prefetch: int = Field(default=256, ge=1, le=65_535, description="Unacked deliveries a consumer holds.")
-    max_payload_bytes: int = Field(default=256 * 1024, ge=1024, description="Larger messages are dead-lettered.")
+    prefetch: int = Field(
+        default=256, ge=1, le=65_535, description="Unacked deliveries a consumer holds."
+    )
+    max_payload_bytes: int = Field(
+        default=256 * 1024, ge=1024, description="Larger messages are dead-lettered."
+    )
     delivery_limit: int = Field(
-        default=5, ge=1, description="Redeliveries of a message that keeps failing before it is dead-lettered."
+        default=5,
+        ge=1,
+        description="Redeliveries of a message that keeps failing before it is dead-lettered.",
     )
     shards: int = Field(
-        default=8, ge=1, le=1024, description="Redis hash-tag shards; fixed for a deployment's life."
+        default=8,
+        ge=1,
+        le=1024,
+        description="Redis hash-tag shards; fixed for a deployment's life.",
     )
     poll_interval_seconds: float = Field(default=0.25, gt=0, description="Deadline poller period.")
     claim_lease_seconds: float = Field(
@@ -48,7 +57,9 @@ class Settings(BaseSettings):
         default=7 * 24 * 3600, ge=60, description="How long a finished interaction stays readable."
     )
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
-    startup_attempts: int = Field(default=30, ge=1, description="Connection tries before giving up.")
+    startup_attempts: int = Field(
+        default=30, ge=1, description="Connection tries before giving up."
+    )
     metrics_host: str = "127.0.0.1"
     metrics_port: int = Field(default=9464, ge=0, le=65_535, description="0 disables /metrics.")
     log_format: Literal["text", "json"] = "text"

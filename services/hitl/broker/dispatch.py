@@ -8,18 +8,18 @@ between means a republish (same message id), never a loss.
 import asyncio
 from collections.abc import Sequence
 
-from hitl_contract import ErrorCode, ErrorDetail
-
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.amqp.topology import Names
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.outbound import OutboxMessage
 from hitl.observability.metrics import Metrics
+from hitl_contract import ErrorCode, ErrorDetail
 
 
 class Dispatcher:
-    def __init__(self, publisher: Publisher, store: RedisStore, names: Names,
-                 metrics: Metrics) -> None:
+    def __init__(
+        self, publisher: Publisher, store: RedisStore, names: Names, metrics: Metrics
+    ) -> None:
         self._publisher = publisher
         self._store = store
         self._names = names
@@ -36,14 +36,27 @@ class Dispatcher:
         self._metrics.unroutable.labels(e.exchange).inc()
         if message.critical:
             # Nobody is bound to receive it: park a copy where an operator will look.
-            detail = ErrorDetail(code=ErrorCode.UNROUTABLE,
-                                 message=f"no queue is bound to {e.exchange!r} with key "
-                                         f"{e.routing_key!r}", path="reply_to", got=e.routing_key)
-            await self._publisher.publish(Envelope(
-                self._names.dead_letter, "unroutable", e.body, e.message_type, e.message_id,
-                e.correlation_id, {"x-hitl-error-code": detail.code.value,
-                                   "x-hitl-error-message": detail.message,
-                                   "x-hitl-error-path": "reply_to",
-                                   "x-original-exchange": e.exchange,
-                                   "x-original-routing-key": e.routing_key}))
+            detail = ErrorDetail(
+                code=ErrorCode.UNROUTABLE,
+                message=f"no queue is bound to {e.exchange!r} with key {e.routing_key!r}",
+                path="reply_to",
+                got=e.routing_key,
+            )
+            await self._publisher.publish(
+                Envelope(
+                    self._names.dead_letter,
+                    "unroutable",
+                    e.body,
+                    e.message_type,
+                    e.message_id,
+                    e.correlation_id,
+                    {
+                        "x-hitl-error-code": detail.code.value,
+                        "x-hitl-error-message": detail.message,
+                        "x-hitl-error-path": "reply_to",
+                        "x-original-exchange": e.exchange,
+                        "x-original-routing-key": e.routing_key,
+                    },
+                )
+            )
             self._metrics.dead_lettered.labels("outcomes", detail.code.value).inc()

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from aio_pika.abc import AbstractIncomingMessage
-from hitl_contract import ErrorCode, ErrorDetail, HumanResponse, ReceiptResult
 
 from hitl.adapters.amqp.topology import Names
 from hitl.adapters.redis.store import RedisStore
@@ -21,6 +20,7 @@ from hitl.core.machine import InteractionState, answer, open_interaction
 from hitl.errors import AlreadyResolved, InvalidMessage, InvalidResponse, TransportError
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
+from hitl_contract import ErrorCode, ErrorDetail, HumanResponse, ReceiptResult
 
 log = logging.getLogger(__name__)
 _CAS_ATTEMPTS = 8
@@ -55,11 +55,20 @@ class Handlers:
             elif result == "duplicate":
                 self.metrics.duplicates.labels("request").inc()
             else:
-                detail = ErrorDetail(code=ErrorCode.ID_CONFLICT, path="id", got=str(request.id),
-                                     message="this id is already used by a different request")
-                await self.rejections.dead_letter(message, detail, "requests",
-                                                  interaction_id=request.id,
-                                                  thread_id=request.thread_id, kind=request.kind)
+                detail = ErrorDetail(
+                    code=ErrorCode.ID_CONFLICT,
+                    path="id",
+                    got=str(request.id),
+                    message="this id is already used by a different request",
+                )
+                await self.rejections.dead_letter(
+                    message,
+                    detail,
+                    "requests",
+                    interaction_id=request.id,
+                    thread_id=request.thread_id,
+                    kind=request.kind,
+                )
             await message.ack()
 
     async def on_response(self, message: AbstractIncomingMessage) -> None:
@@ -77,19 +86,27 @@ class Handlers:
         for _ in range(_CAS_ATTEMPTS):
             state = await self.store.load(response.interaction_id)
             if state is None:
-                detail = ErrorDetail(code=ErrorCode.UNKNOWN_INTERACTION, path="interaction_id",
-                                     message="no interaction has this id (never asked, or expired)",
-                                     got=str(response.interaction_id))
-                await self.rejections.dead_letter(message, detail, "responses",
-                                                  interaction_id=response.interaction_id,
-                                                  result=ReceiptResult.UNKNOWN_INTERACTION)
+                detail = ErrorDetail(
+                    code=ErrorCode.UNKNOWN_INTERACTION,
+                    path="interaction_id",
+                    message="no interaction has this id (never asked, or expired)",
+                    got=str(response.interaction_id),
+                )
+                await self.rejections.dead_letter(
+                    message,
+                    detail,
+                    "responses",
+                    interaction_id=response.interaction_id,
+                    result=ReceiptResult.UNKNOWN_INTERACTION,
+                )
                 return
             if await self._try_answer(message, response, state):
                 return
         raise TransportError(f"gave up after {_CAS_ATTEMPTS} concurrent updates; will retry")
 
-    async def _try_answer(self, message: AbstractIncomingMessage, response: HumanResponse,
-                          state: InteractionState) -> bool:
+    async def _try_answer(
+        self, message: AbstractIncomingMessage, response: HumanResponse, state: InteractionState
+    ) -> bool:
         """True when the answer is settled (committed, refused or late); False to retry."""
         request = state.request
         now = self.clock()
@@ -98,29 +115,40 @@ class Handlers:
         except InvalidResponse as exc:
             log.info("answer refused at %s: %s", exc.detail.path, exc.detail.message)
             await self.rejections.report(
-                exc.detail, "responses", interaction_id=request.id, thread_id=request.thread_id,
-                kind=request.kind, response_id=response.response_id, reply_to=message.reply_to,
-                correlation_id=message.correlation_id)
+                exc.detail,
+                "responses",
+                interaction_id=request.id,
+                thread_id=request.thread_id,
+                kind=request.kind,
+                response_id=response.response_id,
+                reply_to=message.reply_to,
+                correlation_id=message.correlation_id,
+            )
             return True
         except AlreadyResolved as exc:
             same = exc.outcome.response_id == response.response_id
             if not same:
                 self.metrics.already_resolved.labels(request.kind).inc()
             result = ReceiptResult.ACCEPTED if same else ReceiptResult.ALREADY_RESOLVED
-            await self.rejections.outcome_receipt(message, response.response_id, result,
-                                                  exc.outcome)
+            await self.rejections.outcome_receipt(
+                message, response.response_id, result, exc.outcome
+            )
             return True
         outbox = render(transition, self.names)
-        committed = await self.store.commit(transition, state.version,
-                                            [(m.entry_id, m.encode()) for m in outbox], now)
+        committed = await self.store.commit(
+            transition, state.version, [(m.entry_id, m.encode()) for m in outbox], now
+        )
         if committed != "ok":
             return False
         outcome = transition.state.outcome
         assert outcome is not None
         self.metrics.outcomes.labels(request.kind, outcome.status, outcome.action).inc()
-        self.metrics.resolution.labels(request.kind, outcome.status).observe(now - state.requested_at)
+        self.metrics.resolution.labels(request.kind, outcome.status).observe(
+            now - state.requested_at
+        )
         await self.dispatcher.dispatch(self.store.keys.shard(request.id), outbox)
-        await self.rejections.outcome_receipt(message, response.response_id,
-                                              ReceiptResult.ACCEPTED, outcome)
+        await self.rejections.outcome_receipt(
+            message, response.response_id, ReceiptResult.ACCEPTED, outcome
+        )
         log.info("%s: %s by %s", outcome.status, outcome.action, response.responder.id)
         return True

@@ -25,17 +25,28 @@ class OutboxMessage:
 
     def encode(self) -> bytes:
         e = self.envelope
-        meta = {"x": e.exchange, "k": e.routing_key, "t": e.message_type, "m": e.message_id,
-                "c": e.correlation_id, "crit": self.critical}
+        meta = {
+            "x": e.exchange,
+            "k": e.routing_key,
+            "t": e.message_type,
+            "m": e.message_id,
+            "c": e.correlation_id,
+            "crit": self.critical,
+        }
         return orjson.dumps(meta) + b"\n" + e.body
 
     @classmethod
     def decode(cls, entry_id: str, payload: bytes) -> "OutboxMessage":
         head, _, body = payload.partition(b"\n")
         meta = orjson.loads(head)
-        envelope = Envelope(exchange=meta["x"], routing_key=meta["k"], body=body,
-                            message_type=meta["t"], message_id=meta["m"],
-                            correlation_id=meta["c"])
+        envelope = Envelope(
+            exchange=meta["x"],
+            routing_key=meta["k"],
+            body=body,
+            message_type=meta["t"],
+            message_id=meta["m"],
+            correlation_id=meta["c"],
+        )
         return cls(entry_id, envelope, bool(meta["crit"]))
 
 
@@ -51,18 +62,34 @@ def render(transition: Transition, names: Names) -> list[OutboxMessage]:
         entry_id = f"{iid}:{state.version}:{n}"
         if isinstance(command, Notify):
             note = command.notification
-            envelope = Envelope(names.notifications, f"{note.route}.{state.request.kind}",
-                                encode_model(note), NOTIFICATION_TYPE,
-                                f"notification:{iid}:{note.reason}:{note.attempt}", iid)
+            envelope = Envelope(
+                names.notifications,
+                f"{note.route}.{state.request.kind}",
+                encode_model(note),
+                NOTIFICATION_TYPE,
+                f"notification:{iid}:{note.reason}:{note.attempt}",
+                iid,
+            )
             out.append(OutboxMessage(entry_id, envelope, critical=False))
         elif isinstance(command, Emit):
             event = command.event
-            envelope = Envelope(names.events, f"{event.event}.{state.request.kind}",
-                                encode_model(event), EVENT_TYPE,
-                                f"event:{iid}:{event.event}:{state.version}", iid)
+            envelope = Envelope(
+                names.events,
+                f"{event.event}.{state.request.kind}",
+                encode_model(event),
+                EVENT_TYPE,
+                f"event:{iid}:{event.event}:{state.version}",
+                iid,
+            )
             out.append(OutboxMessage(entry_id, envelope, critical=False))
         elif isinstance(command, Deliver):
-            envelope = Envelope(names.outcomes, command.reply_to, encode_model(command.outcome),
-                                OUTCOME_TYPE, f"outcome:{iid}", iid)
+            envelope = Envelope(
+                names.outcomes,
+                command.reply_to,
+                encode_model(command.outcome),
+                OUTCOME_TYPE,
+                f"outcome:{iid}",
+                iid,
+            )
             out.append(OutboxMessage(entry_id, envelope, critical=True))
     return out

@@ -29,9 +29,18 @@ _TRIM_EVERY = 60.0
 
 
 class Poller:
-    def __init__(self, store: RedisStore, dispatcher: Dispatcher, names: Names, metrics: Metrics,
-                 clock: Callable[[], float], *, interval: float, lease: float,
-                 retention_seconds: int) -> None:
+    def __init__(
+        self,
+        store: RedisStore,
+        dispatcher: Dispatcher,
+        names: Names,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        *,
+        interval: float,
+        lease: float,
+        retention_seconds: int,
+    ) -> None:
         self._store = store
         self._dispatcher = dispatcher
         self._names = names
@@ -78,8 +87,9 @@ class Poller:
                 await self._store.reschedule(interaction_id, member, state.deadline)
                 return
             outbox = render(transition, self._names)
-            result = await self._store.commit(transition, state.version,
-                                              [(m.entry_id, m.encode()) for m in outbox], now)
+            result = await self._store.commit(
+                transition, state.version, [(m.entry_id, m.encode()) for m in outbox], now
+            )
             if result != "ok":
                 return  # someone answered first; if still pending the lease brings it back
             outcome = transition.state.outcome

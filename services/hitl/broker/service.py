@@ -20,7 +20,6 @@ from aio_pika.abc import (
     AbstractQueue,
     AbstractRobustConnection,
 )
-from hitl_contract import ErrorCode, ErrorDetail
 from redis.asyncio import Redis
 
 from hitl.adapters.amqp.connection import connect_amqp, connect_redis
@@ -37,14 +36,20 @@ from hitl.errors import TransportError
 from hitl.observability.http import OpsServer
 from hitl.observability.metrics import Metrics
 from hitl.settings import Settings
+from hitl_contract import ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
 class BrokerService:
-    def __init__(self, settings: Settings, *, metrics: Metrics | None = None,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        metrics: Metrics | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.settings = settings
         self.names = Names(settings.namespace)
         self.metrics = metrics or Metrics()
@@ -66,35 +71,57 @@ class BrokerService:
         self._redis = await connect_redis(s.redis_url, s.startup_attempts)
         name = f"hitl-broker {socket.gethostname()}:{os.getpid()}"
         self._connection = await connect_amqp(s.amqp_url, s.startup_attempts, name=name)
-        store = RedisStore(self._redis, Keys(s.namespace, s.shards),
-                           retention_seconds=s.retention_seconds,
-                           outbox_lease_seconds=s.outbox_lease_seconds)
+        store = RedisStore(
+            self._redis,
+            Keys(s.namespace, s.shards),
+            retention_seconds=s.retention_seconds,
+            outbox_lease_seconds=s.outbox_lease_seconds,
+        )
         self.store = store
         consume = await self._connection.channel(publisher_confirms=False)
         publish = await self._connection.channel(publisher_confirms=True)
         self._channels = [consume, publish]
         await consume.set_qos(prefetch_count=s.prefetch)
-        requests, responses = await declare_broker_topology(consume, self.names, s.queue_type,
-                                                            s.delivery_limit)
+        requests, responses = await declare_broker_topology(
+            consume, self.names, s.queue_type, s.delivery_limit
+        )
         publisher = Publisher(publish)
         dispatcher = Dispatcher(publisher, store, self.names, self.metrics)
         rejections = Rejections(publisher, self.names, self.metrics)
-        handlers = Handlers(self.names, store, dispatcher, rejections, self.metrics, self._clock,
-                            s.max_payload_bytes, s.default_route)
+        handlers = Handlers(
+            self.names,
+            store,
+            dispatcher,
+            rejections,
+            self.metrics,
+            self._clock,
+            s.max_payload_bytes,
+            s.default_route,
+        )
         self._rejections = rejections
-        poller = Poller(store, dispatcher, self.names, self.metrics, self._clock,
-                        interval=s.poll_interval_seconds, lease=s.claim_lease_seconds,
-                        retention_seconds=s.retention_seconds)
+        poller = Poller(
+            store,
+            dispatcher,
+            self.names,
+            self.metrics,
+            self._clock,
+            interval=s.poll_interval_seconds,
+            lease=s.claim_lease_seconds,
+            retention_seconds=s.retention_seconds,
+        )
         self._poller_task = asyncio.create_task(poller.run(self._stop), name="hitl-poller")
-        for queue, handler, source in ((requests, handlers.on_request, "requests"),
-                                       (responses, handlers.on_response, "responses")):
+        for queue, handler, source in (
+            (requests, handlers.on_request, "requests"),
+            (responses, handlers.on_response, "responses"),
+        ):
             wrapped = self._guard(self.metrics.timed(source)(handler), source)
             self._consumers.append((queue, await queue.consume(wrapped)))
         if s.metrics_port:
             self.ops = OpsServer(self.metrics.registry, self.not_ready_reason)
             await self.ops.start(s.metrics_host, s.metrics_port)
-        log.info("broker ready: namespace=%s queues=%s,%s", s.namespace, requests.name,
-                 responses.name)
+        log.info(
+            "broker ready: namespace=%s queues=%s,%s", s.namespace, requests.name, responses.name
+        )
 
     def not_ready_reason(self) -> str | None:
         if self._connection is None or self._connection.is_closed:
@@ -109,6 +136,7 @@ class BrokerService:
 
     def _guard(self, handler: Handler, source: str) -> Handler:
         """Count in-flight work for draining; turn failures into redelivery or dead letters."""
+
         async def guarded(message: AbstractIncomingMessage) -> None:
             self._inflight += 1
             self._idle.clear()
@@ -125,6 +153,7 @@ class BrokerService:
                 self._inflight -= 1
                 if self._inflight == 0:
                     self._idle.set()
+
         return guarded
 
     async def _with_retries(self, handler: Handler, message: AbstractIncomingMessage) -> None:
@@ -138,7 +167,9 @@ class BrokerService:
                 if self._stop.is_set() or attempt >= 10:
                     raise
                 delay = backoff_delay(attempt, base=0.1, cap=3.0)
-                log.warning("transient failure (try %d), retrying in %.2fs: %s", attempt, delay, exc)
+                log.warning(
+                    "transient failure (try %d), retrying in %.2fs: %s", attempt, delay, exc
+                )
                 await asyncio.sleep(delay)
             else:
                 return
@@ -163,8 +194,10 @@ class BrokerService:
         try:
             await asyncio.wait_for(self._idle.wait(), self.settings.shutdown_grace_seconds)
         except TimeoutError:
-            log.warning("grace period over with %d messages in flight; they will be redelivered",
-                        self._inflight)
+            log.warning(
+                "grace period over with %d messages in flight; they will be redelivered",
+                self._inflight,
+            )
         if self._poller_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._poller_task, self.settings.shutdown_grace_seconds)

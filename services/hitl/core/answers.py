@@ -8,6 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import JsonValue
+
+from hitl.errors import InvalidResponse
 from hitl_contract import (
     ApprovalRequest,
     ChoiceRequest,
@@ -19,9 +22,6 @@ from hitl_contract import (
     OutcomeStatus,
     TextInputRequest,
 )
-from pydantic import JsonValue
-
-from hitl.errors import InvalidResponse
 
 _MAX_NOTE = 16_384
 
@@ -36,12 +36,16 @@ class Decision:
 def decide(request: InteractionRequest, response: HumanResponse) -> Decision:
     allowed = request.allowed_actions()
     if response.action not in allowed:
-        raise _invalid("action", f"{request.kind} does not accept this action", allowed, response.action)
+        raise _invalid(
+            "action", f"{request.kind} does not accept this action", allowed, response.action
+        )
     if response.action == "cancel":
         data = _only(response.data, {"reason": _note})
         return Decision(OutcomeStatus.CANCELLED, "cancel", data)
     if response.action == "best_judgement":
-        return Decision(OutcomeStatus.RESOLVED, "best_judgement", _only(response.data, {"note": _note}))
+        return Decision(
+            OutcomeStatus.RESOLVED, "best_judgement", _only(response.data, {"note": _note})
+        )
     rule = _RULES[request.kind]
     return Decision(OutcomeStatus.RESOLVED, response.action, rule(request, response))
 
@@ -55,8 +59,12 @@ def _choice(request: Any, response: HumanResponse) -> JsonObject:
     assert isinstance(request, ChoiceRequest)
     data = _only(response.data, {"choice": _any, "justification": _note})
     if "choice" not in data:
-        raise _invalid("data.choice", "choose needs 'choice': an option number or value",
-                       _numbered(request.options), None)
+        raise _invalid(
+            "data.choice",
+            "choose needs 'choice': an option number or value",
+            _numbered(request.options),
+            None,
+        )
     choice = data["choice"]
     number = _option_number(request.options, choice)
     data["choice"] = number
@@ -69,8 +77,12 @@ def _option_number(options: list[str], choice: JsonValue) -> int:
         return choice
     if isinstance(choice, str) and choice in options:
         return options.index(choice) + 1
-    raise _invalid("data.choice", f"must be an option number 1..{len(options)} or one of the values",
-                   _numbered(options), choice)
+    raise _invalid(
+        "data.choice",
+        f"must be an option number 1..{len(options)} or one of the values",
+        _numbered(options),
+        choice,
+    )
 
 
 def _text_input(request: Any, response: HumanResponse) -> JsonObject:
@@ -81,9 +93,12 @@ def _text_input(request: Any, response: HumanResponse) -> JsonObject:
     if not isinstance(text, str):
         raise _invalid("data.text", "respond needs 'text' (or 'response') as a string", None, text)
     if not request.min_length <= len(text) <= request.max_length:
-        raise _invalid(f"data.{key}",
-                       f"length {len(text)} is outside {request.min_length}..{request.max_length}",
-                       None, text)
+        raise _invalid(
+            f"data.{key}",
+            f"length {len(text)} is outside {request.min_length}..{request.max_length}",
+            None,
+            text,
+        )
     return {"text": text, **data}
 
 
@@ -101,7 +116,9 @@ def _only(data: JsonObject, fields: dict[str, FieldCheck]) -> JsonObject:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         raise _invalid(f"data.{unknown[0]}", "unexpected field", sorted(fields), data[unknown[0]])
-    return {name: check(f"data.{name}", data[name]) for name, check in fields.items() if name in data}
+    return {
+        name: check(f"data.{name}", data[name]) for name, check in fields.items() if name in data
+    }
 
 
 def _note(path: str, value: JsonValue) -> JsonValue:
@@ -122,6 +139,11 @@ def _invalid(path: str, message: str, allowed: Any, got: JsonValue) -> InvalidRe
     if isinstance(got, str) and len(got) > 200:
         got = got[:200] + "..."
     return InvalidResponse(
-        ErrorDetail(code=ErrorCode.INVALID_RESPONSE, message=message, path=path,
-                    allowed=list(allowed) if allowed is not None else None, got=got)
+        ErrorDetail(
+            code=ErrorCode.INVALID_RESPONSE,
+            message=message,
+            path=path,
+            allowed=list(allowed) if allowed is not None else None,
+            got=got,
+        )
     )

@@ -7,6 +7,9 @@ sender which of the classic mistakes it made (bad JSON, version, kind, field, si
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+from pydantic import JsonValue, TypeAdapter, ValidationError
+
+from hitl.errors import InvalidMessage
 from hitl_contract import (
     KIND_NAMES,
     SCHEMA_VERSION,
@@ -15,9 +18,6 @@ from hitl_contract import (
     HumanResponse,
     InteractionRequest,
 )
-from pydantic import JsonValue, TypeAdapter, ValidationError
-
-from hitl.errors import InvalidMessage
 
 T = TypeVar("T")
 

@@ -8,20 +8,20 @@ Pure functions over plain data. Each returns a ``Transition``: the new state, th
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
+from hitl.core.answers import decide
+from hitl.errors import AlreadyResolved
 from hitl_contract import (
     DecidedBy,
     HumanResponse,
     InteractionOutcome,
     InteractionRequest,
+    JsonObject,
     LifecycleEvent,
     LifecycleEventName,
     Notification,
     NotifyReason,
     OutcomeStatus,
 )
-
-from hitl.core.answers import decide
-from hitl.errors import AlreadyResolved
 
 PENDING = "pending"
 TIMEOUT = "timeout"
@@ -94,11 +94,16 @@ def parse_deadline_member(member: str) -> tuple[str, str]:
 def open_interaction(request: InteractionRequest, now: float, route: str) -> Transition:
     """A new request becomes pending: notify people, tell the world, arm the timeout."""
     deadline = now + request.timeout_seconds if request.timeout_seconds else None
-    state = InteractionState(request=request, status=PENDING, version=1, requested_at=now,
-                             deadline=deadline)
+    state = InteractionState(
+        request=request, status=PENDING, version=1, requested_at=now, deadline=deadline
+    )
     notification = Notification(
-        interaction_id=request.id, reason=NotifyReason.REQUESTED, route=route, attempt=1,
-        deadline=_dt(deadline) if deadline else None, request=request,
+        interaction_id=request.id,
+        reason=NotifyReason.REQUESTED,
+        route=route,
+        attempt=1,
+        deadline=_dt(deadline) if deadline else None,
+        request=request,
     )
     commands: tuple[Command, ...] = (
         Notify(notification),
@@ -118,11 +123,18 @@ def answer(state: InteractionState, response: HumanResponse, now: float) -> Tran
     request = state.request
     decision = decide(request, response)
     who = "requester" if response.responder.id == request.requester.id else "person"
-    outcome = _outcome(state, now, decision.status, decision.action, decision.data,
-                       DecidedBy(type=who, identity=response.responder, channel=response.channel),
-                       response)
+    outcome = _outcome(
+        state,
+        now,
+        decision.status,
+        decision.action,
+        decision.data,
+        DecidedBy(type=who, identity=response.responder, channel=response.channel),
+        response,
+    )
     responded = _event(LifecycleEventName.RESPONDED, request, now).model_copy(
-        update={"response_id": response.response_id})
+        update={"response_id": response.response_id}
+    )
     return _finish(state, outcome, now, lead=(Emit(responded),))
 
 
@@ -132,39 +144,66 @@ def expire(state: InteractionState, now: float) -> Transition | None:
     if not state.is_pending or state.deadline is None or state.deadline > now:
         return None
     policy = state.request.on_timeout
-    outcome = _outcome(state, now, OutcomeStatus.TIMED_OUT, policy.action, dict(policy.data),
-                       DecidedBy(type="timeout"), None)
+    outcome = _outcome(
+        state,
+        now,
+        OutcomeStatus.TIMED_OUT,
+        policy.action,
+        dict(policy.data),
+        DecidedBy(type="timeout"),
+        None,
+    )
     return _finish(state, outcome, now)
 
 
-def _finish(state: InteractionState, outcome: InteractionOutcome, now: float,
-            lead: tuple[Command, ...] = ()) -> Transition:
+def _finish(
+    state: InteractionState, outcome: InteractionOutcome, now: float, lead: tuple[Command, ...] = ()
+) -> Transition:
     request = state.request
     final = _event(_FINAL_EVENT[outcome.status], request, now).model_copy(
-        update={"outcome": outcome, "response_id": outcome.response_id})
-    new_state = replace(state, status=outcome.status.value, version=state.version + 1,
-                        outcome=outcome)
+        update={"outcome": outcome, "response_id": outcome.response_id}
+    )
+    new_state = replace(
+        state, status=outcome.status.value, version=state.version + 1, outcome=outcome
+    )
     unschedule = (deadline_member(request.id, TIMEOUT),) if state.deadline else ()
     commands = (*lead, Deliver(outcome, request.reply_to), Emit(final))
     return Transition(new_state, commands, unschedule=unschedule)
 
 
-def _outcome(state: InteractionState, now: float, status: OutcomeStatus, action: str,
-             data: dict[str, object], decided_by: DecidedBy,
-             response: HumanResponse | None) -> InteractionOutcome:
+def _outcome(
+    state: InteractionState,
+    now: float,
+    status: OutcomeStatus,
+    action: str,
+    data: JsonObject,
+    decided_by: DecidedBy,
+    response: HumanResponse | None,
+) -> InteractionOutcome:
     request = state.request
     return InteractionOutcome(
-        interaction_id=request.id, thread_id=request.thread_id, kind=request.kind, status=status,
-        action=action, data=data, decided_by=decided_by,  # type: ignore[arg-type]
+        interaction_id=request.id,
+        thread_id=request.thread_id,
+        kind=request.kind,
+        status=status,
+        action=action,
+        data=data,
+        decided_by=decided_by,
         response_id=response.response_id if response else None,
-        requested_at=_dt(state.requested_at), resolved_at=_dt(now),
+        requested_at=_dt(state.requested_at),
+        resolved_at=_dt(now),
         resume_state=request.resume_state,
     )
 
 
 def _event(name: LifecycleEventName, request: InteractionRequest, now: float) -> LifecycleEvent:
-    return LifecycleEvent(event=name, interaction_id=request.id, thread_id=request.thread_id,
-                          kind=request.kind, at=_dt(now))
+    return LifecycleEvent(
+        event=name,
+        interaction_id=request.id,
+        thread_id=request.thread_id,
+        kind=request.kind,
+        at=_dt(now),
+    )
 
 
 def _dt(epoch: float) -> datetime:

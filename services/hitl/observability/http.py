@@ -39,8 +39,11 @@ class OpsServer:
             parts = request_line.decode("latin-1").split()
             path = parts[1] if len(parts) > 1 else "/"
             status, ctype, body = self._route(path)
-            writer.write(f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
-                         f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+            writer.write(
+                f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
             await writer.drain()
         except (TimeoutError, ConnectionError):
             pass

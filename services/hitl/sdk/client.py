@@ -20,7 +20,6 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
-from hitl_contract import HumanResponse, Identity, InteractionOutcome, InteractionRequest
 from pydantic import ValidationError
 
 from hitl.adapters.amqp.connection import connect_amqp
@@ -35,6 +34,7 @@ from hitl.adapters.amqp.topology import (
 from hitl.broker.outbound import encode_model
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.errors import AskTimeout, TransportError
+from hitl_contract import HumanResponse, Identity, InteractionOutcome, InteractionRequest
 
 log = logging.getLogger(__name__)
 OutcomeHandler = Callable[[InteractionOutcome], Awaitable[None]]
@@ -44,9 +44,16 @@ RESPONSE_TYPE = "hitl.response"
 
 
 class HitlClient:
-    def __init__(self, connection: AbstractRobustConnection, publish: AbstractChannel,
-                 consume: AbstractChannel, names: Names, service: str, reply_to: str,
-                 on_outcome: OutcomeHandler | None) -> None:
+    def __init__(
+        self,
+        connection: AbstractRobustConnection,
+        publish: AbstractChannel,
+        consume: AbstractChannel,
+        names: Names,
+        service: str,
+        reply_to: str,
+        on_outcome: OutcomeHandler | None,
+    ) -> None:
         self._connection = connection
         self._consume = consume
         self._publisher = Publisher(publish)
@@ -61,12 +68,19 @@ class HitlClient:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, url: str = "amqp://guest:guest@127.0.0.1:5672/", *,
-                      service: str | None = None, instance: str | None = None,
-                      namespace: str = "hitl", on_outcome: OutcomeHandler | None = None,
-                      queue_type: QueueType = "quorum", delivery_limit: int = 5,
-                      prefetch: int = 1000, startup_attempts: int = 5,
-                      ) -> AsyncIterator["HitlClient"]:
+    async def connect(
+        cls,
+        url: str = "amqp://guest:guest@127.0.0.1:5672/",
+        *,
+        service: str | None = None,
+        instance: str | None = None,
+        namespace: str = "hitl",
+        on_outcome: OutcomeHandler | None = None,
+        queue_type: QueueType = "quorum",
+        delivery_limit: int = 5,
+        prefetch: int = 1000,
+        startup_attempts: int = 5,
+    ) -> AsyncIterator["HitlClient"]:
         """Connect, declare the topology and this producer's durable reply queue, and consume it.
 
         ``service`` names the reply queue (default: ``$HITL_SERVICE`` or ``default``); give each
@@ -83,8 +97,11 @@ class HitlClient:
             await consume.set_qos(prefetch_count=prefetch)
             # Producers may start before any broker: declare its queues so nothing is unroutable.
             await declare_broker_topology(consume, names, queue_type, delivery_limit)
-            queue = await declare_queue(consume, names.reply_queue(reply_to),
-                                        queue_arguments(names, queue_type, delivery_limit))
+            queue = await declare_queue(
+                consume,
+                names.reply_queue(reply_to),
+                queue_arguments(names, queue_type, delivery_limit),
+            )
             await queue.bind(names.outcomes, reply_to)
             client = cls(connection, publish, consume, names, service, reply_to, on_outcome)
             tag = await queue.consume(client._receive)
@@ -97,15 +114,25 @@ class HitlClient:
         finally:
             await connection.close()
 
-    def new_request(self, kind: str, *, thread_id: str, prompt: str,
-                    **fields: Any) -> InteractionRequest:
+    def new_request(
+        self, kind: str, *, thread_id: str, prompt: str, **fields: Any
+    ) -> InteractionRequest:
         """A request of ``kind`` with a fresh id, this client as requester and reply_to."""
-        return REQUEST_ADAPTER.validate_python({
-            "kind": kind, "id": uuid4(), "thread_id": thread_id, "prompt": prompt,
-            "reply_to": self.reply_to, "requester": self.identity, **fields})
+        return REQUEST_ADAPTER.validate_python(
+            {
+                "kind": kind,
+                "id": uuid4(),
+                "thread_id": thread_id,
+                "prompt": prompt,
+                "reply_to": self.reply_to,
+                "requester": self.identity,
+                **fields,
+            }
+        )
 
-    async def ask(self, request: InteractionRequest, *,
-                  timeout: float | None = None) -> InteractionOutcome:
+    async def ask(
+        self, request: InteractionRequest, *, timeout: float | None = None
+    ) -> InteractionOutcome:
         """Publish and wait for the outcome. On ``AskTimeout`` the interaction stays pending;
         its outcome will still arrive (``wait`` or ``on_outcome``)."""
         future = self._future(request)
@@ -115,16 +142,26 @@ class HitlClient:
     async def submit(self, request: InteractionRequest) -> UUID:
         """Publish without waiting (resume-later mode). Returns once RabbitMQ confirmed it."""
         self._check_reply_to(request)
-        routed = await self._publisher.publish(Envelope(
-            self.names.requests, request.kind, encode_model(request), REQUEST_TYPE,
-            str(request.id), str(request.id)))
+        routed = await self._publisher.publish(
+            Envelope(
+                self.names.requests,
+                request.kind,
+                encode_model(request),
+                REQUEST_TYPE,
+                str(request.id),
+                str(request.id),
+            )
+        )
         if not routed:
-            raise TransportError(f"no queue is bound to {self.names.requests!r}; is the "
-                                 f"namespace {self.names.namespace!r} right?")
+            raise TransportError(
+                f"no queue is bound to {self.names.requests!r}; is the "
+                f"namespace {self.names.namespace!r} right?"
+            )
         return request.id
 
-    async def wait(self, interaction_id: UUID, *,
-                   timeout: float | None = None) -> InteractionOutcome:
+    async def wait(
+        self, interaction_id: UUID, *, timeout: float | None = None
+    ) -> InteractionOutcome:
         """Await the outcome of an interaction asked earlier, by this or a previous process."""
         held = self._unclaimed.pop(interaction_id, None)
         if held is not None:
@@ -140,12 +177,23 @@ class HitlClient:
 
     async def cancel(self, interaction_id: UUID, *, reason: str | None = None) -> None:
         """Withdraw a pending interaction; its outcome (status cancelled) arrives as usual."""
-        response = HumanResponse(interaction_id=interaction_id, action="cancel",
-                                 data={"reason": reason} if reason else {},
-                                 responder=self.identity, channel="sdk")
-        await self._publisher.publish(Envelope(
-            self.names.responses, str(interaction_id), encode_model(response), RESPONSE_TYPE,
-            str(response.response_id), str(interaction_id)))
+        response = HumanResponse(
+            interaction_id=interaction_id,
+            action="cancel",
+            data={"reason": reason} if reason else {},
+            responder=self.identity,
+            channel="sdk",
+        )
+        await self._publisher.publish(
+            Envelope(
+                self.names.responses,
+                str(interaction_id),
+                encode_model(response),
+                RESPONSE_TYPE,
+                str(response.response_id),
+                str(interaction_id),
+            )
+        )
 
     def _future(self, request: InteractionRequest) -> asyncio.Future[InteractionOutcome]:
         self._check_reply_to(request)
@@ -155,23 +203,31 @@ class HitlClient:
 
     def _check_reply_to(self, request: InteractionRequest) -> None:
         if request.reply_to != self.reply_to:
-            raise ValueError(f"request.reply_to is {request.reply_to!r} but this client receives "
-                             f"{self.reply_to!r}; build requests with new_request()")
+            raise ValueError(
+                f"request.reply_to is {request.reply_to!r} but this client receives "
+                f"{self.reply_to!r}; build requests with new_request()"
+            )
 
-    async def _await(self, interaction_id: UUID, future: asyncio.Future[InteractionOutcome],
-                     timeout: float | None) -> InteractionOutcome:
+    async def _await(
+        self,
+        interaction_id: UUID,
+        future: asyncio.Future[InteractionOutcome],
+        timeout: float | None,
+    ) -> InteractionOutcome:
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout)
         except TimeoutError as exc:
-            raise AskTimeout(f"no outcome for {interaction_id} within {timeout}s; "
-                             "it is still pending") from exc
+            raise AskTimeout(
+                f"no outcome for {interaction_id} within {timeout}s; it is still pending"
+            ) from exc
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:
         try:
             outcome = InteractionOutcome.model_validate_json(message.body)
         except ValidationError:
-            log.exception("dead-lettering an unreadable outcome (message_id=%s)",
-                          message.message_id)
+            log.exception(
+                "dead-lettering an unreadable outcome (message_id=%s)", message.message_id
+            )
             await message.reject(requeue=False)
             return
         iid = outcome.interaction_id

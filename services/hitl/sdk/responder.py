@@ -8,13 +8,13 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
-from hitl_contract import HumanResponse, ResponseReceipt
 
 from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.amqp.topology import Names
 from hitl.broker.outbound import encode_model
 from hitl.sdk.client import RESPONSE_TYPE
+from hitl_contract import HumanResponse, ResponseReceipt
 
 
 class Responder:
@@ -26,8 +26,9 @@ class Responder:
 
     @classmethod
     @contextlib.asynccontextmanager
-    async def connect(cls, url: str, *, namespace: str = "hitl",
-                      startup_attempts: int = 5) -> AsyncIterator["Responder"]:
+    async def connect(
+        cls, url: str, *, namespace: str = "hitl", startup_attempts: int = 5
+    ) -> AsyncIterator["Responder"]:
         connection = await connect_amqp(url, startup_attempts, name="hitl-responder")
         try:
             channel = await connection.channel(publisher_confirms=True)
@@ -38,17 +39,26 @@ class Responder:
         finally:
             await connection.close()
 
-    async def respond(self, response: HumanResponse, *,
-                      timeout: float | None = 10.0) -> ResponseReceipt | None:
+    async def respond(
+        self, response: HumanResponse, *, timeout: float | None = 10.0
+    ) -> ResponseReceipt | None:
         """Publish the answer; with a timeout, wait that long for the broker's receipt."""
         key = str(response.response_id)
         future: asyncio.Future[ResponseReceipt] = asyncio.get_running_loop().create_future()
         if timeout is not None:
             self._waiting[key] = future
         try:
-            await self._publisher.publish(Envelope(
-                self._names.responses, str(response.interaction_id), encode_model(response),
-                RESPONSE_TYPE, key, key, reply_to=self._receipts.name))
+            await self._publisher.publish(
+                Envelope(
+                    self._names.responses,
+                    str(response.interaction_id),
+                    encode_model(response),
+                    RESPONSE_TYPE,
+                    key,
+                    key,
+                    reply_to=self._receipts.name,
+                )
+            )
             if timeout is None:
                 return None
             return await asyncio.wait_for(future, timeout)

@@ -20,10 +20,18 @@ async def connect_amqp(url: str, attempts: int, *, name: str) -> AbstractRobustC
             return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
         except (OSError, aio_pika.exceptions.AMQPError) as exc:
             if attempt == attempts:
-                raise TransportError(f"RabbitMQ at {_safe(url)} not reachable after {attempts} tries: {exc!r}") from exc
+                raise TransportError(
+                    f"RabbitMQ at {_safe(url)} not reachable after {attempts} tries: {exc!r}"
+                ) from exc
             delay = backoff_delay(attempt, base=0.5, cap=5.0)
-            log.warning("waiting for RabbitMQ at %s (try %d/%d, next in %.1fs): %r",
-                        _safe(url), attempt, attempts, delay, exc)
+            log.warning(
+                "waiting for RabbitMQ at %s (try %d/%d, next in %.1fs): %r",
+                _safe(url),
+                attempt,
+                attempts,
+                delay,
+                exc,
+            )
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
 
@@ -36,10 +44,18 @@ async def connect_redis(url: str, attempts: int) -> "Redis":
         except (RedisError, OSError) as exc:
             if attempt == attempts:
                 await client.aclose()
-                raise TransportError(f"Redis at {_safe(url)} not reachable after {attempts} tries: {exc!r}") from exc
+                raise TransportError(
+                    f"Redis at {_safe(url)} not reachable after {attempts} tries: {exc!r}"
+                ) from exc
             delay = backoff_delay(attempt, base=0.5, cap=5.0)
-            log.warning("waiting for Redis at %s (try %d/%d, next in %.1fs): %r",
-                        _safe(url), attempt, attempts, delay, exc)
+            log.warning(
+                "waiting for Redis at %s (try %d/%d, next in %.1fs): %r",
+                _safe(url),
+                attempt,
+                attempts,
+                delay,
+                exc,
+            )
             await asyncio.sleep(delay)
         else:
             return client

@@ -47,7 +47,8 @@ class Publisher:
         try:
             exchange = await self._exchange(envelope.exchange)
             confirmation = await exchange.publish(
-                message, envelope.routing_key, mandatory=mandatory, timeout=self._timeout)
+                message, envelope.routing_key, mandatory=mandatory, timeout=self._timeout
+            )
         except (AMQPError, OSError, TimeoutError) as exc:
             raise TransportError(f"publish to {envelope.exchange!r} failed: {exc!r}") from exc
         return not isinstance(confirmation, DeliveredMessage)
@@ -55,7 +56,10 @@ class Publisher:
     async def _exchange(self, name: str) -> AbstractExchange:
         exchange = self._exchanges.get(name)
         if exchange is None:
-            exchange = (self._channel.default_exchange if name == "" else
-                        await self._channel.get_exchange(name, ensure=False))
+            exchange = (
+                self._channel.default_exchange
+                if name == ""
+                else await self._channel.get_exchange(name, ensure=False)
+            )
             self._exchanges[name] = exchange
         return exchange

@@ -66,8 +66,9 @@ class Names:
         return (self.requests, self.responses, self.notifications, self.outcomes, self.events)
 
 
-def queue_arguments(names: Names, queue_type: QueueType, delivery_limit: int,
-                    *, dead_letter: bool = True) -> dict[str, aio_pika.abc.FieldValue]:
+def queue_arguments(
+    names: Names, queue_type: QueueType, delivery_limit: int, *, dead_letter: bool = True
+) -> dict[str, aio_pika.abc.FieldValue]:
     args: dict[str, aio_pika.abc.FieldValue] = {"x-queue-type": queue_type}
     if dead_letter:
         args["x-dead-letter-exchange"] = names.dead_letter
@@ -82,8 +83,9 @@ async def declare_exchanges(channel: AbstractChannel, names: Names) -> None:
     await channel.declare_exchange(names.dead_letter, aio_pika.ExchangeType.TOPIC, durable=True)
 
 
-async def declare_queue(channel: AbstractChannel, name: str,
-                        arguments: dict[str, aio_pika.abc.FieldValue]) -> AbstractQueue:
+async def declare_queue(
+    channel: AbstractChannel, name: str, arguments: dict[str, aio_pika.abc.FieldValue]
+) -> AbstractQueue:
     try:
         return await channel.declare_queue(name, durable=True, arguments=arguments)
     except ChannelPreconditionFailed as exc:
@@ -93,12 +95,16 @@ async def declare_queue(channel: AbstractChannel, name: str,
         ) from exc
 
 
-async def declare_broker_topology(channel: AbstractChannel, names: Names, queue_type: QueueType,
-                                  delivery_limit: int) -> tuple[AbstractQueue, AbstractQueue]:
+async def declare_broker_topology(
+    channel: AbstractChannel, names: Names, queue_type: QueueType, delivery_limit: int
+) -> tuple[AbstractQueue, AbstractQueue]:
     """Declare everything the broker consumes from; safe to run on every start."""
     await declare_exchanges(channel, names)
-    dlq = await declare_queue(channel, names.dead_letter_queue,
-                              queue_arguments(names, queue_type, delivery_limit, dead_letter=False))
+    dlq = await declare_queue(
+        channel,
+        names.dead_letter_queue,
+        queue_arguments(names, queue_type, delivery_limit, dead_letter=False),
+    )
     await dlq.bind(names.dead_letter, "#")
     args = queue_arguments(names, queue_type, delivery_limit)
     requests = await declare_queue(channel, names.requests_queue, args)

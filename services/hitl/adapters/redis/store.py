@@ -13,7 +13,6 @@ from typing import Any, Literal
 from uuid import UUID
 
 import orjson
-from hitl_contract import InteractionOutcome
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -21,6 +20,7 @@ from hitl.adapters.redis.keys import Keys
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.machine import InteractionState, Transition
 from hitl.errors import TransportError
+from hitl_contract import InteractionOutcome
 
 OutboxEntry = tuple[str, bytes]
 CreateResult = Literal["created", "duplicate", "conflict"]
@@ -43,8 +43,9 @@ class PendingRow:
 
 
 class RedisStore:
-    def __init__(self, redis: "Redis", keys: Keys, *, retention_seconds: int,
-                 outbox_lease_seconds: float) -> None:
+    def __init__(
+        self, redis: "Redis", keys: Keys, *, retention_seconds: int, outbox_lease_seconds: float
+    ) -> None:
         self.redis = redis
         self.keys = keys
         self._retention = retention_seconds
@@ -65,22 +66,37 @@ class RedisStore:
         shard = self.keys.shard(state.request.id)
         k = self.keys
         args: list[Any] = [
-            str(state.request.id), request_json, request_digest(request_json),
-            repr(state.requested_at), repr(state.deadline) if state.deadline else "",
-            repr(state.requested_at + self._outbox_lease), self._retention,
+            str(state.request.id),
+            request_json,
+            request_digest(request_json),
+            repr(state.requested_at),
+            repr(state.deadline) if state.deadline else "",
+            repr(state.requested_at + self._outbox_lease),
+            self._retention,
             len(transition.schedule),
         ]
         for deadline in transition.schedule:
             args += [repr(deadline.at), deadline.member]
         for entry_id, payload in outbox:
             args += [entry_id, payload]
-        keys = [k.interaction(shard, state.request.id), k.pending(shard), k.due(shard),
-                k.outbox(shard), k.outbox_data(shard), k.thread(shard, state.request.thread_id)]
+        keys = [
+            k.interaction(shard, state.request.id),
+            k.pending(shard),
+            k.due(shard),
+            k.outbox(shard),
+            k.outbox_data(shard),
+            k.thread(shard, state.request.thread_id),
+        ]
         result = await self._call(self._create, keys, args)
         return result.decode()  # type: ignore[no-any-return]
 
-    async def commit(self, transition: Transition, expected_version: int,
-                     outbox: Sequence[OutboxEntry], now: float) -> CommitResult:
+    async def commit(
+        self,
+        transition: Transition,
+        expected_version: int,
+        outbox: Sequence[OutboxEntry],
+        now: float,
+    ) -> CommitResult:
         state = transition.state
         iid = state.request.id
         shard = self.keys.shard(iid)
@@ -89,16 +105,30 @@ class RedisStore:
         if state.outcome is not None:
             fields += ["out", orjson.dumps(state.outcome.model_dump(mode="json"))]
         finished = repr(now) if not state.is_pending else ""
-        args: list[Any] = [expected_version, str(iid), finished, self._retention,
-                           repr(now + self._outbox_lease), len(fields) // 2, *fields,
-                           len(transition.unschedule), *transition.unschedule,
-                           len(transition.schedule)]
+        args: list[Any] = [
+            expected_version,
+            str(iid),
+            finished,
+            self._retention,
+            repr(now + self._outbox_lease),
+            len(fields) // 2,
+            *fields,
+            len(transition.unschedule),
+            *transition.unschedule,
+            len(transition.schedule),
+        ]
         for deadline in transition.schedule:
             args += [repr(deadline.at), deadline.member]
         for entry_id, payload in outbox:
             args += [entry_id, payload]
-        keys = [k.interaction(shard, iid), k.pending(shard), k.due(shard), k.outbox(shard),
-                k.outbox_data(shard), k.done(shard)]
+        keys = [
+            k.interaction(shard, iid),
+            k.pending(shard),
+            k.due(shard),
+            k.outbox(shard),
+            k.outbox_data(shard),
+            k.done(shard),
+        ]
         result = await self._call(self._commit, keys, args)
         return result.decode()  # type: ignore[no-any-return]
 
@@ -108,20 +138,25 @@ class RedisStore:
             values = await self.redis.hmget(key, _STATE_FIELDS)
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis read failed: {exc}") from exc
-        return _state_from(values)
+        return _state_from(values)  # type: ignore[arg-type]  # bytes: no decode_responses
 
     async def claim_due(self, now: float, lease_until: float, limit: int) -> list[str]:
         """Claim due deadlines of every shard in one round trip."""
         results = await self._claim_all(lambda s: [self.keys.due(s)], now, lease_until, limit)
         return [member.decode() for shard in results for member in shard]
 
-    async def claim_outbox(self, now: float, lease_until: float,
-                           limit: int) -> list[tuple[int, str, bytes]]:
+    async def claim_outbox(
+        self, now: float, lease_until: float, limit: int
+    ) -> list[tuple[int, str, bytes]]:
         """Outbox entries whose writer did not publish them in time (it died, or was slow)."""
         results = await self._claim_all(
-            lambda s: [self.keys.outbox(s), self.keys.outbox_data(s)], now, lease_until, limit)
-        return [(shard, flat[i].decode(), flat[i + 1])
-                for shard, flat in enumerate(results) for i in range(0, len(flat), 2)]
+            lambda s: [self.keys.outbox(s), self.keys.outbox_data(s)], now, lease_until, limit
+        )
+        return [
+            (shard, flat[i].decode(), flat[i + 1])
+            for shard, flat in enumerate(results)
+            for i in range(0, len(flat), 2)
+        ]
 
     async def outbox_done(self, shard: int, entry_ids: Sequence[str]) -> None:
         if not entry_ids:
@@ -152,9 +187,13 @@ class RedisStore:
                 for shard in range(self.keys.shards):
                     pipe.zrange(self.keys.pending(shard), 0, limit - 1, withscores=True)
                 per_shard = await pipe.execute()
-            rows = sorted(((score, shard, member.decode())
-                           for shard, members in enumerate(per_shard)
-                           for member, score in members))[:limit]
+            rows = sorted(
+                (
+                    (score, shard, member.decode())
+                    for shard, members in enumerate(per_shard)
+                    for member, score in members
+                )
+            )[:limit]
             async with self.redis.pipeline(transaction=False) as pipe:
                 for _, shard, iid in rows:
                     pipe.hmget(self.keys.interaction(shard, iid), _STATE_FIELDS)
@@ -175,14 +214,16 @@ class RedisStore:
                 pipe.zremrangebyscore(self.keys.done(shard), "-inf", repr(before))
             await pipe.execute()
 
-    async def _claim_all(self, keys_of: Any, now: float, lease_until: float,
-                         limit: int) -> list[list[bytes]]:
+    async def _claim_all(
+        self, keys_of: Any, now: float, lease_until: float, limit: int
+    ) -> list[list[bytes]]:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for shard in range(self.keys.shards):
-                    await self._claim(keys=keys_of(shard), args=[repr(now), repr(lease_until), limit],
-                                      client=pipe)
-                return await pipe.execute()  # type: ignore[no-any-return]
+                    await self._claim(
+                        keys=keys_of(shard), args=[repr(now), repr(lease_until), limit], client=pipe
+                    )
+                return await pipe.execute()
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis claim failed: {exc}") from exc
 
