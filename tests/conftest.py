@@ -26,8 +26,12 @@ REDIS_URL = os.environ.get("HITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 
 
 @pytest.fixture
-def namespace() -> str:
-    return f"test-{uuid.uuid4().hex[:12]}"
+async def namespace() -> AsyncIterator[str]:
+    """A fresh namespace; torn down last, so its queues, exchanges and keys go after the
+    broker and clients that used them."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    await delete_namespace(name, extra_queues=REPLY_SERVICES)
 
 
 def test_settings(namespace: str, **overrides: object) -> Settings:
@@ -44,6 +48,9 @@ def test_settings(namespace: str, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test
 
 
 @pytest.fixture
@@ -63,16 +70,6 @@ async def redis() -> AsyncIterator["Redis"]:
     client: Redis = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
-
-
-@pytest.fixture(autouse=True)
-async def _cleanup_namespace(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Delete the test namespace's queues, exchanges and keys after the test."""
-    yield
-    if "namespace" not in request.fixturenames:
-        return
-    namespace: str = request.getfixturevalue("namespace")
-    await delete_namespace(namespace, extra_queues=REPLY_SERVICES)
 
 
 REPLY_SERVICES = ("producer", "hitl-demo", "raw-producer", "restarted", "bench")

@@ -54,6 +54,11 @@ def describe_validation_error(exc: ValidationError) -> ErrorDetail:
     errors = exc.errors(include_url=False)
     first = errors[0]
     path = format_path(_strip_union_tag(first["loc"]))
+    got = _echo(first.get("input")) if first["type"] != "json_invalid" else None
+    if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        # pydantic reports these at the root; the discriminator is the field at fault.
+        path = (first.get("ctx") or {}).get("discriminator", "'kind'").strip("'")
+        got = _echo((first.get("ctx") or {}).get("tag"))
     code, allowed = _classify(first, path)
     more = f" (and {len(errors) - 1} more: {_summary(errors[1:])})" if len(errors) > 1 else ""
     return ErrorDetail(
@@ -61,7 +66,7 @@ def describe_validation_error(exc: ValidationError) -> ErrorDetail:
         message=f"{first['msg']}{more}",
         path=path or None,
         allowed=allowed,
-        got=_echo(first.get("input")) if first["type"] != "json_invalid" else None,
+        got=got,
     )
 
 
