@@ -7,9 +7,9 @@ from typing import Any
 import aio_pika
 import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
-from hitl_contract import HumanResponse, Identity
 
 from hitl.adapters.amqp.topology import Names
+from hitl_contract import HumanResponse, Identity
 
 
 def answer(

@@ -6,11 +6,11 @@ import uuid
 import orjson
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from hitl_contract import LifecycleEvent
 
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
+from hitl_contract import LifecycleEvent
 from tests.helpers import answer, dead_letters, eventually, publish_raw, raw_request
 
 pytestmark = pytest.mark.integration

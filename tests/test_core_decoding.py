@@ -4,11 +4,11 @@ import uuid
 
 import orjson
 import pytest
-from hitl_contract import ErrorCode
 
 from hitl.core.backoff import backoff_delay
 from hitl.core.decoding import decode_request, decode_response
 from hitl.errors import InvalidMessage
+from hitl_contract import ErrorCode
 
 LIMIT = 256 * 1024
 

@@ -4,14 +4,6 @@ import uuid
 from typing import Any
 
 import pytest
-from hitl_contract import (
-    ErrorCode,
-    HumanResponse,
-    Identity,
-    InteractionRequest,
-    LifecycleEventName,
-    OutcomeStatus,
-)
 
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.machine import (
@@ -24,6 +16,14 @@ from hitl.core.machine import (
     open_interaction,
 )
 from hitl.errors import AlreadyResolved, InvalidResponse
+from hitl_contract import (
+    ErrorCode,
+    HumanResponse,
+    Identity,
+    InteractionRequest,
+    LifecycleEventName,
+    OutcomeStatus,
+)
 
 NOW = 1_800_000_000.0
 
@@ -123,7 +123,7 @@ def test_timeout_applies_on_timeout_policy_only_when_due() -> None:
 
 
 def test_on_timeout_action_must_fit_the_kind() -> None:
-    with pytest.raises(ValueError, match="on_timeout.action 'choose' is not one of"):
+    with pytest.raises(ValueError, match=r"on_timeout\.action .choose. is not one of"):
         make_request(timeout_seconds=1, on_timeout={"action": "choose"})
 
 

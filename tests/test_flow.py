@@ -6,12 +6,12 @@ import uuid
 import orjson
 import pytest
 from aio_pika.abc import AbstractRobustConnection
-from hitl_contract import InteractionOutcome, LifecycleEvent, OutcomeStatus, ReceiptResult
 from redis.asyncio import Redis
 
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
+from hitl_contract import InteractionOutcome, LifecycleEvent, OutcomeStatus, ReceiptResult
 from tests.conftest import AMQP_URL
 from tests.helpers import answer, dead_letters, eventually, json_of, publish_raw, raw_request
 
