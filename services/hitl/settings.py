@@ -15,6 +15,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hitl.errors import ConfigError
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HITL_", extra="forbid", frozen=True)
@@ -56,14 +58,20 @@ class Settings(BaseSettings):
     retention_seconds: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long a finished interaction stays readable."
     )
-    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
+    shutdown_grace_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="On SIGTERM, how long in-flight messages may take to finish.",
+    )
     startup_attempts: int = Field(
         default=30, ge=1, description="Connection tries before giving up."
     )
-    metrics_host: str = "127.0.0.1"
+    metrics_host: str = Field(default="127.0.0.1", description="Address of the ops endpoint.")
     metrics_port: int = Field(default=9464, ge=0, le=65_535, description="0 disables /metrics.")
-    log_format: Literal["text", "json"] = "text"
-    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = Field(default="text", description="text or json lines.")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Python log level."
+    )
     default_route: str = Field(default="default", description="Notification route for requests.")
 
     @classmethod
@@ -78,5 +86,7 @@ class Settings(BaseSettings):
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
         config_file = os.environ.get("HITL_CONFIG")
         if config_file:
+            if not Path(config_file).is_file():
+                raise ConfigError(f"HITL_CONFIG names {config_file!r}, which is not a file")
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(config_file)))
         return tuple(sources)

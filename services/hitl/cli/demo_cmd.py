@@ -6,6 +6,7 @@ the notifications exchange and publishes an answer, so the run exercises the who
 """
 
 import argparse
+import asyncio
 import contextlib
 import logging
 import sys
@@ -69,6 +70,13 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--auto", action="store_true", help="answer automatically (unattended run)")
     p.add_argument("--kind", choices=sorted(SAMPLES), default="approval")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the outcome")
+    p.add_argument(
+        "--broker-wait",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="wait this long for a starting broker before running one in-process",
+    )
     p.set_defaults(handler=run)
 
 
@@ -76,7 +84,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
     configure_logging(settings.log_format, "WARNING")
     fields, action, data = SAMPLES[args.kind]
     async with (
-        _broker_if_missing(settings),
+        _broker_if_missing(settings, args.broker_wait),
         HitlClient.connect(
             settings.amqp_url,
             service="hitl-demo",
@@ -113,8 +121,8 @@ def _print_outcome(outcome: InteractionOutcome) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _broker_if_missing(settings: Settings) -> AsyncIterator[None]:
-    if await _broker_running(settings):
+async def _broker_if_missing(settings: Settings, wait: float) -> AsyncIterator[None]:
+    if await _wait_for_broker(settings, wait):
         yield
         return
     print("no broker is consuming this namespace; running one inside the demo")
@@ -124,6 +132,15 @@ async def _broker_if_missing(settings: Settings) -> AsyncIterator[None]:
         yield
     finally:
         await broker.stop()
+
+
+async def _wait_for_broker(settings: Settings, wait: float) -> bool:
+    deadline = asyncio.get_running_loop().time() + wait
+    while not await _broker_running(settings):
+        if asyncio.get_running_loop().time() >= deadline:
+            return False
+        await asyncio.sleep(0.25)
+    return True
 
 
 async def _broker_running(settings: Settings) -> bool:

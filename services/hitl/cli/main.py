@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from hitl.cli import broker_cmd, demo_cmd, inspect_cmd, respond_cmd
-from hitl.errors import HitlError
+from hitl.errors import ConfigError, HitlError
 from hitl.settings import Settings
 
 _COMMANDS = (broker_cmd, inspect_cmd, respond_cmd, demo_cmd)
@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = Settings()
-    except ValidationError as exc:
+    except (ValidationError, ConfigError) as exc:
         print(f"hitl: invalid settings:\n{exc}", file=sys.stderr)
         return 2
     try:
