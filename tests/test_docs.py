@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
-from hitl_contract import Notification
 
 from hitl.broker.service import BrokerService
 from hitl.sdk import Responder
 from hitl.settings import Settings
+from hitl_contract import Notification
 from tests.conftest import AMQP_URL
 from tests.helpers import answer
 
