@@ -1,0 +1,82 @@
+"""``hitl schemas export [--dir PATH] [--check]``: write the published contract from the models.
+
+Writes ``json/<message>.schema.json`` (JSON Schema 2020-12) and ``asyncapi.yaml`` (AsyncAPI 3.0)
+under ``--dir``. With ``--check`` nothing is written: the command exits 1 listing every file
+that is missing, differs from what the models produce, or is no longer produced.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+from hitl.contract_docs import JSON_DIR, render_files
+from hitl.settings import Settings
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser("schemas", help="the wire contract as JSON Schema and AsyncAPI files")
+    actions = p.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
+    e = actions.add_parser("export", help="write json/*.schema.json and asyncapi.yaml from the "
+                           "models (for the default namespace 'hitl')")
+    e.add_argument("--dir", type=Path, default=Path("schemas"),
+                   help="where to write (default: ./schemas, the repository's schemas folder)")
+    e.add_argument("--check", action="store_true",
+                   help="write nothing; exit 1 listing the files that differ from the models")
+    e.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    return check(args.dir) if args.check else export(args.dir)
+
+
+def export(directory: Path) -> int:
+    files = render_files()
+    for relative, text in sorted(files.items()):
+        path = directory / relative
+        if _read(path) == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+        print(f"wrote {path}")
+    for path in _stale(directory, files):
+        print(f"hitl: {path} is no longer produced by any model; delete it", file=sys.stderr)
+    print(f"{len(files)} files in {directory} match the models")
+    return 0
+
+
+def check(directory: Path) -> int:
+    problems = differences(directory, render_files())
+    if not problems:
+        print(f"the files in {directory} match the models")
+        return 0
+    for problem in problems:
+        print(problem, file=sys.stderr)
+    print(f"hitl: {len(problems)} file(s) under {directory} do not match the models; run "
+          f"`hitl schemas export --dir {directory}` and commit the result", file=sys.stderr)
+    return 1
+
+
+def differences(directory: Path, files: dict[str, str]) -> list[str]:
+    """One line per file that is missing, differs, or is stale (no model produces it)."""
+    problems: list[str] = []
+    for relative, text in sorted(files.items()):
+        current = _read(directory / relative)
+        if current is None:
+            problems.append(f"missing: {directory / relative}")
+        elif current != text:
+            problems.append(f"differs: {directory / relative}")
+    problems.extend(f"stale: {path}" for path in _stale(directory, files))
+    return problems
+
+
+def _stale(directory: Path, files: dict[str, str]) -> list[Path]:
+    produced = {directory / relative for relative in files}
+    return [path for path in sorted((directory / JSON_DIR).glob("*.schema.json"))
+            if path not in produced]
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
