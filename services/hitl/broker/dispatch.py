@@ -8,21 +8,21 @@ between means a republish (same message id), never a loss.
 import asyncio
 from collections.abc import Sequence
 
-from hitl.adapters.amqp.publisher import Envelope, Publisher
-from hitl.adapters.amqp.topology import Names
+from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.outbound import OutboxMessage
+from hitl.broker.rejections import Rejections
 from hitl.observability.metrics import Metrics
 from hitl_contract import ErrorCode, ErrorDetail
 
 
 class Dispatcher:
     def __init__(
-        self, publisher: Publisher, store: RedisStore, names: Names, metrics: Metrics
+        self, publisher: Publisher, store: RedisStore, rejections: Rejections, metrics: Metrics
     ) -> None:
         self._publisher = publisher
         self._store = store
-        self._names = names
+        self._rejections = rejections
         self._metrics = metrics
 
     async def dispatch(self, shard: int, messages: Sequence[OutboxMessage]) -> None:
@@ -42,21 +42,4 @@ class Dispatcher:
                 path="reply_to",
                 got=e.routing_key,
             )
-            await self._publisher.publish(
-                Envelope(
-                    self._names.dead_letter,
-                    "unroutable",
-                    e.body,
-                    e.message_type,
-                    e.message_id,
-                    e.correlation_id,
-                    {
-                        "x-hitl-error-code": detail.code.value,
-                        "x-hitl-error-message": detail.message,
-                        "x-hitl-error-path": "reply_to",
-                        "x-original-exchange": e.exchange,
-                        "x-original-routing-key": e.routing_key,
-                    },
-                )
-            )
-            self._metrics.dead_lettered.labels("outcomes", detail.code.value).inc()
+            await self._rejections.park(e, detail, "unroutable")

@@ -117,6 +117,7 @@ class Handlers:
             await self.rejections.report(
                 exc.detail,
                 "responses",
+                f"{response.response_id}:{state.version}",
                 interaction_id=request.id,
                 thread_id=request.thread_id,
                 kind=request.kind,

@@ -1,9 +1,9 @@
 """What happens to a message hitl cannot use: a copy in the dead-letter queue with headers that
-say what was wrong and where, a ``rejected`` lifecycle event, a metric, and, when the sender
-left a ``reply_to``, a receipt. The consumer keeps running."""
+say what was wrong and where, a ``rejected`` lifecycle event, a metric, and, for an answer whose
+sender left a ``reply_to``, a receipt. The consumer keeps running."""
 
+import hashlib
 import logging
-import time
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -25,12 +25,63 @@ from hitl_contract import (
 
 log = logging.getLogger(__name__)
 
+# (header, always present, meaning): the one definition, used here and in the AsyncAPI export.
+DEAD_LETTER_HEADERS: tuple[tuple[str, bool, str], ...] = (
+    ("x-hitl-error-code", True, "Why: one of the ErrorCode values."),
+    ("x-hitl-error-message", True, "What was wrong, for a person."),
+    ("x-hitl-error-path", True, "Where in the message, e.g. 'options[2]'; '' for the whole."),
+    ("x-hitl-error-allowed", True, "JSON text: the values that would have been valid, or null."),
+    ("x-hitl-error-got", True, "JSON text: what was sent there (truncated), or null."),
+    ("x-hitl-source", True, "Which stage refused it: requests, responses or unroutable."),
+    ("x-original-exchange", True, "The exchange the message was first published to."),
+    ("x-original-routing-key", True, "Its routing key there."),
+    ("x-hitl-rejected-at", True, "When, as an ISO 8601 UTC timestamp."),
+)
+
+
+def dead_letter_headers(
+    detail: ErrorDetail, source: str, exchange: str, routing_key: str
+) -> dict[str, str]:
+    values = (
+        detail.code.value,
+        detail.message,
+        detail.path or "",
+        orjson.dumps(detail.allowed).decode(),
+        orjson.dumps(detail.got).decode(),
+        source,
+        exchange,
+        routing_key,
+        datetime.now(UTC).isoformat(),
+    )
+    return {name: value for (name, _, _), value in zip(DEAD_LETTER_HEADERS, values, strict=True)}
+
+
+def message_key(message_id: str | None, body: bytes) -> str:
+    """A stable name for a message, so a redelivery produces the same ids downstream."""
+    return message_id or hashlib.blake2b(body, digest_size=12).hexdigest()
+
 
 class Rejections:
     def __init__(self, publisher: Publisher, names: Names, metrics: Metrics) -> None:
         self._publisher = publisher
         self._names = names
         self._metrics = metrics
+
+    async def park(self, envelope: Envelope, detail: ErrorDetail, source: str) -> None:
+        """Publish a copy of ``envelope`` (as first sent) to the dead-letter exchange."""
+        headers = dead_letter_headers(detail, source, envelope.exchange, envelope.routing_key)
+        await self._publisher.publish(
+            Envelope(
+                self._names.dead_letter,
+                source,
+                envelope.body,
+                envelope.message_type,
+                message_key(envelope.message_id, envelope.body),
+                envelope.correlation_id,
+                headers,
+            )
+        )
+        self._metrics.dead_lettered.labels(source, detail.code.value).inc()
 
     async def dead_letter(
         self,
@@ -50,35 +101,28 @@ class Rejections:
             detail.message,
             detail.path or "<root>",
         )
-        headers = {
-            "x-hitl-error-code": detail.code.value,
-            "x-hitl-error-message": detail.message,
-            "x-hitl-error-path": detail.path or "",
-            "x-hitl-error-allowed": orjson.dumps(detail.allowed).decode(),
-            "x-hitl-error-got": orjson.dumps(detail.got).decode(),
-            "x-hitl-source": source,
-            "x-original-exchange": message.exchange or "",
-            "x-original-routing-key": message.routing_key or "",
-            "x-hitl-rejected-at": datetime.now(UTC).isoformat(),
-        }
-        envelope = Envelope(
-            self._names.dead_letter,
+        key = message_key(message.message_id, message.body)
+        await self.park(
+            Envelope(
+                message.exchange or "",
+                message.routing_key or "",
+                message.body,
+                message.type or "unknown",
+                key,
+                message.correlation_id,
+            ),
+            detail,
             source,
-            message.body,
-            message.type or "unknown",
-            message.message_id or f"dead:{time.time_ns()}",
-            message.correlation_id,
-            headers,
         )
-        await self._publisher.publish(envelope)
-        self._metrics.dead_lettered.labels(source, detail.code.value).inc()
+        answering = source == "responses"  # only answers have a sender waiting for a receipt
         await self.report(
             detail,
             source,
+            key,
             interaction_id=interaction_id,
             thread_id=thread_id,
             kind=kind,
-            reply_to=message.reply_to,
+            reply_to=message.reply_to if answering else None,
             correlation_id=message.correlation_id,
             result=result,
         )
@@ -87,6 +131,7 @@ class Rejections:
         self,
         detail: ErrorDetail,
         source: str,
+        key: str,
         *,
         interaction_id: UUID | None,
         thread_id: str | None = None,
@@ -114,7 +159,7 @@ class Rejections:
                 f"rejected.{kind or 'unknown'}",
                 encode_model(event),
                 EVENT_TYPE,
-                f"event:rejected:{time.time_ns()}",
+                f"event:rejected:{source}:{key}",
                 str(interaction_id) if interaction_id else None,
             )
         )

@@ -86,8 +86,8 @@ class BrokerService:
             consume, self.names, s.queue_type, s.delivery_limit
         )
         publisher = Publisher(publish)
-        dispatcher = Dispatcher(publisher, store, self.names, self.metrics)
         rejections = Rejections(publisher, self.names, self.metrics)
+        dispatcher = Dispatcher(publisher, store, rejections, self.metrics)
         handlers = Handlers(
             self.names,
             store,

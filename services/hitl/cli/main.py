@@ -17,8 +17,10 @@ _COMMANDS = (broker_cmd, inspect_cmd, respond_cmd, demo_cmd, schemas_cmd)
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="hitl", description="Human-in-the-loop interaction broker over RabbitMQ and Redis. "
-        "Settings come from HITL_* environment variables and the TOML file in HITL_CONFIG.")
+        prog="hitl",
+        description="Human-in-the-loop interaction broker over RabbitMQ and Redis. "
+        "Settings come from HITL_* environment variables and the TOML file in HITL_CONFIG.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _COMMANDS:
         module.register(sub)

@@ -16,12 +16,22 @@ from hitl.settings import Settings
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
     p = sub.add_parser("schemas", help="the wire contract as JSON Schema and AsyncAPI files")
     actions = p.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
-    e = actions.add_parser("export", help="write json/*.schema.json and asyncapi.yaml from the "
-                           "models (for the default namespace 'hitl')")
-    e.add_argument("--dir", type=Path, default=Path("schemas"),
-                   help="where to write (default: ./schemas, the repository's schemas folder)")
-    e.add_argument("--check", action="store_true",
-                   help="write nothing; exit 1 listing the files that differ from the models")
+    e = actions.add_parser(
+        "export",
+        help="write json/*.schema.json and asyncapi.yaml from the "
+        "models (for the default namespace 'hitl')",
+    )
+    e.add_argument(
+        "--dir",
+        type=Path,
+        default=Path("schemas"),
+        help="where to write (default: ./schemas, the repository's schemas folder)",
+    )
+    e.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 listing the files that differ from the models",
+    )
     e.set_defaults(handler=run)
 
 
@@ -51,8 +61,11 @@ def check(directory: Path) -> int:
         return 0
     for problem in problems:
         print(problem, file=sys.stderr)
-    print(f"hitl: {len(problems)} file(s) under {directory} do not match the models; run "
-          f"`hitl schemas export --dir {directory}` and commit the result", file=sys.stderr)
+    print(
+        f"hitl: {len(problems)} file(s) under {directory} do not match the models; run "
+        f"`hitl schemas export --dir {directory}` and commit the result",
+        file=sys.stderr,
+    )
     return 1
 
 
@@ -71,8 +84,11 @@ def differences(directory: Path, files: dict[str, str]) -> list[str]:
 
 def _stale(directory: Path, files: dict[str, str]) -> list[Path]:
     produced = {directory / relative for relative in files}
-    return [path for path in sorted((directory / JSON_DIR).glob("*.schema.json"))
-            if path not in produced]
+    return [
+        path
+        for path in sorted((directory / JSON_DIR).glob("*.schema.json"))
+        if path not in produced
+    ]
 
 
 def _read(path: Path) -> str | None:

@@ -27,8 +27,9 @@ from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.amqp.topology import (
     Names,
     QueueType,
-    declare_broker_topology,
+    declare_exchanges,
     declare_queue,
+    ensure_broker_queues,
     queue_arguments,
 )
 from hitl.broker.outbound import encode_model
@@ -95,8 +96,8 @@ class HitlClient:
             publish = await connection.channel(publisher_confirms=True)
             consume = await connection.channel(publisher_confirms=False)
             await consume.set_qos(prefetch_count=prefetch)
-            # Producers may start before any broker: declare its queues so nothing is unroutable.
-            await declare_broker_topology(consume, names, queue_type, delivery_limit)
+            await declare_exchanges(consume, names)
+            await ensure_broker_queues(connection, names, queue_type, delivery_limit)
             queue = await declare_queue(
                 consume,
                 names.reply_queue(reply_to),

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import aio_pika
-from aio_pika.abc import AbstractChannel, AbstractQueue
-from aio_pika.exceptions import ChannelPreconditionFailed
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
+from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
 
 from hitl.errors import ConfigError
 
@@ -70,10 +70,10 @@ def queue_arguments(
     names: Names, queue_type: QueueType, delivery_limit: int, *, dead_letter: bool = True
 ) -> dict[str, aio_pika.abc.FieldValue]:
     args: dict[str, aio_pika.abc.FieldValue] = {"x-queue-type": queue_type}
-    if dead_letter:
+    if dead_letter:  # the dead-letter queue itself has nowhere further to send, and no limit
         args["x-dead-letter-exchange"] = names.dead_letter
-    if queue_type == "quorum":
-        args["x-delivery-limit"] = delivery_limit
+        if queue_type == "quorum":
+            args["x-delivery-limit"] = delivery_limit
     return args
 
 
@@ -93,6 +93,23 @@ async def declare_queue(
             f"queue {name!r} already exists with other arguments than {arguments}: "
             f"delete it or pick another HITL_NAMESPACE ({exc})"
         ) from exc
+
+
+async def ensure_broker_queues(
+    connection: AbstractConnection, names: Names, queue_type: QueueType, delivery_limit: int
+) -> None:
+    """For producers: make sure requests have somewhere to go before any broker ever ran,
+    without insisting on our own queue arguments when the broker's queues already exist."""
+    channel = await connection.channel()
+    try:
+        await channel.declare_queue(names.requests_queue, passive=True)
+        await channel.declare_queue(names.responses_queue, passive=True)
+    except ChannelNotFoundEntity:
+        channel = await connection.channel()
+        await declare_broker_topology(channel, names, queue_type, delivery_limit)
+    finally:
+        if not channel.is_closed:
+            await channel.close()
 
 
 async def declare_broker_topology(
