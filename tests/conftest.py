@@ -45,6 +45,7 @@ def test_settings(namespace: str, **overrides: object) -> Settings:
         "startup_attempts": 3,
         "outbox_lease_seconds": 1.0,
         "claim_lease_seconds": 2.0,
+        "early_answer_hold_seconds": 0.5,
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]

@@ -8,7 +8,7 @@ import pytest
 from hitl.core.backoff import backoff_delay
 from hitl.core.decoding import decode_request, decode_response
 from hitl.errors import InvalidMessage
-from hitl_contract import ErrorCode
+from hitl_contract import KIND_NAMES, ErrorCode
 
 LIMIT = 256 * 1024
 
@@ -78,7 +78,7 @@ def test_each_mistake_is_named(body: bytes, code: ErrorCode, path: str | None) -
 def test_unknown_kind_lists_the_kinds() -> None:
     with pytest.raises(InvalidMessage) as err:
         decode_request(orjson.dumps(good_request(kind="telepathy")), LIMIT)
-    assert err.value.detail.allowed == ["approval", "choice", "text_input"]
+    assert err.value.detail.allowed == list(KIND_NAMES)
     assert err.value.detail.got == "telepathy"
 
 

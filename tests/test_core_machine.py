@@ -12,7 +12,7 @@ from hitl.core.machine import (
     Notify,
     answer,
     deadline_member,
-    expire,
+    fire,
     open_interaction,
 )
 from hitl.errors import AlreadyResolved, InvalidResponse
@@ -110,8 +110,8 @@ def test_timeout_applies_on_timeout_policy_only_when_due() -> None:
         timeout_seconds=10, on_timeout={"action": "reject", "data": {"reason": "silence"}}
     )
     pending = open_interaction(request, NOW, "default").state
-    assert expire(pending, NOW + 9.9) is None
-    t = expire(pending, NOW + 10)
+    assert fire(pending, "timeout", NOW + 9.9) is None
+    t = fire(pending, "timeout", NOW + 10)
     assert t is not None and t.state.outcome is not None
     assert (t.state.status, t.state.outcome.action, t.state.outcome.data) == (
         "timed_out",
@@ -119,7 +119,7 @@ def test_timeout_applies_on_timeout_policy_only_when_due() -> None:
         {"reason": "silence"},
     )
     assert t.state.outcome.decided_by.type == "timeout"
-    assert expire(t.state, NOW + 20) is None
+    assert fire(t.state, "timeout", NOW + 20) is None
 
 
 def test_on_timeout_action_must_fit_the_kind() -> None:
@@ -133,7 +133,7 @@ def test_on_timeout_action_must_fit_the_kind() -> None:
         ("approval", {}, "choose", {}, "action", "choose"),
         ("approval", {}, "approve", {"reasn": "typo"}, "data.reasn", "typo"),
         ("approval", {}, "reject", {"reason": 5}, "data.reason", 5),
-        ("choice", {"options": ["a", "b"]}, "choose", {}, "data.choice", None),
+        ("choice", {"options": ["a", "b"]}, "choose", {}, "data.choice", []),
         ("choice", {"options": ["a", "b"]}, "choose", {"choice": 3}, "data.choice", 3),
         ("choice", {"options": ["a", "b"]}, "choose", {"choice": "c"}, "data.choice", "c"),
         ("choice", {"options": ["a", "b"]}, "choose", {"choice": True}, "data.choice", True),

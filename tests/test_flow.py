@@ -131,8 +131,9 @@ async def test_unknown_interaction_gets_an_error_event_and_dead_letter(
     async with capture(broker.names.events, "rejected.#") as events:
         ghost = uuid.uuid4()
         receipt = await responder.respond(answer(ghost, "approve"))
-        assert receipt is not None and receipt.result == ReceiptResult.UNKNOWN_INTERACTION
-        assert receipt.error is not None and receipt.error.path == "interaction_id"
+        # It might be an answer that overtook its request: held first (0.5 s in tests) ...
+        assert receipt is not None and receipt.result == ReceiptResult.HELD
+        # ... then, as no request came, reported and parked.
         await events.wait_for(lambda m: len(m) == 1)
         event = LifecycleEvent.model_validate_json(events.messages[0].body)
         assert event.error is not None and event.error.code == "unknown_interaction"

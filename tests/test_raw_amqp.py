@@ -24,6 +24,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from hitl.broker.service import BrokerService
 from hitl.contract_docs import DEAD_LETTER_HEADERS  # only to check the published contract
 from hitl.sdk import HitlClient
+from hitl_contract import KIND_NAMES
 from tests.conftest import AMQP_URL
 
 pytestmark = pytest.mark.integration
@@ -196,8 +197,10 @@ async def test_raw_producer_asks_and_receives_the_outcome(
         "status": "resolved",
         "action": "approve",
         "data": {"reason": "within budget"},
-        "decided_by": {"type": "person", "identity": ALICE, "channel": "slack"},
+        "decided_by": {"type": "person", "identity": {**ALICE, "groups": []},
+                       "channel": "slack", "policy": None},
         "response_id": receipt["response_id"],
+        "votes": [],
         "resume_state": {"step": 3},
     }
     assert receipt["outcome"] == {**outcome, "requested_at": receipt["outcome"]["requested_at"],
@@ -272,7 +275,7 @@ async def test_refused_request_is_dead_lettered_with_the_documented_headers(
     assert ours == {name for name, _always, _meaning in DEAD_LETTER_HEADERS}
     assert headers["x-hitl-error-code"] == "unknown_kind"
     assert headers["x-hitl-error-path"] == "kind"
-    assert json.loads(str(headers["x-hitl-error-allowed"])) == ["approval", "choice", "text_input"]
+    assert json.loads(str(headers["x-hitl-error-allowed"])) == list(KIND_NAMES)
     assert json.loads(str(headers["x-hitl-error-got"])) == "poll"
     assert headers["x-hitl-source"] == "requests"
     assert headers["x-original-exchange"] == f"{namespace}.requests"

@@ -9,13 +9,30 @@ from hitl_contract.events import LifecycleEvent, LifecycleEventName, Notificatio
 from hitl_contract.kinds import (
     KIND_NAMES,
     ApprovalRequest,
+    BatchRequest,
     ChoiceRequest,
+    ClarifyRequest,
+    ConfirmationRequest,
+    ConversationRequest,
+    EditRequest,
+    FormRequest,
     InteractionRequest,
+    PreviewRequest,
     RequestBase,
     TextInputRequest,
     TimeoutPolicy,
+    ValidationRequest,
 )
-from hitl_contract.outcome import DecidedBy, InteractionOutcome, OutcomeStatus
+from hitl_contract.outcome import DecidedBy, InteractionOutcome, OutcomeStatus, Vote
+from hitl_contract.parts import (
+    BatchItem,
+    DecisionPolicy,
+    EscalationStep,
+    FormField,
+    Question,
+    TextField,
+    Turn,
+)
 from hitl_contract.response import HumanResponse, ReceiptResult, ResponseReceipt
 from hitl_contract.version import SCHEMA_VERSION
 
@@ -23,10 +40,20 @@ __all__ = [
     "KIND_NAMES",
     "SCHEMA_VERSION",
     "ApprovalRequest",
+    "BatchItem",
+    "BatchRequest",
     "ChoiceRequest",
+    "ClarifyRequest",
+    "ConfirmationRequest",
+    "ConversationRequest",
     "DecidedBy",
+    "DecisionPolicy",
+    "EditRequest",
     "ErrorCode",
     "ErrorDetail",
+    "EscalationStep",
+    "FormField",
+    "FormRequest",
     "HumanResponse",
     "Identity",
     "InteractionOutcome",
@@ -37,9 +64,15 @@ __all__ = [
     "Notification",
     "NotifyReason",
     "OutcomeStatus",
+    "PreviewRequest",
+    "Question",
     "ReceiptResult",
     "RequestBase",
     "ResponseReceipt",
+    "TextField",
     "TextInputRequest",
     "TimeoutPolicy",
+    "Turn",
+    "ValidationRequest",
+    "Vote",
 ]

@@ -30,6 +30,9 @@ class Identity(ContractModel):
     service: str | None = Field(
         default=None, max_length=256, description="The service acting for this identity."
     )
+    groups: list[str] = Field(
+        default_factory=list, max_length=256, description="Groups the identity belongs to."
+    )
 
 
 class ErrorCode(StrEnum):
@@ -42,6 +45,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_INTERACTION = "unknown_interaction"
     INVALID_RESPONSE = "invalid_response"
     UNROUTABLE = "unroutable"
+    NOT_ALLOWED = "not_allowed"
     INTERNAL = "internal"
 
 
@@ -55,3 +59,6 @@ class ErrorDetail(ContractModel):
     )
     allowed: list[Any] | None = Field(default=None, description="The values that would be valid.")
     got: JsonValue = Field(default=None, description="What was sent there (truncated).")
+    details: list["ErrorDetail"] | None = Field(
+        default=None, description="Every field-level error, when there are several (forms)."
+    )

@@ -31,6 +31,9 @@ class Notification(Message):
 class LifecycleEventName(StrEnum):
     REQUESTED = "requested"
     NOTIFIED = "notified"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+    VOTED = "voted"
     RESPONDED = "responded"
     RESOLVED = "resolved"
     CANCELLED = "cancelled"
@@ -49,4 +52,5 @@ class LifecycleEvent(Message):
     response_id: UUID | None = None
     outcome: InteractionOutcome | None = None
     error: ErrorDetail | None = None
+    route: str | None = Field(default=None, description="For notified, reminded, escalated.")
     source: str | None = Field(default=None, description="Where a rejected message came from.")

@@ -48,29 +48,45 @@ class WireMessage:
 
 WIRE_MESSAGES: tuple[WireMessage, ...] = (
     WireMessage(
-        "interaction-request", "InteractionRequest", TypeAdapter(InteractionRequest),
+        "interaction-request",
+        "InteractionRequest",
+        TypeAdapter(InteractionRequest),
         "validation",
         f"A question for a person; `kind` ({', '.join(KIND_NAMES)}) selects the shape.",
     ),
     WireMessage(
-        "human-response", "HumanResponse", TypeAdapter(HumanResponse), "validation",
+        "human-response",
+        "HumanResponse",
+        TypeAdapter(HumanResponse),
+        "validation",
         "An answer to one interaction, from a person, a notifier bot or the requester.",
     ),
     WireMessage(
-        "response-receipt", "ResponseReceipt", TypeAdapter(ResponseReceipt), "serialization",
+        "response-receipt",
+        "ResponseReceipt",
+        TypeAdapter(ResponseReceipt),
+        "serialization",
         "What became of a response; sent to the response's AMQP reply_to when it has one.",
     ),
     WireMessage(
-        "interaction-outcome", "InteractionOutcome", TypeAdapter(InteractionOutcome),
+        "interaction-outcome",
+        "InteractionOutcome",
+        TypeAdapter(InteractionOutcome),
         "serialization",
         "The single outcome of an interaction, published to the request's reply_to.",
     ),
     WireMessage(
-        "notification", "Notification", TypeAdapter(Notification), "serialization",
+        "notification",
+        "Notification",
+        TypeAdapter(Notification),
+        "serialization",
         "Show this request to people on `route`; answer it with a HumanResponse.",
     ),
     WireMessage(
-        "lifecycle-event", "LifecycleEvent", TypeAdapter(LifecycleEvent), "serialization",
+        "lifecycle-event",
+        "LifecycleEvent",
+        TypeAdapter(LifecycleEvent),
+        "serialization",
         "One step in an interaction's life; `rejected` carries the error of a refused message.",
     ),
 )
@@ -81,8 +97,12 @@ def message_json_schema(message: WireMessage) -> JsonSchema:
     schema = message.adapter.json_schema(mode=message.mode)
     schema.pop("title", None)
     schema.setdefault("description", message.summary)
-    return {"$schema": JSON_SCHEMA_DIALECT, "$id": message.schema_id, "title": message.title,
-            **schema}
+    return {
+        "$schema": JSON_SCHEMA_DIALECT,
+        "$id": message.schema_id,
+        "title": message.title,
+        **schema,
+    }
 
 
 def json_schemas() -> dict[str, JsonSchema]:
@@ -97,7 +117,8 @@ def component_schemas(ref_template: str) -> tuple[dict[str, JsonSchema], dict[st
     schema). ``ref_template`` is e.g. ``"#/components/schemas/{model}"``.
     """
     keyed, defs_holder = TypeAdapter.json_schemas(
-        [(m.title, m.mode, m.adapter) for m in WIRE_MESSAGES], ref_template=ref_template)
+        [(m.title, m.mode, m.adapter) for m in WIRE_MESSAGES], ref_template=ref_template
+    )
     components: dict[str, JsonSchema] = dict(defs_holder.get("$defs", {}))
     payloads: dict[str, JsonSchema] = {}
     for (title, _mode), schema in keyed.items():

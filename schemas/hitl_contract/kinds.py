@@ -1,20 +1,33 @@
 """Interaction requests, one model per kind, discriminated on ``kind``.
 
 Each kind names the actions a person may answer with; ``cancel`` and ``best_judgement`` are
-accepted by every kind. The rules that check an answer against its request live in the
-service core (``hitl.core.answers``); the models here only describe shapes.
+accepted by every kind. The rules that check an answer against its request live in the service
+core (``hitl.core.rules``); the models here describe shapes and what a request may ask for.
 """
 
 from datetime import datetime
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field, JsonValue, model_validator
+from pydantic import Field, JsonValue, field_validator, model_validator
 
 from hitl_contract.common import ContractModel, Identity, JsonObject, Message
+from hitl_contract.parts import (
+    BatchItem,
+    DecisionPolicy,
+    EscalationStep,
+    FormField,
+    Name,
+    Question,
+    ShortText,
+    TextField,
+    Turn,
+    questions_from_markdown,
+)
 
 UNIVERSAL_ACTIONS: tuple[str, ...] = ("cancel", "best_judgement")
 TIMEOUT_ACTION = "timeout"
+GROUP_PREFIX = "group:"
 
 
 class TimeoutPolicy(ContractModel):
@@ -28,6 +41,9 @@ class RequestBase(Message):
     """Fields every interaction request carries, whatever its kind."""
 
     ACTIONS: ClassVar[tuple[str, ...]] = ()
+    # The answer an auto-approve policy gives when it names none: (action, data), or None
+    # when the kind has no safe default and a policy must say what to answer.
+    DEFAULT_ANSWER: ClassVar[tuple[str, dict[str, Any]] | None] = None
 
     id: UUID = Field(description="Chosen by the producer; the correlation key of everything.")
     thread_id: str = Field(
@@ -39,8 +55,27 @@ class RequestBase(Message):
     prompt: str = Field(min_length=1, max_length=65_536)
     context: JsonObject = Field(default_factory=dict)
     labels: dict[str, str] = Field(default_factory=dict, description="String map for routing.")
+    route: Name | None = Field(
+        default=None, description="Notification route; the broker's default route when absent."
+    )
     timeout_seconds: float | None = Field(default=None, gt=0, le=366 * 24 * 3600)
     on_timeout: TimeoutPolicy = Field(default_factory=TimeoutPolicy)
+    reminder_every_seconds: float | None = Field(
+        default=None, gt=0, description="Notify again at this interval while pending."
+    )
+    max_reminders: int | None = Field(default=None, ge=1)
+    escalation: list[EscalationStep] = Field(
+        default_factory=list, max_length=32, description="After T1 also notify route X, ..."
+    )
+    responders: list[Annotated[str, Field(min_length=1, max_length=256)]] | None = Field(
+        default=None,
+        max_length=1000,
+        description="Who may answer: identity ids, or 'group:<name>'. Anyone when absent.",
+    )
+    decision: DecisionPolicy = Field(default_factory=DecisionPolicy)
+    auto_approve: bool = Field(
+        default=False, description="Resolve at once with the kind's default answer (seed 002)."
+    )
     reply_to: str = Field(
         min_length=1,
         max_length=255,
@@ -65,35 +100,223 @@ class RequestBase(Message):
             )
         return self
 
+    @model_validator(mode="after")
+    def _auto_approve_has_default(self) -> "RequestBase":
+        if self.auto_approve and self.DEFAULT_ANSWER is None:
+            raise ValueError(
+                "auto_approve needs a kind with a default answer: approval, clarify, "
+                "confirmation, preview or validation"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _decision_fits_responders(self) -> "RequestBase":
+        policy = self.decision.policy
+        if policy == "first":
+            return self
+        if not self.responders:
+            raise ValueError(f"decision.policy {policy!r} needs responders")
+        groups = [r for r in self.responders if r.startswith(GROUP_PREFIX)]
+        if policy == "all_of" and groups:
+            raise ValueError(f"decision.policy 'all_of' needs named people, not {groups}")
+        quorum = self.decision.quorum or 0
+        if policy == "quorum" and not groups and quorum > len(set(self.responders)):
+            raise ValueError(
+                f"decision.quorum {quorum} is more than the {len(set(self.responders))} responders"
+            )
+        return self
+
+
+def _unique(values: list[str], what: str) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{what} {value!r} appears twice")
+        seen.add(value)
+
 
 class ApprovalRequest(RequestBase):
     """Approve or reject; a reason may accompany either (seed 001 approval, seed 004)."""
 
     ACTIONS: ClassVar[tuple[str, ...]] = ("approve", "reject")
+    DEFAULT_ANSWER: ClassVar[tuple[str, dict[str, Any]] | None] = ("approve", {})
     kind: Literal["approval"] = "approval"
 
 
 class ChoiceRequest(RequestBase):
-    """Pick one of the options, by 1-based number or by value (seed 001 choice, seed 000)."""
+    """Pick from options by 1-based number or by value; one, or several within limits; an
+    optional free-text "other" answer (seed 001 choice, seed 000, seed 003 selection)."""
 
     ACTIONS: ClassVar[tuple[str, ...]] = ("choose",)
     kind: Literal["choice"] = "choice"
-    options: list[Annotated[str, Field(min_length=1, max_length=1024)]] = Field(
-        min_length=1, max_length=1000
-    )
+    options: list[ShortText] = Field(min_length=1, max_length=1000)
+    multiple: bool = False
+    min_selections: int = Field(default=1, ge=0)
+    max_selections: int | None = Field(default=None, ge=1)
+    allow_other: bool = Field(default=False, description="Accept a free-text 'other' answer.")
+
+    @model_validator(mode="after")
+    def _limits(self) -> "ChoiceRequest":
+        _unique(self.options, "option")
+        if not self.multiple and (self.min_selections > 1 or (self.max_selections or 1) > 1):
+            raise ValueError("min_selections/max_selections above 1 need multiple: true")
+        if self.max_selections is not None and self.max_selections < self.min_selections:
+            raise ValueError("max_selections is below min_selections")
+        return self
 
 
 class TextInputRequest(RequestBase):
-    """Free text within length limits (seed 001 text_input)."""
+    """Free text within length limits, or named text fields (seed 001 text_input)."""
 
     ACTIONS: ClassVar[tuple[str, ...]] = ("respond",)
     kind: Literal["text_input"] = "text_input"
     min_length: int = Field(default=1, ge=0)
     max_length: int = Field(default=65_536, ge=1, le=1_048_576)
+    fields: list[TextField] | None = Field(default=None, min_length=1, max_length=100)
+
+    @model_validator(mode="after")
+    def _names(self) -> "TextInputRequest":
+        _unique([f.name for f in self.fields or []], "field")
+        return self
+
+
+class EditRequest(RequestBase):
+    """Edit content; the answer carries the edited content and a list of changes (seed 001)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("edit",)
+    kind: Literal["edit"] = "edit"
+    content: str = Field(max_length=1_048_576, description="The original content.")
+    content_type: str | None = Field(default=None, max_length=128)
+
+
+class ConversationRequest(RequestBase):
+    """One turn of a dialogue: the prompt is the agent's message. The person replies to go on
+    or ends the conversation; the outcome returns the whole transcript (seed 001)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("respond", "end")
+    kind: Literal["conversation"] = "conversation"
+    transcript: list[Turn] = Field(default_factory=list, max_length=1000)
+
+
+class FormRequest(RequestBase):
+    """Typed fields with required flags and limits (seed 003 form, seed 004 form_submit)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("submit",)
+    kind: Literal["form"] = "form"
+    fields: list[FormField] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _names(self) -> "FormRequest":
+        _unique([f.name for f in self.fields], "field")
+        return self
+
+
+class ClarifyRequest(RequestBase):
+    """Clarifying questions, answered one by one; a markdown numbered list is accepted and
+    split into questions (seed 002 ClarifyingQuestion)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("answer", "proceed")
+    DEFAULT_ANSWER: ClassVar[tuple[str, dict[str, Any]] | None] = (
+        "answer",
+        {"answers": {"response": ""}},
+    )
+    kind: Literal["clarify"] = "clarify"
+    questions: list[Question] = Field(min_length=1, max_length=100)
+    rationale: str | None = Field(default=None, max_length=4096)
+
+    @field_validator("questions", mode="before")
+    @classmethod
+    def _markdown(cls, value: Any) -> Any:
+        return questions_from_markdown(value) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _keys(self) -> "ClarifyRequest":
+        _unique([q.key for q in self.questions if q.key], "question key")
+        return self
+
+
+class _Review(RequestBase):
+    """Shared by confirmation, preview and validation: proceed, or send back with feedback."""
+
+    DEFAULT_ANSWER: ClassVar[tuple[str, dict[str, Any]] | None] = ("proceed", {})
+    FEEDBACK_ACTIONS: ClassVar[tuple[str, ...]] = ()
+
+
+class ConfirmationRequest(_Review):
+    """Confirm an understanding before work begins (seed 002 Confirmation)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("proceed", "revise")
+    FEEDBACK_ACTIONS: ClassVar[tuple[str, ...]] = ("revise",)
+    kind: Literal["confirmation"] = "confirmation"
+    summary: str = Field(min_length=1, max_length=65_536)
+    path: str | None = Field(default=None, max_length=1024)
+    key_assumptions: list[str] = Field(default_factory=list, max_length=100)
+    confidence: float | None = Field(default=None, ge=0, le=1)
+
+
+class PreviewRequest(_Review):
+    """Review generated content before it is finalised (seed 002 Preview)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("proceed", "refine")
+    FEEDBACK_ACTIONS: ClassVar[tuple[str, ...]] = ("refine",)
+    kind: Literal["preview"] = "preview"
+    content: str = Field(min_length=1, max_length=1_048_576)
+    highlights: list[str] = Field(default_factory=list, max_length=100)
+    potential_issues: list[str] = Field(default_factory=list, max_length=100)
+
+
+class ValidationRequest(_Review):
+    """Accept a validation report or ask for refinement (seed 002 Validation)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("proceed", "refine")
+    FEEDBACK_ACTIONS: ClassVar[tuple[str, ...]] = ("refine",)
+    kind: Literal["validation"] = "validation"
+    report: str = Field(min_length=1, max_length=1_048_576)
+    passed: bool
+    validation_score: float | None = Field(default=None, ge=0, le=1)
+    skill_content: str | None = Field(default=None, max_length=1_048_576)
+    saved_path: str | None = Field(default=None, max_length=1024)
+
+
+class BatchRequest(RequestBase):
+    """N items decided per item or all at once (seed 001 batch interactions)."""
+
+    ACTIONS: ClassVar[tuple[str, ...]] = ("decide",)
+    kind: Literal["batch"] = "batch"
+    items: list[BatchItem] = Field(min_length=1, max_length=1000)
+    item_actions: list[Name] = Field(default_factory=lambda: ["approve", "reject"], min_length=1)
+
+    @model_validator(mode="after")
+    def _ids(self) -> "BatchRequest":
+        _unique([item.id for item in self.items], "item id")
+        _unique(self.item_actions, "item action")
+        return self
 
 
 InteractionRequest = Annotated[
-    ApprovalRequest | ChoiceRequest | TextInputRequest,
+    ApprovalRequest
+    | ChoiceRequest
+    | TextInputRequest
+    | EditRequest
+    | ConversationRequest
+    | FormRequest
+    | ClarifyRequest
+    | ConfirmationRequest
+    | PreviewRequest
+    | ValidationRequest
+    | BatchRequest,
     Field(discriminator="kind"),
 ]
-KIND_NAMES: tuple[str, ...] = ("approval", "choice", "text_input")
+KIND_NAMES: tuple[str, ...] = (
+    "approval",
+    "choice",
+    "text_input",
+    "edit",
+    "conversation",
+    "form",
+    "clarify",
+    "confirmation",
+    "preview",
+    "validation",
+    "batch",
+)

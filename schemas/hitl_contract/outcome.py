@@ -2,6 +2,7 @@
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Literal
 from uuid import UUID
 
 from pydantic import Field, JsonValue
@@ -16,11 +17,26 @@ class OutcomeStatus(StrEnum):
 
 
 class DecidedBy(ContractModel):
-    """Who or what decided: a person, the requester, the timeout, or a policy."""
+    """Who or what decided: a person, the requester, the timeout, an auto-approve policy, or
+    the votes of several responders under the request's decision policy."""
 
-    type: str = Field(description="person | requester | timeout | policy")
+    type: Literal["person", "requester", "timeout", "policy", "responders"]
     identity: Identity | None = None
     channel: str | None = None
+    policy: str | None = Field(
+        default=None, description="The auto-approve rule, or the decision policy, that decided."
+    )
+
+
+class Vote(ContractModel):
+    """One responder's answer under a multi-person decision policy (the latest one counts)."""
+
+    responder: Identity
+    channel: str
+    action: str
+    data: JsonObject = Field(default_factory=dict)
+    response_id: UUID
+    at: datetime
 
 
 class InteractionOutcome(Message):
@@ -32,6 +48,9 @@ class InteractionOutcome(Message):
     data: JsonObject = Field(default_factory=dict)
     decided_by: DecidedBy
     response_id: UUID | None = None
+    votes: list[Vote] = Field(
+        default_factory=list, description="Every vote, for all_of and quorum decisions."
+    )
     requested_at: datetime
     resolved_at: datetime
     resume_state: JsonValue = None

@@ -28,6 +28,8 @@ class HumanResponse(Message):
 
 class ReceiptResult(StrEnum):
     ACCEPTED = "accepted"
+    RECORDED = "recorded"  # a vote that does not decide yet
+    HELD = "held"  # arrived before its request; applied when the request comes
     ALREADY_RESOLVED = "already_resolved"
     REJECTED = "rejected"
     UNKNOWN_INTERACTION = "unknown_interaction"
@@ -40,6 +42,6 @@ class ResponseReceipt(Message):
     response_id: UUID | None
     result: ReceiptResult
     outcome: InteractionOutcome | None = Field(
-        default=None, description="The recorded outcome, for accepted and already_resolved."
+        default=None, description="The outcome, for accepted (when decisive) and already_resolved."
     )
     error: ErrorDetail | None = None

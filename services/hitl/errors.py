@@ -40,6 +40,10 @@ class InvalidResponse(StateError, DetailedError):
     """An answer that does not fit its interaction's kind; the interaction stays pending."""
 
 
+class NotAllowed(InvalidResponse):
+    """The responder is not among those the request allows to answer."""
+
+
 class IdConflict(StateError, DetailedError):
     """A request reused an interaction id with different content."""
 

@@ -15,6 +15,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from hitl.core.policies import AutoApproveRule
 from hitl.errors import ConfigError
 
 
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field(default="text", description="text or json lines.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Python log level."
+    )
+    early_answer_hold_seconds: float = Field(
+        default=30.0, ge=0, description="How long an answer may wait for its request; 0: never."
+    )
+    auto_approve: list[AutoApproveRule] = Field(
+        default_factory=list, description="Rules that answer matching requests without a person."
     )
     default_route: str = Field(default="default", description="Notification route for requests.")
 

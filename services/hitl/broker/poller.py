@@ -1,9 +1,11 @@
 """The deadline poller and outbox relay: one loop, one Redis round trip per tick for each.
 
-Deadlines and stranded outbox entries are claimed atomically with a lease (``claim.lua``), so with
-several broker processes each is handled by one of them; if that one dies, the lease runs out and
-another takes it. The compare-and-set commit makes a second firing a no-op. The cost of a tick
-depends on how many items are due, not on how many interactions are pending.
+Timers (timeouts, reminders, escalations, early-answer holds) and stranded outbox entries are
+claimed atomically with a lease (``claim.lua``), so with several broker processes each is handled
+by one of them; if that one dies, the lease runs out and another takes it. A timer fires only
+when the interaction's state says it is due, and the compare-and-set commit makes a second
+firing a no-op. The cost of a tick depends on how many items are due, not on how many
+interactions are pending.
 """
 
 import asyncio
@@ -13,11 +15,12 @@ from collections import defaultdict
 from collections.abc import Callable
 from uuid import UUID
 
-from hitl.adapters.amqp.topology import Names
-from hitl.adapters.redis.store import RedisStore
+from hitl.adapters.redis.store import EARLY, RedisStore
+from hitl.broker.answers import AnswerApplier
 from hitl.broker.dispatch import Dispatcher
-from hitl.broker.outbound import OutboxMessage, render
-from hitl.core.machine import expire, parse_deadline_member
+from hitl.broker.outbound import OutboxMessage
+from hitl.broker.transitions import Committer
+from hitl.core.machine import fire, parse_deadline_member
 from hitl.errors import HitlError
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
@@ -32,8 +35,9 @@ class Poller:
     def __init__(
         self,
         store: RedisStore,
+        committer: Committer,
+        answers: AnswerApplier,
         dispatcher: Dispatcher,
-        names: Names,
         metrics: Metrics,
         clock: Callable[[], float],
         *,
@@ -42,8 +46,9 @@ class Poller:
         retention_seconds: int,
     ) -> None:
         self._store = store
+        self._committer = committer
+        self._answers = answers
         self._dispatcher = dispatcher
-        self._names = names
         self._metrics = metrics
         self._clock = clock
         self._interval = interval
@@ -74,31 +79,24 @@ class Poller:
         return len(due) >= _BATCH or len(stranded) >= _BATCH
 
     async def _fire(self, member: str) -> None:
-        iid, _purpose = parse_deadline_member(member)
+        iid, purpose = parse_deadline_member(member)
         interaction_id = UUID(iid)
+        if purpose == EARLY:
+            await self._answers.expire_held(interaction_id)
+            return
         state = await self._store.load(interaction_id)
         if state is None or not state.is_pending:
             await self._store.reschedule(interaction_id, member, None)
             return
         with interaction_context(iid, state.request.thread_id):
             now = self._clock()
-            transition = expire(state, now)
-            if transition is None:  # claimed early (clock skew): put it back at its time
-                await self._store.reschedule(interaction_id, member, state.deadline)
+            transition = fire(state, purpose, now)
+            if transition is None:  # not due by the state (early claim, or moved): put it back
+                await self._store.reschedule(interaction_id, member, state.timers.get(purpose))
                 return
-            outbox = render(transition, self._names)
-            result = await self._store.commit(
-                transition, state.version, [(m.entry_id, m.encode()) for m in outbox], now
-            )
-            if result != "ok":
-                return  # someone answered first; if still pending the lease brings it back
-            outcome = transition.state.outcome
-            assert outcome is not None
-            kind = state.request.kind
-            self._metrics.outcomes.labels(kind, outcome.status, outcome.action).inc()
-            self._metrics.resolution.labels(kind, outcome.status).observe(now - state.requested_at)
-            log.info("timed out: %s", outcome.action)
-            await self._dispatcher.dispatch(self._store.keys.shard(interaction_id), outbox)
+            if await self._committer.commit(state, transition, now):
+                log.info("timer %s fired", purpose)
+            # else: someone changed it first; if the timer still stands, its lease brings it back
 
     async def _relay(self, stranded: list[tuple[int, str, bytes]]) -> None:
         by_shard: dict[int, list[OutboxMessage]] = defaultdict(list)

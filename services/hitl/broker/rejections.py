@@ -4,6 +4,7 @@ sender left a ``reply_to``, a receipt. The consumer keeps running."""
 
 import hashlib
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -16,7 +17,6 @@ from hitl.broker.outbound import EVENT_TYPE, RECEIPT_TYPE, encode_model
 from hitl.observability.metrics import Metrics
 from hitl_contract import (
     ErrorDetail,
-    InteractionOutcome,
     LifecycleEvent,
     LifecycleEventName,
     ReceiptResult,
@@ -85,10 +85,11 @@ class Rejections:
 
     async def dead_letter(
         self,
-        message: AbstractIncomingMessage,
+        original: Envelope,
         detail: ErrorDetail,
         source: str,
         *,
+        reply: "ReplyTarget | None" = None,
         interaction_id: UUID | None = None,
         thread_id: str | None = None,
         kind: str | None = None,
@@ -101,29 +102,15 @@ class Rejections:
             detail.message,
             detail.path or "<root>",
         )
-        key = message_key(message.message_id, message.body)
-        await self.park(
-            Envelope(
-                message.exchange or "",
-                message.routing_key or "",
-                message.body,
-                message.type or "unknown",
-                key,
-                message.correlation_id,
-            ),
-            detail,
-            source,
-        )
-        answering = source == "responses"  # only answers have a sender waiting for a receipt
+        await self.park(original, detail, source)
         await self.report(
             detail,
             source,
-            key,
+            original.message_id,
             interaction_id=interaction_id,
             thread_id=thread_id,
             kind=kind,
-            reply_to=message.reply_to if answering else None,
-            correlation_id=message.correlation_id,
+            reply=reply,
             result=result,
         )
 
@@ -137,8 +124,7 @@ class Rejections:
         thread_id: str | None = None,
         kind: str | None = None,
         response_id: UUID | None = None,
-        reply_to: str | None = None,
-        correlation_id: str | None = None,
+        reply: "ReplyTarget | None" = None,
         result: ReceiptResult = ReceiptResult.REJECTED,
     ) -> None:
         """A ``rejected`` event and, for a responder waiting on ``reply_to``, a receipt."""
@@ -166,23 +152,20 @@ class Rejections:
         if not routed:
             self._metrics.unroutable.labels(self._names.events).inc()
         await self.receipt(
-            reply_to,
-            correlation_id,
+            reply,
             ResponseReceipt(
                 interaction_id=interaction_id, response_id=response_id, result=result, error=detail
             ),
         )
 
-    async def receipt(
-        self, reply_to: str | None, correlation_id: str | None, receipt: ResponseReceipt
-    ) -> None:
-        if not reply_to:
+    async def receipt(self, reply: "ReplyTarget | None", receipt: ResponseReceipt) -> None:
+        if reply is None or not reply.reply_to:
             return
-        cid = correlation_id or (str(receipt.response_id) if receipt.response_id else None)
+        cid = reply.correlation_id or (str(receipt.response_id) if receipt.response_id else None)
         await self._publisher.publish(
             Envelope(
                 "",
-                reply_to,
+                reply.reply_to,
                 encode_model(receipt),
                 RECEIPT_TYPE,
                 f"receipt:{receipt.response_id}:{receipt.result}",
@@ -191,20 +174,23 @@ class Rejections:
             mandatory=False,
         )
 
-    async def outcome_receipt(
-        self,
-        message: AbstractIncomingMessage,
-        response_id: UUID,
-        result: ReceiptResult,
-        outcome: InteractionOutcome,
-    ) -> None:
-        await self.receipt(
-            message.reply_to,
-            message.correlation_id,
-            ResponseReceipt(
-                interaction_id=outcome.interaction_id,
-                response_id=response_id,
-                result=result,
-                outcome=outcome,
-            ),
-        )
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where the sender of an answer waits for its receipt (AMQP reply_to, correlation_id)."""
+
+    reply_to: str | None
+    correlation_id: str | None
+
+
+def received(message: AbstractIncomingMessage) -> tuple[Envelope, ReplyTarget]:
+    """A delivery as the envelope it was published with, and where its sender waits."""
+    envelope = Envelope(
+        message.exchange or "",
+        message.routing_key or "",
+        message.body,
+        message.type or "unknown",
+        message_key(message.message_id, message.body),
+        message.correlation_id,
+    )
+    return envelope, ReplyTarget(message.reply_to, message.correlation_id)

@@ -27,10 +27,12 @@ from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import Names, declare_broker_topology
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
+from hitl.broker.answers import AnswerApplier
 from hitl.broker.dispatch import Dispatcher
 from hitl.broker.handlers import Handlers
 from hitl.broker.poller import Poller
-from hitl.broker.rejections import Rejections
+from hitl.broker.rejections import Rejections, received
+from hitl.broker.transitions import Committer
 from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
 from hitl.observability.http import OpsServer
@@ -88,21 +90,32 @@ class BrokerService:
         publisher = Publisher(publish)
         rejections = Rejections(publisher, self.names, self.metrics)
         dispatcher = Dispatcher(publisher, store, rejections, self.metrics)
-        handlers = Handlers(
-            self.names,
+        committer = Committer(store, dispatcher, self.names, self.metrics)
+        answers = AnswerApplier(
             store,
-            dispatcher,
+            committer,
+            rejections,
+            self.metrics,
+            self._clock,
+            hold_seconds=s.early_answer_hold_seconds,
+            max_payload_bytes=s.max_payload_bytes,
+        )
+        handlers = Handlers(
+            committer,
+            answers,
             rejections,
             self.metrics,
             self._clock,
             s.max_payload_bytes,
             s.default_route,
+            tuple(s.auto_approve),
         )
         self._rejections = rejections
         poller = Poller(
             store,
+            committer,
+            answers,
             dispatcher,
-            self.names,
             self.metrics,
             self._clock,
             interval=s.poll_interval_seconds,
@@ -177,7 +190,8 @@ class BrokerService:
     async def _park(self, message: AbstractIncomingMessage, source: str, exc: Exception) -> None:
         detail = ErrorDetail(code=ErrorCode.INTERNAL, message=f"broker failed: {exc!r}"[:500])
         try:
-            await self._rejections.dead_letter(message, detail, source)
+            original, reply = received(message)
+            await self._rejections.dead_letter(original, detail, source, reply=reply)
             await message.ack()
         except Exception:
             log.exception("could not dead-letter; leaving it to redelivery")

@@ -90,6 +90,30 @@ class Metrics:
             "Outbox messages published by the relay after their writer failed.",
             registry=r,
         )
+        self.notifications = Counter(
+            "hitl_notifications_total",
+            "Notifications sent to people (first, reminders, escalations).",
+            ["kind", "reason"],
+            registry=r,
+        )
+        self.votes = Counter(
+            "hitl_votes_total",
+            "Votes recorded under all_of and quorum policies.",
+            ["kind"],
+            registry=r,
+        )
+        self.auto_resolved = Counter(
+            "hitl_auto_resolved_total",
+            "Interactions resolved by an auto-approve policy.",
+            ["kind", "policy"],
+            registry=r,
+        )
+        self.early_answers = Counter(
+            "hitl_early_answers_total",
+            "Answers that arrived before their request: held, applied, or expired.",
+            ["result"],
+            registry=r,
+        )
         self.handler_seconds = Histogram(
             "hitl_handler_duration_seconds",
             "Time spent handling one message or tick.",

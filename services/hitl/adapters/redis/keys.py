@@ -46,6 +46,10 @@ class Keys:
         """HASH entry id -> the message to publish."""
         return f"{self._tag(shard)}:outbox:data"
 
+    def early(self, shard: int, interaction_id: UUID | str) -> str:
+        """LIST of answers that arrived before their request; expires with the hold."""
+        return f"{self._tag(shard)}:early:{interaction_id}"
+
     def thread(self, shard: int, thread_id: str) -> str:
         """ZSET id -> requested_at, of one producer thread's interactions in this shard."""
         return f"{self._tag(shard)}:thread:{thread_id}"

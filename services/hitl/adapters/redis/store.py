@@ -6,26 +6,30 @@ never committed without its state nor the other way round.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Literal
 from uuid import UUID
 
-import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hitl.adapters.redis.codec import (
+    STATE_FIELDS,
+    dump_mutable,
+    dump_outcome,
+    dump_request,
+    load_state,
+)
 from hitl.adapters.redis.keys import Keys
-from hitl.core.decoding import REQUEST_ADAPTER
-from hitl.core.machine import InteractionState, Transition
+from hitl.core.machine import InteractionState, Transition, deadline_member
 from hitl.errors import TransportError
-from hitl_contract import InteractionOutcome
 
 OutboxEntry = tuple[str, bytes]
 CreateResult = Literal["created", "duplicate", "conflict"]
 CommitResult = Literal["ok", "stale", "missing"]
-_STATE_FIELDS = ("req", "st", "v", "ra", "dl", "out")
+EARLY = "early"
 
 
 def _script(name: str) -> str:
@@ -37,9 +41,9 @@ def request_digest(request_json: bytes) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class PendingRow:
-    interaction_id: str
-    requested_at: float
+class Created:
+    result: CreateResult
+    early_answers: tuple[bytes, ...] = ()
 
 
 class RedisStore:
@@ -50,29 +54,29 @@ class RedisStore:
         self.keys = keys
         self._retention = retention_seconds
         self._outbox_lease = outbox_lease_seconds
-        self._create = redis.register_script(_script("create"))
-        self._commit = redis.register_script(_script("commit"))
-        self._claim = redis.register_script(_script("claim"))
+        self._scripts = {
+            name: redis.register_script(_script(name))
+            for name in ("create", "commit", "claim", "hold", "take_early")
+        }
 
-    async def ping(self) -> None:
-        try:
-            await self.redis.ping()
-        except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis did not answer: {exc}") from exc
-
-    async def create(self, transition: Transition, outbox: Sequence[OutboxEntry]) -> CreateResult:
+    async def create(self, transition: Transition, outbox: Sequence[OutboxEntry]) -> Created:
         state = transition.state
-        request_json = orjson.dumps(state.request.model_dump(mode="json"))
-        shard = self.keys.shard(state.request.id)
+        iid = state.request.id
+        request_json = dump_request(state)
+        finished = "" if state.is_pending else repr(state.requested_at)
+        shard = self.keys.shard(iid)
         k = self.keys
         args: list[Any] = [
-            str(state.request.id),
+            str(iid),
             request_json,
             request_digest(request_json),
             repr(state.requested_at),
-            repr(state.deadline) if state.deadline else "",
-            repr(state.requested_at + self._outbox_lease),
+            dump_mutable(state),
+            state.status,
+            b"" if state.is_pending else dump_outcome(state),
+            finished,
             self._retention,
+            repr(state.requested_at + self._outbox_lease),
             len(transition.schedule),
         ]
         for deadline in transition.schedule:
@@ -80,15 +84,17 @@ class RedisStore:
         for entry_id, payload in outbox:
             args += [entry_id, payload]
         keys = [
-            k.interaction(shard, state.request.id),
+            k.interaction(shard, iid),
             k.pending(shard),
             k.due(shard),
             k.outbox(shard),
             k.outbox_data(shard),
             k.thread(shard, state.request.thread_id),
+            k.done(shard),
+            k.early(shard, iid),
         ]
-        result = await self._call(self._create, keys, args)
-        return result.decode()  # type: ignore[no-any-return]
+        result = await self._run("create", keys, args)
+        return Created(result[0].decode(), tuple(result[1:]))
 
     async def commit(
         self,
@@ -101,14 +107,13 @@ class RedisStore:
         iid = state.request.id
         shard = self.keys.shard(iid)
         k = self.keys
-        fields: list[Any] = ["st", state.status]
+        fields: list[Any] = ["st", state.status, "ms", dump_mutable(state)]
         if state.outcome is not None:
-            fields += ["out", orjson.dumps(state.outcome.model_dump(mode="json"))]
-        finished = repr(now) if not state.is_pending else ""
+            fields += ["out", dump_outcome(state)]
         args: list[Any] = [
             expected_version,
             str(iid),
-            finished,
+            "" if state.is_pending else repr(now),
             self._retention,
             repr(now + self._outbox_lease),
             len(fields) // 2,
@@ -129,16 +134,44 @@ class RedisStore:
             k.outbox_data(shard),
             k.done(shard),
         ]
-        result = await self._call(self._commit, keys, args)
-        return result.decode()  # type: ignore[no-any-return]
+        return (await self._run("commit", keys, args)).decode()  # type: ignore[no-any-return]
 
     async def load(self, interaction_id: UUID) -> InteractionState | None:
         key = self.keys.interaction(self.keys.shard(interaction_id), interaction_id)
         try:
-            values = await self.redis.hmget(key, _STATE_FIELDS)
+            values = await self.redis.hmget(key, STATE_FIELDS)
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis read failed: {exc}") from exc
-        return _state_from(values)  # type: ignore[arg-type]  # bytes: no decode_responses
+        return load_state(values)
+
+    async def hold_early(
+        self, interaction_id: UUID, answer: bytes, hold_seconds: float, now: float
+    ) -> bool:
+        """Keep an answer until its request arrives; False if the interaction exists by now."""
+        shard = self.keys.shard(interaction_id)
+        keys = [
+            self.keys.interaction(shard, interaction_id),
+            self.keys.early(shard, interaction_id),
+            self.keys.due(shard),
+        ]
+        args = [
+            answer,
+            repr(now + hold_seconds),
+            int(hold_seconds) + 60,
+            deadline_member(interaction_id, EARLY),
+        ]
+        return bool(await self._run("hold", keys, args))
+
+    async def take_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
+        """Held answers whose hold ran out, and whether their interaction exists after all."""
+        shard = self.keys.shard(interaction_id)
+        keys = [
+            self.keys.interaction(shard, interaction_id),
+            self.keys.early(shard, interaction_id),
+            self.keys.due(shard),
+        ]
+        result = await self._run("take_early", keys, [deadline_member(interaction_id, EARLY)])
+        return bool(result[0]), list(result[1:])
 
     async def claim_due(self, now: float, lease_until: float, limit: int) -> list[str]:
         """Claim due deadlines of every shard in one round trip."""
@@ -188,61 +221,50 @@ class RedisStore:
                     pipe.zrange(self.keys.pending(shard), 0, limit - 1, withscores=True)
                 per_shard = await pipe.execute()
             rows = sorted(
-                (
-                    (score, shard, member.decode())
-                    for shard, members in enumerate(per_shard)
-                    for member, score in members
-                )
+                (score, shard, member.decode())
+                for shard, members in enumerate(per_shard)
+                for member, score in members
             )[:limit]
             async with self.redis.pipeline(transaction=False) as pipe:
                 for _, shard, iid in rows:
-                    pipe.hmget(self.keys.interaction(shard, iid), _STATE_FIELDS)
+                    pipe.hmget(self.keys.interaction(shard, iid), STATE_FIELDS)
                 values = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis read failed: {exc}") from exc
-        return [s for s in map(_state_from, values) if s is not None]
+        return [s for s in map(load_state, values) if s is not None]
 
     async def count_pending(self) -> int:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for shard in range(self.keys.shards):
-                pipe.zcard(self.keys.pending(shard))
-            return sum(await pipe.execute())
+        return await self._each_shard(lambda pipe, shard: pipe.zcard(self.keys.pending(shard)))
 
     async def trim_done(self, before: float) -> None:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for shard in range(self.keys.shards):
-                pipe.zremrangebyscore(self.keys.done(shard), "-inf", repr(before))
-            await pipe.execute()
+        await self._each_shard(
+            lambda pipe, shard: pipe.zremrangebyscore(self.keys.done(shard), "-inf", repr(before))
+        )
+
+    async def _each_shard(self, op: Callable[[Any, int], Any]) -> int:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for shard in range(self.keys.shards):
+                    op(pipe, shard)
+                return sum(await pipe.execute())
+        except (RedisError, OSError) as exc:
+            raise TransportError(f"Redis housekeeping failed: {exc}") from exc
 
     async def _claim_all(
-        self, keys_of: Any, now: float, lease_until: float, limit: int
+        self, keys_of: Callable[[int], list[str]], now: float, lease_until: float, limit: int
     ) -> list[list[bytes]]:
         try:
             async with self.redis.pipeline(transaction=False) as pipe:
                 for shard in range(self.keys.shards):
-                    await self._claim(
+                    await self._scripts["claim"](
                         keys=keys_of(shard), args=[repr(now), repr(lease_until), limit], client=pipe
                     )
                 return await pipe.execute()
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis claim failed: {exc}") from exc
 
-    async def _call(self, script: Any, keys: list[str], args: list[Any]) -> Any:
+    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
         try:
-            return await script(keys=keys, args=args)
+            return await self._scripts[script](keys=keys, args=args)
         except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis script failed: {exc}") from exc
-
-
-def _state_from(values: list[bytes | None]) -> InteractionState | None:
-    req, status, version, requested_at, deadline, outcome = values
-    if req is None or status is None or version is None or requested_at is None:
-        return None
-    return InteractionState(
-        request=REQUEST_ADAPTER.validate_json(req),
-        status=status.decode(),
-        version=int(version),
-        requested_at=float(requested_at),
-        deadline=float(deadline) if deadline else None,
-        outcome=InteractionOutcome.model_validate_json(outcome) if outcome else None,
-    )
+            raise TransportError(f"Redis script {script} failed: {exc}") from exc

@@ -1,26 +1,41 @@
--- Create an interaction if its id is new; a redelivered request changes nothing.
--- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 thread index
--- ARGV: 1 id, 2 request json, 3 request digest, 4 requested_at, 5 deadline or '',
---       6 outbox visible-at, 7 thread ttl, 8 n due, then n (score, member),
---       then n outbox (entry id, payload) pairs to the end
+-- Create an interaction if its id is new; a redelivered request changes nothing. Answers that
+-- arrived before the request (held in the early list) are handed back to be applied now.
+-- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 thread index,
+--       7 done, 8 early answers
+-- ARGV: 1 id, 2 request json, 3 request digest, 4 requested_at, 5 mutable state json,
+--       6 status, 7 outcome json or '', 8 finished_at or '' (created already finished),
+--       9 retention seconds, 10 outbox visible-at, 11 n due, then n (score, member),
+--       then outbox (entry id, payload) pairs to the end
 if redis.call('EXISTS', KEYS[1]) == 1 then
-  if redis.call('HGET', KEYS[1], 'h') == ARGV[3] then return 'duplicate' end
-  return 'conflict'
+  if redis.call('HGET', KEYS[1], 'h') == ARGV[3] then return {'duplicate'} end
+  return {'conflict'}
 end
-redis.call('HSET', KEYS[1], 'req', ARGV[2], 'h', ARGV[3], 'st', 'pending', 'v', 1,
-  'ra', ARGV[4], 'dl', ARGV[5])
-redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
-local n_due = tonumber(ARGV[8])
-local i = 9
-for _ = 1, n_due do
+redis.call('HSET', KEYS[1], 'req', ARGV[2], 'h', ARGV[3], 'st', ARGV[6], 'v', 1,
+  'ra', ARGV[4], 'ms', ARGV[5])
+if ARGV[8] == '' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], 'out', ARGV[7])
+  redis.call('ZADD', KEYS[7], ARGV[8], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[9])
+end
+local i = 12
+for _ = 1, tonumber(ARGV[11]) do
   redis.call('ZADD', KEYS[3], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
 while i < #ARGV do
-  redis.call('ZADD', KEYS[4], ARGV[6], ARGV[i])
+  redis.call('ZADD', KEYS[4], ARGV[10], ARGV[i])
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
 redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[6], ARGV[7])
-return 'created'
+redis.call('EXPIRE', KEYS[6], ARGV[9])
+local early = redis.call('LRANGE', KEYS[8], 0, -1)
+if #early > 0 then
+  redis.call('DEL', KEYS[8])
+  redis.call('ZREM', KEYS[3], ARGV[1] .. '|early')
+end
+local out = {'created'}
+for _, answer in ipairs(early) do out[#out + 1] = answer end
+return out

@@ -1,0 +1,65 @@
+"""Interaction state <-> Redis hash fields.
+
+``req`` is the request as accepted (immutable), ``st``/``v``/``ra`` status, version and
+requested_at, ``ms`` the small mutable part (route, timers, votes, counters) as one JSON value,
+``out`` the outcome once there is one.
+"""
+
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+from pydantic import TypeAdapter
+
+from hitl.core.decoding import REQUEST_ADAPTER
+from hitl.core.machine import InteractionState
+from hitl_contract import InteractionOutcome, Vote
+
+STATE_FIELDS = ("req", "st", "v", "ra", "ms", "out")
+_VOTES: TypeAdapter[list[Vote]] = TypeAdapter(list[Vote])
+
+
+def dump_json(value: Any) -> bytes:
+    return orjson.dumps(value)
+
+
+def dump_request(state: InteractionState) -> bytes:
+    return orjson.dumps(state.request.model_dump(mode="json"))
+
+
+def dump_mutable(state: InteractionState) -> bytes:
+    return orjson.dumps(
+        {
+            "route": state.route,
+            "timers": dict(state.timers),
+            "votes": [v.model_dump(mode="json") for v in state.votes],
+            "ballots": dict(state.ballots),
+            "notifications": state.notifications,
+            "reminders": state.reminders,
+        }
+    )
+
+
+def dump_outcome(state: InteractionState) -> bytes:
+    assert state.outcome is not None
+    return orjson.dumps(state.outcome.model_dump(mode="json"))
+
+
+def load_state(values: list[Any]) -> InteractionState | None:
+    req, status, version, requested_at, mutable, outcome = values
+    if req is None or status is None or version is None or requested_at is None:
+        return None
+    ms = orjson.loads(mutable) if mutable else {}
+    return InteractionState(
+        request=REQUEST_ADAPTER.validate_json(req),
+        status=status.decode(),
+        version=int(version),
+        requested_at=float(requested_at),
+        route=ms.get("route", "default"),
+        timers=MappingProxyType({k: float(v) for k, v in ms.get("timers", {}).items()}),
+        votes=tuple(_VOTES.validate_python(ms.get("votes", []))),
+        ballots=MappingProxyType(ms.get("ballots", {})),
+        notifications=int(ms.get("notifications", 1)),
+        reminders=int(ms.get("reminders", 0)),
+        outcome=InteractionOutcome.model_validate_json(outcome) if outcome else None,
+    )

@@ -1,0 +1,208 @@
+"""Where an answer is applied: validated against its pending request, then committed with a
+compare-and-set, retried when another replica changed the interaction in between.
+
+An answer whose request has not arrived yet (published right after the request, and overtaking
+it) is held for ``early_answer_hold_seconds`` and applied when the request comes; if it never
+does, it is dead-lettered as ``unknown_interaction`` with a receipt and an event.
+"""
+
+import logging
+from collections.abc import Callable
+from uuid import UUID
+
+import orjson
+
+from hitl.adapters.amqp.publisher import Envelope
+from hitl.adapters.redis.store import RedisStore
+from hitl.broker.rejections import Rejections, ReplyTarget
+from hitl.broker.transitions import Committer
+from hitl.core.decoding import decode_response
+from hitl.core.machine import InteractionState, answer
+from hitl.errors import AlreadyResolved, InvalidMessage, InvalidResponse, TransportError
+from hitl.observability.metrics import Metrics
+from hitl_contract import ErrorCode, ErrorDetail, HumanResponse, ReceiptResult, ResponseReceipt
+
+log = logging.getLogger(__name__)
+_CAS_ATTEMPTS = 8
+SOURCE = "responses"
+
+
+class AnswerApplier:
+    def __init__(
+        self,
+        store: RedisStore,
+        committer: Committer,
+        rejections: Rejections,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        *,
+        hold_seconds: float,
+        max_payload_bytes: int,
+    ) -> None:
+        self._store = store
+        self._committer = committer
+        self._rejections = rejections
+        self._metrics = metrics
+        self._clock = clock
+        self._hold = hold_seconds
+        self._max_bytes = max_payload_bytes
+
+    async def apply(
+        self,
+        original: Envelope,
+        reply: ReplyTarget,
+        response: HumanResponse,
+        *,
+        may_hold: bool = True,
+    ) -> None:
+        for _ in range(_CAS_ATTEMPTS):
+            state = await self._store.load(response.interaction_id)
+            if state is None:
+                if may_hold and self._hold > 0:
+                    if await self._hold_early(original, reply, response):
+                        return
+                    continue  # the request arrived meanwhile: apply normally
+                await self._unknown(original, reply, response)
+                return
+            if await self._try(state, reply, response):
+                return
+        raise TransportError(f"gave up after {_CAS_ATTEMPTS} concurrent updates; will retry")
+
+    async def apply_held(self, payloads: list[bytes]) -> None:
+        """Apply answers that were held until their request arrived, in arrival order."""
+        for payload in payloads:
+            original, reply = _unpack(payload)
+            try:
+                response = decode_response(original.body, self._max_bytes)
+            except InvalidMessage as exc:  # it was valid when held; the limit may have changed
+                await self._rejections.dead_letter(original, exc.detail, SOURCE, reply=reply)
+                continue
+            self._metrics.early_answers.labels("applied").inc()
+            await self.apply(original, reply, response, may_hold=False)
+
+    async def expire_held(self, interaction_id: UUID) -> None:
+        """The hold ran out: the request never came (or came, and took the answers already)."""
+        exists, payloads = await self._store.take_early(interaction_id)
+        if exists:
+            await self.apply_held(payloads)
+            return
+        for payload in payloads:
+            original, reply = _unpack(payload)
+            self._metrics.early_answers.labels("expired").inc()
+            response = decode_response(original.body, self._max_bytes)
+            await self._unknown(original, reply, response)
+
+    async def _try(
+        self, state: InteractionState, reply: ReplyTarget, response: HumanResponse
+    ) -> bool:
+        """True when the answer is settled (committed, refused or late); False to retry."""
+        request = state.request
+        now = self._clock()
+        try:
+            transition = answer(state, response, now)
+        except InvalidResponse as exc:
+            log.info("answer refused at %s: %s", exc.detail.path, exc.detail.message)
+            await self._rejections.report(
+                exc.detail,
+                SOURCE,
+                f"{response.response_id}:{state.version}",
+                interaction_id=request.id,
+                thread_id=request.thread_id,
+                kind=request.kind,
+                response_id=response.response_id,
+                reply=reply,
+            )
+            return True
+        except AlreadyResolved as exc:
+            same = exc.outcome.response_id == response.response_id or any(
+                v.response_id == response.response_id for v in exc.outcome.votes
+            )
+            if not same:
+                self._metrics.already_resolved.labels(request.kind).inc()
+            await self._rejections.receipt(
+                reply,
+                ResponseReceipt(
+                    interaction_id=request.id,
+                    response_id=response.response_id,
+                    result=ReceiptResult.ACCEPTED if same else ReceiptResult.ALREADY_RESOLVED,
+                    outcome=exc.outcome,
+                ),
+            )
+            return True
+        if not await self._committer.commit(state, transition, now):
+            return False
+        outcome = transition.state.outcome
+        if outcome is None:
+            self._metrics.votes.labels(request.kind).inc()
+            log.info("vote recorded: %s by %s", response.action, response.responder.id)
+        else:
+            log.info("%s: %s by %s", outcome.status, outcome.action, response.responder.id)
+        await self._rejections.receipt(
+            reply,
+            ResponseReceipt(
+                interaction_id=request.id,
+                response_id=response.response_id,
+                result=ReceiptResult.ACCEPTED if outcome else ReceiptResult.RECORDED,
+                outcome=outcome,
+            ),
+        )
+        return True
+
+    async def _hold_early(
+        self, original: Envelope, reply: ReplyTarget, response: HumanResponse
+    ) -> bool:
+        held = await self._store.hold_early(
+            response.interaction_id, _pack(original, reply), self._hold, self._clock()
+        )
+        if held:
+            self._metrics.early_answers.labels("held").inc()
+            log.info("holding an answer for %.0fs until its request arrives", self._hold)
+            await self._rejections.receipt(
+                reply,
+                ResponseReceipt(
+                    interaction_id=response.interaction_id,
+                    response_id=response.response_id,
+                    result=ReceiptResult.HELD,
+                ),
+            )
+        return held
+
+    async def _unknown(
+        self, original: Envelope, reply: ReplyTarget, response: HumanResponse
+    ) -> None:
+        detail = ErrorDetail(
+            code=ErrorCode.UNKNOWN_INTERACTION,
+            path="interaction_id",
+            message="no interaction has this id (never asked, or expired)",
+            got=str(response.interaction_id),
+        )
+        await self._rejections.dead_letter(
+            original,
+            detail,
+            SOURCE,
+            reply=reply,
+            interaction_id=response.interaction_id,
+            result=ReceiptResult.UNKNOWN_INTERACTION,
+        )
+
+
+def _pack(original: Envelope, reply: ReplyTarget) -> bytes:
+    return orjson.dumps(
+        {
+            "b": original.body.decode(),
+            "x": original.exchange,
+            "k": original.routing_key,
+            "t": original.message_type,
+            "m": original.message_id,
+            "c": original.correlation_id,
+            "r": reply.reply_to,
+        }
+    )
+
+
+def _unpack(payload: bytes) -> tuple[Envelope, ReplyTarget]:
+    p = orjson.loads(payload)
+    return (
+        Envelope(p["x"], p["k"], p["b"].encode(), p["t"], p["m"], p["c"]),
+        ReplyTarget(p["r"], p["c"]),
+    )

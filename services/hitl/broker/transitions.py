@@ -1,0 +1,60 @@
+"""Committing a transition: render its messages, write state and outbox in one atomic step,
+count it, publish. Handlers and the poller all go through here, so every state change is
+committed, measured and announced the same way."""
+
+from hitl.adapters.amqp.topology import Names
+from hitl.adapters.redis.store import Created, RedisStore
+from hitl.broker.dispatch import Dispatcher
+from hitl.broker.outbound import OutboxMessage, render
+from hitl.core.machine import InteractionState, Notify, Transition
+from hitl.observability.metrics import Metrics
+
+
+class Committer:
+    def __init__(
+        self, store: RedisStore, dispatcher: Dispatcher, names: Names, metrics: Metrics
+    ) -> None:
+        self._store = store
+        self._dispatcher = dispatcher
+        self._names = names
+        self._metrics = metrics
+
+    async def create(self, transition: Transition) -> Created:
+        outbox = render(transition, self._names)
+        created = await self._store.create(transition, _entries(outbox))
+        if created.result == "created":
+            state = transition.state
+            self._metrics.requests.labels(state.request.kind).inc()
+            self._count(state, transition, state.requested_at)
+            await self._dispatch(transition, outbox)
+        return created
+
+    async def commit(self, before: InteractionState, transition: Transition, now: float) -> bool:
+        """False when someone else changed the interaction first (re-read and decide again)."""
+        outbox = render(transition, self._names)
+        result = await self._store.commit(transition, before.version, _entries(outbox), now)
+        if result != "ok":
+            return False
+        self._count(before, transition, now)
+        await self._dispatch(transition, outbox)
+        return True
+
+    def _count(self, before: InteractionState, transition: Transition, now: float) -> None:
+        kind = before.request.kind
+        for command in transition.commands:
+            if isinstance(command, Notify):
+                self._metrics.notifications.labels(kind, command.notification.reason).inc()
+        outcome = transition.state.outcome
+        if outcome is None:
+            return
+        self._metrics.outcomes.labels(kind, outcome.status, outcome.action).inc()
+        self._metrics.resolution.labels(kind, outcome.status).observe(now - before.requested_at)
+        if outcome.decided_by.type == "policy":
+            self._metrics.auto_resolved.labels(kind, outcome.decided_by.policy or "").inc()
+
+    async def _dispatch(self, transition: Transition, outbox: list[OutboxMessage]) -> None:
+        await self._dispatcher.dispatch(self._store.keys.shard(transition.state.request.id), outbox)
+
+
+def _entries(outbox: list[OutboxMessage]) -> list[tuple[str, bytes]]:
+    return [(m.entry_id, m.encode()) for m in outbox]

@@ -1,0 +1,77 @@
+"""``hitl bench``: measure hitl end to end against a hand-written peer pipeline on the RabbitMQ
+and Redis of ``HITL_AMQP_URL`` / ``HITL_REDIS_URL``; ``--quick`` (under a minute) ends with
+``ratio_vs_handwritten=<x.xx>``. The harness lives in ``bench/hitl_bench``; see
+docs/benchmarks.md."""
+
+import argparse
+from pathlib import Path
+
+from hitl.settings import Settings
+
+
+def _ints(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(part.replace("_", "")) for part in text.split(",") if part.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from exc
+    if any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError(f"every value must be at least 1, got {text!r}")
+    return values
+
+
+def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
+    p = sub.add_parser(
+        "bench",
+        help="benchmark hitl against a hand-written pipeline (see docs/benchmarks.md)",
+        description="End to end at each concurrency (hitl and the peer, interleaved), one "
+        "versus two brokers, and growth with many interactions pending. Tables go to "
+        "stdout, progress to stderr; the last line is ratio_vs_handwritten=<x.xx>.",
+    )
+    p.add_argument("--quick", action="store_true", help="small sizes, one run: under 60 s")
+    p.add_argument(
+        "--concurrency", type=_ints, metavar="N,N", help="in flight (default 1,16,64,256)"
+    )
+    p.add_argument("--count", type=int, help="interactions per sample with >1 in flight")
+    p.add_argument("--serial-count", type=int, help="interactions per sample with 1 in flight")
+    p.add_argument("--runs", type=int, help="end-to-end runs (default 3; quick 1)")
+    p.add_argument(
+        "--pending", type=str, metavar="N,N", help="growth levels (default 1000,100000,1000000)"
+    )
+    p.add_argument("--no-growth", action="store_true", help="skip the growth measurements")
+    p.add_argument("--growth-runs", type=int, help="runs per growth level (default 3)")
+    p.add_argument("--no-brokers", action="store_true", help="skip one versus two brokers")
+    p.add_argument("--peer-uvloop", action="store_true", help="run the peer on uvloop too")
+    p.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
+    p.add_argument("--markdown", type=Path, metavar="PATH", help="write the tables as Markdown")
+    p.add_argument("--log-dir", type=Path, metavar="DIR", help="where process logs go")
+    p.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    from hitl_bench.runner import Options, run_bench  # the harness loads only when asked
+
+    overrides: dict[str, object] = {
+        "amqp_url": settings.amqp_url,
+        "redis_url": settings.redis_url,
+        "shards": settings.shards,
+        "retention_seconds": settings.retention_seconds,
+        "poll_interval": settings.poll_interval_seconds,
+        "brokers": not args.no_brokers,
+        "peer_uvloop": args.peer_uvloop,
+        "json_path": args.json,
+        "markdown_path": args.markdown,
+        "log_dir": args.log_dir,
+    }
+    for name in ("concurrency", "count", "serial_count", "runs", "growth_runs"):
+        value = getattr(args, name)
+        if value is not None:
+            overrides[name] = value
+    if args.no_growth:
+        overrides["pending"] = ()
+    elif args.pending is not None:
+        overrides["pending"] = _ints(args.pending)
+    options = Options.quick(**overrides) if args.quick else Options(**overrides)  # type: ignore[arg-type]
+    await run_bench(options)
+    return 0

@@ -1,0 +1,86 @@
+"""Decisions by several people: who may answer, and when the votes decide.
+
+Policies: ``first`` (the first valid answer decides), ``all_of`` (every named responder must
+give the same answer), ``quorum`` (M matching answers decide). One vote per responder; a changed
+vote replaces the earlier one. An interaction resolves as soon as its policy is met, or as soon
+as it can no longer be met.
+"""
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from hitl.errors import NotAllowed
+from hitl_contract import ErrorCode, ErrorDetail, HumanResponse, Identity, InteractionRequest, Vote
+from hitl_contract.kinds import GROUP_PREFIX
+
+NO_DECISION = "no_decision"
+
+
+def check_allowed(request: InteractionRequest, response: HumanResponse) -> None:
+    """Raise ``NotAllowed`` unless the responder may answer (the requester may always cancel)."""
+    if request.responders is None or may_answer(request.responders, response.responder):
+        return
+    if response.action == "cancel" and response.responder.id == request.requester.id:
+        return
+    raise NotAllowed(
+        ErrorDetail(
+            code=ErrorCode.NOT_ALLOWED,
+            path="responder.id",
+            allowed=request.responders,
+            got=response.responder.id,
+            message="this responder is not among the people allowed to answer",
+        )
+    )
+
+
+def may_answer(responders: list[str], who: Identity) -> bool:
+    groups = {f"{GROUP_PREFIX}{g}" for g in who.groups}
+    return who.id in responders or any(r in groups for r in responders)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """``winner`` decided; or, with ``winner`` None, the policy can no longer be met."""
+
+    winner: Vote | None
+
+
+def record(votes: tuple[Vote, ...], vote: Vote) -> tuple[Vote, ...]:
+    """Add ``vote``, replacing an earlier vote of the same responder."""
+    return (*(v for v in votes if v.responder.id != vote.responder.id), vote)
+
+
+def tally(
+    request: InteractionRequest, votes: tuple[Vote, ...], ballots: dict[str, str]
+) -> Verdict | None:
+    """None while undecided. ``ballots`` maps response_id -> the ballot that answer counts for."""
+    named = _named(request)
+    if request.decision.policy == "all_of" and named is not None:
+        needed = len(named)
+    else:
+        needed = request.decision.quorum or 1
+    by_ballot: dict[str, list[Vote]] = defaultdict(list)
+    for vote in votes:
+        by_ballot[ballots[str(vote.response_id)]].append(vote)
+    for same in by_ballot.values():
+        if len(same) >= needed:
+            return Verdict(winner=same[-1])
+    if named is None:  # groups: nobody knows how many could still vote
+        return None
+    remaining = len(named - {v.responder.id for v in votes})
+    best = max((len(same) for same in by_ballot.values()), default=0)
+    return Verdict(winner=None) if best + remaining < needed else None
+
+
+def _named(request: InteractionRequest) -> set[str] | None:
+    responders = request.responders or []
+    if any(r.startswith(GROUP_PREFIX) for r in responders):
+        return None
+    return set(responders)
+
+
+def failed_action(request: InteractionRequest) -> tuple[str, str]:
+    """The outcome when the policy can no longer be met: an approval is rejected; other kinds
+    end with ``no_decision``."""
+    reason = f"{request.decision.policy} not reached"
+    return ("reject", reason) if request.kind == "approval" else (NO_DECISION, reason)
