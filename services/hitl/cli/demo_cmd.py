@@ -21,52 +21,15 @@ from aio_pika.abc import AbstractIncomingMessage
 from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.topology import Names
 from hitl.broker.service import BrokerService
+from hitl.cli.samples import SAMPLES
 from hitl.observability.logs import configure_logging
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, Notification
 
-# Per kind: the request's own fields, and the answer --auto gives.
-SAMPLES: dict[str, tuple[dict[str, Any], str, dict[str, Any]]] = {
-    "approval": (
-        {
-            "prompt": "Please review and approve this budget proposal.",
-            "context": {
-                "proposal_amount": 50000,
-                "department": "Engineering",
-                "quarter": "Q1 2024",
-            },
-        },
-        "approve",
-        {"reason": "Within the allocated budget"},
-    ),
-    "choice": (
-        {
-            "prompt": "Select the deployment environment for this application:",
-            "options": [
-                "Production (us-east-1)",
-                "Staging (us-west-2)",
-                "Development (local)",
-                "Cancel deployment",
-            ],
-            "context": {"application": "payment_service", "version": "v2.1.0"},
-        },
-        "choose",
-        {"choice": 2, "justification": "Staging first for more testing"},
-    ),
-    "text_input": (
-        {
-            "prompt": "Please provide additional requirements for this feature:",
-            "context": {"feature_name": "User Authentication"},
-        },
-        "respond",
-        {"text": "Add social login and rate limiting for login attempts."},
-    ),
-}
-
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("demo", help="ask a person for an approval and wait for the answer")
+    p = sub.add_parser("demo", help="ask a person (an approval, or any --kind) and wait")
     p.add_argument("--auto", action="store_true", help="answer automatically (unattended run)")
     p.add_argument("--kind", choices=sorted(SAMPLES), default="approval")
     p.add_argument("--timeout", type=float, default=600.0, help="seconds to wait for the outcome")

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from hitl.sdk.responder import Responder
 from hitl.settings import Settings
-from hitl_contract import HumanResponse, Identity, ReceiptResult
+from hitl_contract import HumanResponse, Identity, ReceiptResult, ResponseReceipt
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -52,18 +52,31 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             )
             return 1
     assert receipt is not None
-    if receipt.result == ReceiptResult.ACCEPTED and receipt.outcome:
-        print(f"accepted: {receipt.outcome.status} ({receipt.outcome.action})")
+    return _report(receipt)
+
+
+def _report(receipt: ResponseReceipt) -> int:
+    """Print what became of the answer; the exit code says it too (0 taken, 3 late, 4 refused)."""
+    o = receipt.outcome
+    if receipt.result == ReceiptResult.ACCEPTED and o:
+        print(f"accepted: {o.status} ({o.action})")
         return 0
-    if receipt.result == ReceiptResult.ALREADY_RESOLVED and receipt.outcome:
-        o = receipt.outcome
-        print(
-            f"already resolved: {o.status} ({o.action}) by {o.decided_by.type} "
-            f"{o.decided_by.identity.id if o.decided_by.identity else ''}".rstrip()
-        )
+    if receipt.result == ReceiptResult.RECORDED:
+        print("recorded: your vote counts; the decision waits for more answers")
+        return 0
+    if receipt.result == ReceiptResult.HELD:
+        print("held: no such interaction yet; the answer waits for its request to arrive")
+        return 0
+    if receipt.result == ReceiptResult.ALREADY_RESOLVED and o:
+        who = o.decided_by.identity.id if o.decided_by.identity else o.decided_by.policy or ""
+        print(f"already resolved: {o.status} ({o.action}) by {o.decided_by.type} {who}".rstrip())
         return 3
     error = receipt.error
-    where = f" at {error.path}" if error and error.path else ""
-    allowed = f"; allowed: {error.allowed}" if error and error.allowed else ""
-    print(f"{receipt.result}{where}: {error.message if error else ''}{allowed}", file=sys.stderr)
+    if error is None:
+        print(f"{receipt.result}", file=sys.stderr)
+        return 4
+    for problem in error.details or [error]:
+        where = f" at {problem.path}" if problem.path else ""
+        allowed = f"; allowed: {problem.allowed}" if problem.allowed else ""
+        print(f"{receipt.result}{where}: {problem.message}{allowed}", file=sys.stderr)
     return 4
