@@ -7,10 +7,10 @@ from typing import Any
 
 import orjson
 import pytest
-from hitl_contract import HumanResponse, Identity
 
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
+from hitl_contract import HumanResponse, Identity
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.integration
