@@ -307,16 +307,20 @@ InteractionRequest = Annotated[
     | BatchRequest,
     Field(discriminator="kind"),
 ]
-KIND_NAMES: tuple[str, ...] = (
-    "approval",
-    "choice",
-    "text_input",
-    "edit",
-    "conversation",
-    "form",
-    "clarify",
-    "confirmation",
-    "preview",
-    "validation",
-    "batch",
-)
+KIND_MODELS: dict[str, type[RequestBase]] = {
+    model.model_fields["kind"].default: model
+    for model in (
+        ApprovalRequest,
+        ChoiceRequest,
+        TextInputRequest,
+        EditRequest,
+        ConversationRequest,
+        FormRequest,
+        ClarifyRequest,
+        ConfirmationRequest,
+        PreviewRequest,
+        ValidationRequest,
+        BatchRequest,
+    )
+}
+KIND_NAMES: tuple[str, ...] = tuple(KIND_MODELS)
