@@ -84,6 +84,8 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     detail = {
         **_summary(state),
+        "timers": dict(state.timers),
+        "votes": [v.model_dump(mode="json") for v in state.votes],
         "request": state.request.model_dump(mode="json"),
         "outcome": state.outcome.model_dump(mode="json") if state.outcome else None,
     }
