@@ -253,3 +253,41 @@ async def test_outcome_nobody_can_receive_is_dead_lettered(
     assert dead.headers["x-hitl-error-code"] == "unroutable"
     assert dead.headers["x-original-routing-key"] == "nobody-listens"
     assert json_of(dead)["interaction_id"] == body["id"]
+
+
+async def test_a_conversation_goes_on_turn_by_turn(
+    broker: BrokerService, client: HitlClient, responder: Responder
+) -> None:
+    first = client.new_request("conversation", thread_id="consult", prompt="Monolith or services?")
+    asked = asyncio.create_task(client.ask(first, timeout=10))
+    await eventually(
+        lambda: (
+            broker.metrics.registry.get_sample_value(
+                "hitl_requests_total", {"kind": "conversation"}
+            )
+            == 1
+        )
+    )
+    await responder.respond(answer(first.id, "respond", {"message": "Services, three of them."}))
+    turn = await asked
+    assert turn.data["continue"] is True
+    second = client.next_turn(turn, "Which three?")
+    asked = asyncio.create_task(client.ask(second, timeout=10))
+    await eventually(
+        lambda: (
+            broker.metrics.registry.get_sample_value(
+                "hitl_requests_total", {"kind": "conversation"}
+            )
+            == 2
+        )
+    )
+    await responder.respond(answer(second.id, "end", {"message": "Users, catalog, orders."}))
+    last = await asked
+    assert last.data["continue"] is False
+    assert [(t["role"], t["text"]) for t in last.data["transcript"]] == [
+        ("agent", "Monolith or services?"),
+        ("human", "Services, three of them."),
+        ("agent", "Which three?"),
+        ("human", "Users, catalog, orders."),
+    ]
+    assert last.data["transcript"][1]["by"]["id"] == "alice"

@@ -131,6 +131,20 @@ class HitlClient:
             }
         )
 
+    def next_turn(
+        self, outcome: InteractionOutcome, prompt: str, **fields: Any
+    ) -> InteractionRequest:
+        """The next turn of a conversation: same thread, the transcript so far, a new prompt."""
+        if outcome.kind != "conversation" or "transcript" not in outcome.data:
+            raise ValueError(f"{outcome.interaction_id} is a {outcome.kind}, not a conversation")
+        return self.new_request(
+            "conversation",
+            thread_id=outcome.thread_id,
+            prompt=prompt,
+            transcript=outcome.data["transcript"],
+            **fields,
+        )
+
     async def ask(
         self, request: InteractionRequest, *, timeout: float | None = None
     ) -> InteractionOutcome:
