@@ -43,6 +43,9 @@ class Settings(BaseSettings):
         ge=1,
         description="Redeliveries of a message that keeps failing before it is dead-lettered.",
     )
+    redis_max_connections: int = Field(
+        default=64, ge=2, le=10_000, description="Redis connections per process; more wait."
+    )
     shards: int = Field(
         default=8,
         ge=1,

@@ -6,7 +6,8 @@ between means a republish (same message id), never a loss.
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
+from typing import Any
 
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.redis.store import RedisStore
@@ -14,6 +15,15 @@ from hitl.broker.outbound import OutboxMessage
 from hitl.broker.rejections import Rejections
 from hitl.observability.metrics import Metrics
 from hitl_contract import ErrorCode, ErrorDetail
+
+
+async def settle_all(work: list[Coroutine[Any, Any, None]]) -> None:
+    """Run all to completion, then raise the first failure. Unlike a bare gather, nothing is
+    left running behind a failure: a half-finished publish must not race the relay."""
+    results = await asyncio.gather(*work, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
 
 
 class Dispatcher:
@@ -26,7 +36,7 @@ class Dispatcher:
         self._metrics = metrics
 
     async def dispatch(self, shard: int, messages: Sequence[OutboxMessage]) -> None:
-        await asyncio.gather(*(self._send(m) for m in messages))
+        await settle_all([self._send(m) for m in messages])
         await self._store.outbox_done(shard, [m.entry_id for m in messages])
 
     async def _send(self, message: OutboxMessage) -> None:

@@ -17,7 +17,7 @@ from uuid import UUID
 
 from hitl.adapters.redis.store import EARLY, RedisStore
 from hitl.broker.answers import AnswerApplier
-from hitl.broker.dispatch import Dispatcher
+from hitl.broker.dispatch import Dispatcher, settle_all
 from hitl.broker.outbound import OutboxMessage
 from hitl.broker.transitions import Committer
 from hitl.core.machine import fire, parse_deadline_member
@@ -64,6 +64,9 @@ class Poller:
             except HitlError as exc:
                 log.warning("poller tick failed, retrying: %s", exc)
                 busy = False
+            except Exception:  # a bug or corrupt data: keep timers running for everyone else
+                log.exception("poller tick failed unexpectedly, retrying")
+                busy = False
             if not busy:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._interval)
@@ -72,7 +75,7 @@ class Poller:
         """One pass; True when a batch was full and the next pass should come at once."""
         now = self._clock()
         due = await self._store.claim_due(now, now + self._lease, _BATCH)
-        await asyncio.gather(*(self._fire(member) for member in due))
+        await settle_all([self._fire(member) for member in due])
         stranded = await self._store.claim_outbox(now, now + self._lease, _BATCH)
         await self._relay(stranded)
         await self._housekeeping(now)

@@ -70,7 +70,9 @@ class BrokerService:
 
     async def start(self) -> None:
         s = self.settings
-        self._redis = await connect_redis(s.redis_url, s.startup_attempts)
+        self._redis = await connect_redis(
+            s.redis_url, s.startup_attempts, max_connections=s.redis_max_connections
+        )
         name = f"hitl-broker {socket.gethostname()}:{os.getpid()}"
         self._connection = await connect_amqp(s.amqp_url, s.startup_attempts, name=name)
         store = RedisStore(
@@ -224,16 +226,28 @@ class BrokerService:
             with contextlib.suppress(Exception):
                 await self._connection.close()
         if self._redis is not None:
-            await self._redis.aclose()
+            with contextlib.suppress(Exception):
+                await self._redis.aclose()
         log.info("broker stopped")
 
     async def run_until_signalled(self) -> None:
+        """Run until SIGTERM or SIGINT, which are obeyed even while start-up still retries."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stop.set)
-        await self.start()
+        starting = asyncio.create_task(self.start(), name="hitl-start")
+        stopping = asyncio.create_task(self._stop.wait(), name="hitl-stop-signal")
         try:
-            await self._stop.wait()
+            await asyncio.wait((starting, stopping), return_when=asyncio.FIRST_COMPLETED)
+            if starting.done():
+                starting.result()  # start-up failed: raise its error
+                await stopping
+            else:
+                log.info("stopped while starting")
+                starting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await starting
         finally:
+            stopping.cancel()
             log.info("shutting down")
             await self.stop()

@@ -5,13 +5,16 @@ import logging
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
 
 log = logging.getLogger(__name__)
+# A command that finds every pooled connection busy waits this long for one instead of failing
+# with "Too many connections": the broker may run 2 x prefetch handlers plus a poller batch.
+REDIS_POOL_WAIT_SECONDS = 10.0
 
 
 async def connect_amqp(url: str, attempts: int, *, name: str) -> AbstractRobustConnection:
@@ -36,8 +39,12 @@ async def connect_amqp(url: str, attempts: int, *, name: str) -> AbstractRobustC
     raise AssertionError("unreachable")
 
 
-async def connect_redis(url: str, attempts: int) -> "Redis":
-    client: Redis = Redis.from_url(url)
+async def connect_redis(url: str, attempts: int, *, max_connections: int = 64) -> "Redis":
+    client: Redis = Redis.from_pool(
+        BlockingConnectionPool.from_url(
+            url, max_connections=max_connections, timeout=REDIS_POOL_WAIT_SECONDS
+        )
+    )
     for attempt in range(1, attempts + 1):
         try:
             await client.ping()
