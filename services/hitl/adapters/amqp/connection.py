@@ -2,6 +2,8 @@
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
@@ -12,31 +14,19 @@ from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 # A command that finds every pooled connection busy waits this long for one instead of failing
 # with "Too many connections": the broker may run 2 x prefetch handlers plus a poller batch.
 REDIS_POOL_WAIT_SECONDS = 10.0
 
 
 async def connect_amqp(url: str, attempts: int, *, name: str) -> AbstractRobustConnection:
-    for attempt in range(1, attempts + 1):
-        try:
-            return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
-        except (OSError, aio_pika.exceptions.AMQPError) as exc:
-            if attempt == attempts:
-                raise TransportError(
-                    f"RabbitMQ at {_safe(url)} not reachable after {attempts} tries: {exc!r}"
-                ) from exc
-            delay = backoff_delay(attempt, base=0.5, cap=5.0)
-            log.warning(
-                "waiting for RabbitMQ at %s (try %d/%d, next in %.1fs): %r",
-                _safe(url),
-                attempt,
-                attempts,
-                delay,
-                exc,
-            )
-            await asyncio.sleep(delay)
-    raise AssertionError("unreachable")
+    async def connect() -> AbstractRobustConnection:
+        return await aio_pika.connect_robust(url, client_properties={"connection_name": name})
+
+    return await _retrying(
+        "RabbitMQ", url, attempts, connect, (OSError, aio_pika.exceptions.AMQPError)
+    )
 
 
 async def connect_redis(url: str, attempts: int, *, max_connections: int = 64) -> "Redis":
@@ -45,18 +35,38 @@ async def connect_redis(url: str, attempts: int, *, max_connections: int = 64) -
             url, max_connections=max_connections, timeout=REDIS_POOL_WAIT_SECONDS
         )
     )
+
+    async def connect() -> "Redis":
+        await client.ping()
+        return client
+
+    try:
+        return await _retrying("Redis", url, attempts, connect, (RedisError, OSError))
+    except BaseException:
+        await client.aclose()
+        raise
+
+
+async def _retrying(
+    what: str,
+    url: str,
+    attempts: int,
+    connect: Callable[[], Awaitable[T]],
+    errors: tuple[type[BaseException], ...],
+) -> T:
+    """Bounded start-up retries with jittered backoff, each one saying what it waits for."""
     for attempt in range(1, attempts + 1):
         try:
-            await client.ping()
-        except (RedisError, OSError) as exc:
+            return await connect()
+        except errors as exc:
             if attempt == attempts:
-                await client.aclose()
                 raise TransportError(
-                    f"Redis at {_safe(url)} not reachable after {attempts} tries: {exc!r}"
+                    f"{what} at {_safe(url)} not reachable after {attempts} tries: {exc!r}"
                 ) from exc
             delay = backoff_delay(attempt, base=0.5, cap=5.0)
             log.warning(
-                "waiting for Redis at %s (try %d/%d, next in %.1fs): %r",
+                "waiting for %s at %s (try %d/%d, next in %.1fs): %r",
+                what,
                 _safe(url),
                 attempt,
                 attempts,
@@ -64,8 +74,6 @@ async def connect_redis(url: str, attempts: int, *, max_connections: int = 64) -
                 exc,
             )
             await asyncio.sleep(delay)
-        else:
-            return client
     raise AssertionError("unreachable")
 
 

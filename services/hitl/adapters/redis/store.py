@@ -79,10 +79,7 @@ class RedisStore:
             repr(state.requested_at + self._outbox_lease),
             len(transition.schedule),
         ]
-        for deadline in transition.schedule:
-            args += [repr(deadline.at), deadline.member]
-        for entry_id, payload in outbox:
-            args += [entry_id, payload]
+        args += _schedule_and_outbox(transition, outbox)
         keys = [
             k.interaction(shard, iid),
             k.pending(shard),
@@ -122,10 +119,7 @@ class RedisStore:
             *transition.unschedule,
             len(transition.schedule),
         ]
-        for deadline in transition.schedule:
-            args += [repr(deadline.at), deadline.member]
-        for entry_id, payload in outbox:
-            args += [entry_id, payload]
+        args += _schedule_and_outbox(transition, outbox)
         keys = [
             k.interaction(shard, iid),
             k.pending(shard),
@@ -268,3 +262,13 @@ class RedisStore:
             return await self._scripts[script](keys=keys, args=args)
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis script {script} failed: {exc}") from exc
+
+
+def _schedule_and_outbox(transition: Transition, outbox: Sequence[OutboxEntry]) -> list[Any]:
+    """The tail both scripts share: (score, member) per new deadline, then outbox pairs."""
+    tail: list[Any] = []
+    for deadline in transition.schedule:
+        tail += [repr(deadline.at), deadline.member]
+    for entry_id, payload in outbox:
+        tail += [entry_id, payload]
+    return tail
