@@ -1,13 +1,19 @@
 """Reminders, escalation, auto-approve rules and early answers, against the real servers."""
 
 import asyncio
+import time
 import uuid
 from collections import Counter
 
 import orjson
 import pytest
 
+from hitl.adapters.amqp.publisher import Envelope
+from hitl.broker.answers import pack_held
+from hitl.broker.outbound import encode_model
+from hitl.broker.rejections import ReplyTarget
 from hitl.broker.service import BrokerService
+from hitl.core.machine import open_interaction
 from hitl.sdk import HitlClient, Responder
 from hitl_contract import Notification, ReceiptResult
 from tests.conftest import test_settings
@@ -150,3 +156,28 @@ async def test_a_late_answer_gets_already_resolved_with_the_recorded_outcome(
     assert late.outcome == await asked
     assert orjson.loads(late.model_dump_json())["outcome"]["data"]["value"] == "a"
     assert uuid.UUID(str(late.interaction_id)) == request.id
+
+
+async def test_held_answers_survive_a_crash_before_they_are_applied(
+    broker: BrokerService, client: HitlClient
+) -> None:
+    store = broker.store
+    assert store is not None
+    request = client.new_request("approval", thread_id="t", prompt="crash window")
+    response = answer(request.id, "approve", {"reason": "held, then crash"})
+    envelope = Envelope(
+        broker.names.responses,
+        str(request.id),
+        encode_model(response),
+        "hitl.response",
+        str(response.response_id),
+    )
+    assert await store.hold_early(
+        request.id, pack_held(envelope, ReplyTarget(None, None)), 30, time.time()
+    )
+    # The request is created and hands back the held answer, then the broker "dies":
+    created = await store.create(open_interaction(request, time.time(), "default"), [])
+    assert len(created.early_answers) == 1
+    outcome = await client.wait(request.id, timeout=15)  # the poller applies it after the lease
+    assert (outcome.action, outcome.data) == ("approve", {"reason": "held, then crash"})
+    assert await store.take_early(request.id) == (True, [])

@@ -71,7 +71,7 @@ class AnswerApplier:
     async def apply_held(self, payloads: list[bytes]) -> None:
         """Apply answers that were held until their request arrived, in arrival order."""
         for payload in payloads:
-            original, reply = _unpack(payload)
+            original, reply = unpack_held(payload)
             try:
                 response = decode_response(original.body, self._max_bytes)
             except InvalidMessage as exc:  # it was valid when held; the limit may have changed
@@ -80,6 +80,10 @@ class AnswerApplier:
             self._metrics.early_answers.labels("applied").inc()
             await self.apply(original, reply, response, may_hold=False)
 
+    async def discard_held(self, interaction_id: UUID) -> None:
+        """Drop held answers once applied (applying them again would change nothing)."""
+        await self._store.take_early(interaction_id)
+
     async def expire_held(self, interaction_id: UUID) -> None:
         """The hold ran out: the request never came (or came, and took the answers already)."""
         exists, payloads = await self._store.take_early(interaction_id)
@@ -87,7 +91,7 @@ class AnswerApplier:
             await self.apply_held(payloads)
             return
         for payload in payloads:
-            original, reply = _unpack(payload)
+            original, reply = unpack_held(payload)
             self._metrics.early_answers.labels("expired").inc()
             response = decode_response(original.body, self._max_bytes)
             await self._unknown(original, reply, response)
@@ -152,7 +156,7 @@ class AnswerApplier:
         self, original: Envelope, reply: ReplyTarget, response: HumanResponse
     ) -> bool:
         held = await self._store.hold_early(
-            response.interaction_id, _pack(original, reply), self._hold, self._clock()
+            response.interaction_id, pack_held(original, reply), self._hold, self._clock()
         )
         if held:
             self._metrics.early_answers.labels("held").inc()
@@ -186,7 +190,7 @@ class AnswerApplier:
         )
 
 
-def _pack(original: Envelope, reply: ReplyTarget) -> bytes:
+def pack_held(original: Envelope, reply: ReplyTarget) -> bytes:
     return orjson.dumps(
         {
             "b": original.body.decode(),
@@ -200,7 +204,7 @@ def _pack(original: Envelope, reply: ReplyTarget) -> bytes:
     )
 
 
-def _unpack(payload: bytes) -> tuple[Envelope, ReplyTarget]:
+def unpack_held(payload: bytes) -> tuple[Envelope, ReplyTarget]:
     p = orjson.loads(payload)
     return (
         Envelope(p["x"], p["k"], p["b"].encode(), p["t"], p["m"], p["c"]),

@@ -60,7 +60,9 @@ class Handlers:
                     request.kind,
                     request.requester.id,
                 )
-                await self.answers.apply_held(list(created.early_answers))
+                if created.early_answers:
+                    await self.answers.apply_held(list(created.early_answers))
+                    await self.answers.discard_held(request.id)
             elif created.result == "duplicate":
                 self.metrics.duplicates.labels("request").inc()
             else:

@@ -1,5 +1,5 @@
 -- Create an interaction if its id is new; a redelivered request changes nothing. Answers that
--- arrived before the request (held in the early list) are handed back to be applied now.
+-- arrived before the request (held in the early list) are returned to be applied now.
 -- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 thread index,
 --       7 done, 8 early answers
 -- ARGV: 1 id, 2 request json, 3 request digest, 4 requested_at, 5 mutable state json,
@@ -31,10 +31,11 @@ while i < #ARGV do
 end
 redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
 redis.call('EXPIRE', KEYS[6], ARGV[9])
+-- Held answers stay until the caller has applied them (then take_early.lua drops them); if it
+-- dies first, their timer (moved to the outbox take-over time) makes the poller apply them.
 local early = redis.call('LRANGE', KEYS[8], 0, -1)
 if #early > 0 then
-  redis.call('DEL', KEYS[8])
-  redis.call('ZREM', KEYS[3], ARGV[1] .. '|early')
+  redis.call('ZADD', KEYS[3], 'XX', ARGV[10], ARGV[1] .. '|early')
 end
 local out = {'created'}
 for _, answer in ipairs(early) do out[#out + 1] = answer end
