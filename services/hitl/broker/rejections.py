@@ -14,6 +14,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.amqp.topology import Names
 from hitl.broker.outbound import EVENT_TYPE, RECEIPT_TYPE, encode_model
+from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
 from hitl_contract import (
     ErrorDetail,
@@ -70,7 +71,7 @@ class Rejections:
     async def park(self, envelope: Envelope, detail: ErrorDetail, source: str) -> None:
         """Publish a copy of ``envelope`` (as first sent) to the dead-letter exchange."""
         headers = dead_letter_headers(detail, source, envelope.exchange, envelope.routing_key)
-        await self._publisher.publish(
+        parked = await self._publisher.publish(
             Envelope(
                 self._names.dead_letter,
                 source,
@@ -81,6 +82,11 @@ class Rejections:
                 headers,
             )
         )
+        if not parked:  # never ack a message we could not park: keep it for redelivery
+            raise TransportError(
+                f"no queue is bound to {self._names.dead_letter!r}; "
+                "the dead-letter queue is missing"
+            )
         self._metrics.dead_lettered.labels(source, detail.code.value).inc()
 
     async def dead_letter(
