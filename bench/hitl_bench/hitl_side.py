@@ -1,0 +1,171 @@
+"""hitl under test: ``hitl broker`` process(es), the real SDK (``HitlClient.ask``) for the
+producers, and an auto-responder on the notifications exchange answering through the responses
+exchange."""
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aio_pika
+import orjson
+from aio_pika.abc import AbstractRobustConnection
+from redis.asyncio import Redis
+
+from hitl.adapters.amqp.topology import Names
+from hitl.sdk import HitlClient
+from hitl_bench.cleanup import delete_amqp, delete_keys
+from hitl_bench.procs import Child, start_child
+from hitl_bench.scenario import AutoResponder
+from hitl_contract import InteractionRequest
+
+SERVICE = "bench"
+NOTIFIER = "bench-notifier"
+QUORUM = {"x-queue-type": "quorum"}
+
+
+def new_namespace(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def answer_notification(body: bytes) -> tuple[str, str, bytes]:
+    """The bench bot: approve whatever it is asked (a valid HumanResponse)."""
+    note = orjson.loads(body)
+    iid = note["interaction_id"]
+    response = {
+        "schema_version": 1,
+        "interaction_id": iid,
+        "response_id": str(uuid.uuid4()),
+        "action": "approve",
+        "data": {"reason": "within budget"},
+        "responder": {"id": "bench-bot", "display_name": "hitl bench"},
+        "channel": "bench",
+    }
+    return iid, iid, orjson.dumps(response)
+
+
+@dataclass
+class HitlRig:
+    """A broker (or two) on a namespace of its own, a producer client and a responder."""
+
+    amqp_url: str
+    redis_url: str
+    namespace: str
+    log_dir: Path
+    broker_env: Mapping[str, str] = field(default_factory=dict)
+    name: str = "hitl"
+    brokers: list[Child] = field(default_factory=list)
+    _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
+    _client: HitlClient | None = None
+    _responder: AutoResponder | None = None
+    _started: int = 0
+
+    @property
+    def names(self) -> Names:
+        return Names(self.namespace)
+
+    @property
+    def responder(self) -> AutoResponder:
+        assert self._responder is not None
+        return self._responder
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)  # the caller's HITL_* settings apply, but for these
+        env.update(
+            {
+                "HITL_AMQP_URL": self.amqp_url,
+                "HITL_REDIS_URL": self.redis_url,
+                "HITL_NAMESPACE": self.namespace,
+                "HITL_METRICS_PORT": "0",
+            }
+        )
+        env.update(self.broker_env)
+        return env
+
+    async def add_broker(self) -> Child:
+        self._started += 1
+        child = await start_child(
+            f"{self.namespace}-broker{self._started}",
+            ["hitl.cli.main", "broker"],
+            self.env(),
+            self.log_dir,
+            ready="broker ready",
+        )
+        self.brokers.append(child)
+        return child
+
+    async def remove_broker(self) -> None:
+        await self.brokers.pop().stop()
+
+    async def restart_brokers(self) -> None:
+        count = len(self.brokers)
+        while self.brokers:
+            await self.remove_broker()
+        for _ in range(count):
+            await self.add_broker()
+
+    async def start(self) -> None:
+        await self.add_broker()
+        self._client = await self._stack.enter_async_context(
+            HitlClient.connect(self.amqp_url, service=SERVICE, namespace=self.namespace)
+        )
+        connection: AbstractRobustConnection = await aio_pika.connect_robust(
+            self.amqp_url, client_properties={"connection_name": "hitl-bench-responder"}
+        )
+        self._stack.push_async_callback(connection.close)
+        channel = await connection.channel(publisher_confirms=True)
+        await channel.set_qos(prefetch_count=1000)
+        responses = await channel.get_exchange(self.names.responses, ensure=False)
+        self._responder = AutoResponder(responses, answer_notification, "hitl.response")
+        queue = await channel.declare_queue(
+            f"{self.namespace}.{NOTIFIER}", durable=True, arguments=QUORUM
+        )
+        await queue.bind(self.names.notifications, "#")
+        await queue.consume(self._responder.on_notification)
+
+    async def ask_one(self, seq: int) -> tuple[str, float, float]:
+        assert self._client is not None
+        request: InteractionRequest = self._client.new_request(
+            "approval",
+            thread_id=f"bench-{uuid.uuid4().hex[:12]}",
+            prompt="Pay 500 EUR to ACME Corp for invoice INV-2041?",
+            context={"amount": 500, "currency": "EUR", "invoice": "INV-2041"},
+            timeout_seconds=3600,
+            on_timeout={"action": "reject", "data": {"reason": "no answer within the hour"}},
+            resume_state={"step": "pay", "seq": seq},
+        )
+        t0 = time.perf_counter()
+        await self._client.ask(request, timeout=120)
+        return str(request.id), t0, time.perf_counter()
+
+    def cpu_groups(self) -> Mapping[str, Sequence[int]]:
+        return {"service": [b.pid for b in self.brokers], "bench": [os.getpid()]}
+
+    async def close(self, *, cleanup: bool = True) -> None:
+        await self._stack.aclose()
+        while self.brokers:
+            await self.remove_broker()
+        if cleanup:
+            await self.delete()
+
+    async def delete(self) -> None:
+        n = self.names
+        await delete_amqp(
+            self.amqp_url,
+            [
+                n.requests_queue,
+                n.responses_queue,
+                n.dead_letter_queue,
+                n.reply_queue(SERVICE),
+                f"{self.namespace}.{NOTIFIER}",
+            ],
+            [*n.exchanges, n.dead_letter],
+        )
+        redis: Redis = Redis.from_url(self.redis_url)
+        try:
+            await delete_keys(redis, f"{self.namespace}:")
+        finally:
+            await redis.aclose()

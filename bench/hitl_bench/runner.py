@@ -1,0 +1,262 @@
+"""One bench run: end to end at each concurrency (hitl and the peer, interleaved), one versus
+two brokers, then growth; the tables; the ratio line last."""
+
+import contextlib
+import json
+import math
+import os
+import platform
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+
+from hitl.adapters.redis.keys import Keys
+from hitl_bench import report
+from hitl_bench.cleanup import delete_keys
+from hitl_bench.growth import GrowthSample, Seeding, measure_level, seed
+from hitl_bench.hitl_side import HitlRig, new_namespace
+from hitl_bench.peer import PeerRig
+from hitl_bench.procs import server_pids
+from hitl_bench.scenario import Rig, Sample, drive
+
+RATIO_CONCURRENCY = 64
+
+
+@dataclass(frozen=True)
+class Options:
+    amqp_url: str
+    redis_url: str
+    shards: int = 8
+    retention_seconds: int = 7 * 24 * 3600
+    poll_interval: float = 0.25
+    concurrency: tuple[int, ...] = (1, 16, 64, 256)
+    count: int = 2000  # interactions per sample with more than one in flight
+    serial_count: int = 300  # with one in flight
+    min_rounds: int = 4  # at least this many interactions per producer in a sample
+    runs: int = 3
+    warmup: int = 200
+    brokers: bool = True
+    pending: tuple[int, ...] = (1_000, 100_000, 1_000_000)
+    growth_runs: int = 3
+    growth_count: int = 1000
+    growth_serial: int = 200
+    idle_seconds: float = 5.0
+    ticks: int = 50
+    peer_uvloop: bool = False
+    json_path: Path | None = None
+    markdown_path: Path | None = None
+    log_dir: Path | None = None
+
+    @classmethod
+    def quick(cls, **overrides: Any) -> "Options":
+        values: dict[str, Any] = {
+            "count": 150,
+            "serial_count": 30,
+            "min_rounds": 1,
+            "runs": 1,
+            "warmup": 30,
+            "pending": (1_000, 10_000),
+            "growth_runs": 1,
+            "growth_count": 100,
+            "growth_serial": 20,
+            "idle_seconds": 0.5,
+            "ticks": 10,
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def samples_for(self, concurrency: int) -> int:
+        return (
+            self.serial_count
+            if concurrency == 1
+            else max(self.count, self.min_rounds * concurrency)
+        )
+
+
+@dataclass
+class Results:
+    e2e: list[Sample] = field(default_factory=list)
+    brokers: list[Sample] = field(default_factory=list)
+    growth: list[GrowthSample] = field(default_factory=list)
+    seedings: dict[int, Seeding] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "e2e": [s.as_dict() for s in self.e2e],
+            "brokers": [s.as_dict() for s in self.brokers],
+            "growth": [g.as_dict() for g in self.growth],
+            "seedings": {
+                str(k): {**vars_of(v), "overhead": v.per_interaction_overhead}
+                for k, v in self.seedings.items()
+            },
+        }
+
+
+def vars_of(obj: Any) -> dict[str, Any]:
+    return {name: getattr(obj, name) for name in obj.__slots__}
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _line(sample: Sample, run: int) -> str:
+    return (
+        f"run {run + 1} {sample.system:>4} x{sample.concurrency:<3} brokers={sample.brokers} "
+        f"{sample.throughput:7.1f}/s  round trip p50 {sample.round_trip.p50:.1f} ms "
+        f"p99 {sample.round_trip.p99:.1f} ms  cpu "
+        + " ".join(f"{k}={v:.0f}%" for k, v in sample.cpu.items())
+    )
+
+
+async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) -> None:
+    hitl = HitlRig(
+        opts.amqp_url,
+        opts.redis_url,
+        new_namespace("bench"),
+        log_dir,
+        broker_env={"HITL_POLL_INTERVAL_SECONDS": str(opts.poll_interval)},
+    )
+    peer = PeerRig(
+        opts.amqp_url, opts.redis_url, new_namespace("peer"), log_dir, uvloop=opts.peer_uvloop
+    )
+    rigs: tuple[Rig, Rig] = (hitl, peer)
+    servers = server_pids()
+    try:
+        await hitl.start()
+        await peer.start()
+        for rig in rigs:
+            await drive(rig, 16, opts.warmup)
+        for i, c in enumerate(opts.concurrency):
+            order = rigs if (run + i) % 2 == 0 else rigs[::-1]
+            for rig in order:
+                sample = await drive(rig, c, opts.samples_for(c), extra_cpu=servers)
+                results.e2e.append(sample)
+                _say(_line(sample, run))
+        if opts.brokers:
+            count = opts.samples_for(RATIO_CONCURRENCY)
+            one = await drive(hitl, RATIO_CONCURRENCY, count, extra_cpu=servers)
+            await hitl.add_broker()
+            two = await drive(hitl, RATIO_CONCURRENCY, count, extra_cpu=servers, brokers=2)
+            await hitl.remove_broker()
+            results.brokers += [one, two]
+            _say(_line(one, run))
+            _say(_line(two, run))
+    finally:
+        with contextlib.suppress(Exception):
+            await hitl.close()
+        with contextlib.suppress(Exception):
+            await peer.close()
+
+
+async def _growth(opts: Options, log_dir: Path, results: Results) -> None:
+    namespace = new_namespace("growth")
+    keys = Keys(namespace, opts.shards)
+    redis: Redis = Redis.from_url(opts.redis_url)
+    rig = HitlRig(
+        opts.amqp_url,
+        opts.redis_url,
+        namespace,
+        log_dir,
+        broker_env={"HITL_POLL_INTERVAL_SECONDS": str(opts.poll_interval)},
+    )
+    seeded = 0
+    try:
+        await rig.start()
+        for level in sorted(opts.pending):
+            seeding = await seed(
+                redis, keys, level - seeded, start=seeded, retention_seconds=opts.retention_seconds
+            )
+            seeded = level
+            results.seedings[level] = seeding
+            _say(
+                f"seeded {seeding.added:,} pending in {seeding.seconds:.1f}s; "
+                f"{seeding.per_interaction_overhead:.0f} B each beyond a "
+                f"{seeding.payload_avg:.0f} B payload"
+            )
+            for _ in range(opts.growth_runs):
+                sample = await measure_level(
+                    rig,
+                    redis,
+                    keys,
+                    level,
+                    serial_count=opts.growth_serial,
+                    loaded_count=opts.growth_count,
+                    idle_seconds=opts.idle_seconds,
+                    ticks=opts.ticks,
+                    retention_seconds=opts.retention_seconds,
+                )
+                results.growth.append(sample)
+                _say(
+                    f"pending {level:,}: 1 in flight p50 {sample.serial.round_trip.p50:.1f} ms, "
+                    f"{sample.loaded.throughput:.0f}/s at 64, "
+                    f"RSS {sample.rss_kib / 1024:.1f} MiB, "
+                    f"idle {sample.idle_cpu_ms_per_s:.1f} ms CPU/s, "
+                    f"tick {sample.tick_ms_p50:.2f} ms"
+                )
+    finally:
+        with contextlib.suppress(Exception):
+            await rig.close(cleanup=False)
+        with contextlib.suppress(Exception):
+            await rig.delete()
+        await delete_keys(redis, f"{namespace}:")
+        await redis.aclose()
+
+
+def machine() -> str:
+    model = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, load average {load}"
+    )
+
+
+def render(results: Results, as_markdown: bool = False) -> str:
+    tables = [report.end_to_end(results.e2e)]
+    if results.brokers:
+        tables.append(report.brokers(results.brokers))
+    if results.growth:
+        tables.append(report.growth(results.growth, results.seedings))
+    show: Callable[[report.Table], str] = (
+        report.Table.markdown if as_markdown else report.Table.text
+    )
+    return "\n\n".join(show(t) for t in tables)
+
+
+async def run_bench(opts: Options) -> float:
+    """Run everything, print the tables and the ratio line; returns the ratio."""
+    log_dir = opts.log_dir or Path(tempfile.mkdtemp(prefix="hitl-bench-"))
+    log_dir.mkdir(parents=True, exist_ok=True)
+    results = Results()
+    began = time.perf_counter()
+    _say(f"hitl bench on {machine()}; process logs in {log_dir}")
+    for run in range(opts.runs):
+        await _end_to_end(opts, log_dir, results, run)
+    if opts.pending:
+        await _growth(opts, log_dir, results)
+    ratio = report.throughput_ratio(results.e2e, RATIO_CONCURRENCY)
+    if math.isnan(ratio) and results.e2e:  # 64 not measured: the nearest concurrency
+        nearest = min(
+            {s.concurrency for s in results.e2e}, key=lambda c: abs(c - RATIO_CONCURRENCY)
+        )
+        ratio = report.throughput_ratio(results.e2e, nearest)
+    print(render(results))
+    if opts.json_path is not None:
+        payload = {"machine": machine(), "options": repr(opts), **results.as_dict()}
+        opts.json_path.write_text(json.dumps(payload, indent=1, default=str))
+    if opts.markdown_path is not None:
+        opts.markdown_path.write_text(render(results, as_markdown=True) + "\n")
+    _say(f"bench took {time.perf_counter() - began:.0f}s")
+    print(f"ratio_vs_handwritten={ratio:.2f}", flush=True)
+    return ratio

@@ -1,0 +1,143 @@
+"""What both systems are measured with: an auto-responder that answers each notification, N
+producers that each ask and wait in a loop, and the figures one such sample yields.
+
+Timestamps (``time.perf_counter``, one clock: producers and responder share this process):
+t0 the producer starts to publish its request; t1 the responder receives the notification;
+t2 the responder starts to publish its answer; t3 the producer has the outcome.
+notify = t1 - t0, outcome = t3 - t2, round trip less the responder's own time =
+(t3 - t0) - (t2 - t1).
+"""
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import aio_pika
+from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
+
+from hitl_bench.procs import CpuMeter
+from hitl_bench.stats import Quantiles
+
+# body of a notification -> (interaction id, routing key, body of the answer)
+Answer = Callable[[bytes], tuple[str, str, bytes]]
+
+
+class AutoResponder:
+    """A notifier bot that answers at once: consume a notification, publish the answer with
+    confirms, then ack. Records t1 and t2 per interaction."""
+
+    def __init__(self, exchange: AbstractExchange, answer: Answer, message_type: str) -> None:
+        self._exchange = exchange
+        self._answer = answer
+        self._type = message_type
+        self.notified: dict[str, float] = {}
+        self.answered: dict[str, float] = {}
+
+    async def on_notification(self, message: AbstractIncomingMessage) -> None:
+        t1 = time.perf_counter()
+        iid, routing_key, body = self._answer(message.body)
+        t2 = time.perf_counter()
+        self.notified[iid] = t1
+        self.answered[iid] = t2
+        await self._exchange.publish(
+            aio_pika.Message(
+                body,
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type=self._type,
+                message_id=f"answer:{iid}",
+                correlation_id=iid,
+            ),
+            routing_key,
+        )
+        await message.ack()
+
+    def forget(self) -> None:
+        self.notified.clear()
+        self.answered.clear()
+
+
+class Rig(Protocol):
+    """One system under test, ready to take questions."""
+
+    name: str
+
+    @property
+    def responder(self) -> AutoResponder: ...
+
+    async def ask_one(self, seq: int) -> tuple[str, float, float]:
+        """Ask once and wait: (interaction id, t0, t3)."""
+
+    def cpu_groups(self) -> Mapping[str, Sequence[int]]:
+        """The processes of this system, by role, for CPU accounting."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    system: str
+    concurrency: int
+    count: int
+    elapsed: float
+    notify: Quantiles
+    outcome: Quantiles
+    round_trip: Quantiles
+    cpu: dict[str, float] = field(default_factory=dict)
+    brokers: int = 1
+
+    @property
+    def throughput(self) -> float:
+        return self.count / self.elapsed
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["throughput"] = self.throughput
+        return data
+
+
+async def drive(
+    rig: Rig,
+    concurrency: int,
+    count: int,
+    *,
+    extra_cpu: Mapping[str, Sequence[int]] | None = None,
+    brokers: int = 1,
+) -> Sample:
+    """``concurrency`` producers ask ``count`` questions in all, each waiting for its outcome
+    before asking the next one."""
+    rig.responder.forget()
+    remaining = count
+    done: list[tuple[str, float, float]] = []
+
+    async def producer() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            done.append(await rig.ask_one(remaining))
+
+    meter = CpuMeter({**rig.cpu_groups(), **(extra_cpu or {})})
+    meter.start()
+    start = time.perf_counter()
+    await asyncio.gather(*(producer() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    cpu = meter.stop()
+    notify, outcome, round_trip = [], [], []
+    for iid, t0, t3 in done:
+        t1 = rig.responder.notified[iid]
+        t2 = rig.responder.answered[iid]
+        notify.append(t1 - t0)
+        outcome.append(t3 - t2)
+        round_trip.append((t3 - t0) - (t2 - t1))
+    rig.responder.forget()
+    return Sample(
+        rig.name,
+        concurrency,
+        len(done),
+        elapsed,
+        Quantiles.of(notify),
+        Quantiles.of(outcome),
+        Quantiles.of(round_trip),
+        cpu,
+        brokers,
+    )

@@ -1,0 +1,39 @@
+"""``hitl bench --quick`` runs to the end on the real servers and ends with the ratio line.
+
+Performance is measured by the bench, not asserted here: this only checks that the harness
+works (both systems answered every interaction, the tables printed, the ratio is a number).
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import AMQP_URL, REDIS_URL
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.mark.timeout(300)
+def test_quick_bench_prints_tables_and_a_ratio() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
+    env.update({"HITL_AMQP_URL": AMQP_URL, "HITL_REDIS_URL": REDIS_URL})
+    done = subprocess.run(
+        [sys.executable, "-m", "hitl.cli.main", "bench", "--quick"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert re.fullmatch(r"ratio_vs_handwritten=\d+\.\d\d", lines[-1]), lines[-1]
+    assert sum(line.startswith("ratio_vs_handwritten=") for line in lines) == 1
+    assert "End to end" in done.stdout
+    for concurrency in ("1", "16", "64", "256"):
+        rows = [line.split() for line in lines if line.split()[:1] == [concurrency]]
+        assert {row[1] for row in rows} >= {"hitl", "peer", "hitl/peer"}, done.stdout
+    assert "Growth" in done.stdout
