@@ -138,9 +138,9 @@ class AnswerApplier:
         outcome = transition.state.outcome
         if outcome is None:
             self._metrics.votes.labels(request.kind).inc()
-            log.info("vote recorded: %s by %s", response.action, response.responder.id)
+            log.debug("vote recorded: %s by %s", response.action, response.responder.id)
         else:
-            log.info("%s: %s by %s", outcome.status, outcome.action, response.responder.id)
+            log.debug("%s: %s by %s", outcome.status, outcome.action, response.responder.id)
         await self._rejections.receipt(
             reply,
             ResponseReceipt(

@@ -54,7 +54,7 @@ class Handlers:
                 transition = open_interaction(request, self.clock(), self.route)
             created = await self.committer.create(transition)
             if created.result == "created":
-                log.info(
+                log.debug(
                     "%s: %s asked by %s",
                     transition.state.status,
                     request.kind,

@@ -22,6 +22,9 @@ class OutboxMessage:
     entry_id: str
     envelope: Envelope
     critical: bool  # unroutable means nobody can ever learn it: dead-letter a copy
+    # Lifecycle events fan out to whoever listens; nobody listening is normal, so they are
+    # published without ``mandatory`` (returns would cost both sides CPU for nothing).
+    mandatory: bool = True
 
     def encode(self) -> bytes:
         e = self.envelope
@@ -32,6 +35,7 @@ class OutboxMessage:
             "m": e.message_id,
             "c": e.correlation_id,
             "crit": self.critical,
+            "mand": self.mandatory,
         }
         return orjson.dumps(meta) + b"\n" + e.body
 
@@ -47,11 +51,12 @@ class OutboxMessage:
             message_id=meta["m"],
             correlation_id=meta["c"],
         )
-        return cls(entry_id, envelope, bool(meta["crit"]))
+        return cls(entry_id, envelope, bool(meta["crit"]), bool(meta.get("mand", True)))
 
 
 def encode_model(model: BaseModel) -> bytes:
-    return orjson.dumps(model.model_dump(mode="json"))
+    """JSON in one pass of pydantic's compiled serializer."""
+    return model.__pydantic_serializer__.to_json(model)
 
 
 def render(transition: Transition, names: Names) -> list[OutboxMessage]:
@@ -81,7 +86,7 @@ def render(transition: Transition, names: Names) -> list[OutboxMessage]:
                 f"event:{iid}:{event.event}:{state.version}",
                 iid,
             )
-            out.append(OutboxMessage(entry_id, envelope, critical=False))
+            out.append(OutboxMessage(entry_id, envelope, critical=False, mandatory=False))
         elif isinstance(command, Deliver):
             envelope = Envelope(
                 names.outcomes,

@@ -98,7 +98,7 @@ class Poller:
                 await self._store.reschedule(interaction_id, member, state.timers.get(purpose))
                 return
             if await self._committer.commit(state, transition, now):
-                log.info("timer %s fired", purpose)
+                log.debug("timer %s fired", purpose)
             # else: someone changed it first; if the timer still stands, its lease brings it back
 
     async def _relay(self, stranded: list[tuple[int, str, bytes]]) -> None:

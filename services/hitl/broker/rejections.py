@@ -145,7 +145,7 @@ class Rejections:
             error=detail,
             source=source,
         )
-        routed = await self._publisher.publish(
+        await self._publisher.publish(
             Envelope(
                 self._names.events,
                 f"rejected.{kind or 'unknown'}",
@@ -153,10 +153,9 @@ class Rejections:
                 EVENT_TYPE,
                 f"event:rejected:{source}:{key}",
                 str(interaction_id) if interaction_id else None,
-            )
+            ),
+            mandatory=False,  # an event: nobody listening is normal
         )
-        if not routed:
-            self._metrics.unroutable.labels(self._names.events).inc()
         await self.receipt(
             reply,
             ResponseReceipt(

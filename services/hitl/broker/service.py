@@ -28,7 +28,7 @@ from hitl.adapters.amqp.topology import Names, declare_broker_topology
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.answers import AnswerApplier
-from hitl.broker.dispatch import Dispatcher
+from hitl.broker.dispatch import Dispatcher, OutboxJanitor
 from hitl.broker.handlers import Handlers
 from hitl.broker.poller import Poller
 from hitl.broker.rejections import Rejections, received
@@ -65,6 +65,7 @@ class BrokerService:
         self._channels: list[AbstractChannel] = []
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._poller_task: asyncio.Task[None] | None = None
+        self._janitor: OutboxJanitor | None = None
         self.ops: OpsServer | None = None
         self.store: RedisStore | None = None
 
@@ -91,7 +92,9 @@ class BrokerService:
         )
         publisher = Publisher(publish)
         rejections = Rejections(publisher, self.names, self.metrics)
-        dispatcher = Dispatcher(publisher, store, rejections, self.metrics)
+        self._janitor = OutboxJanitor(store)
+        self._janitor.start()
+        dispatcher = Dispatcher(publisher, self._janitor, rejections, self.metrics)
         committer = Committer(store, dispatcher, self.names, self.metrics)
         answers = AnswerApplier(
             store,
@@ -217,6 +220,8 @@ class BrokerService:
         if self._poller_task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(self._poller_task, self.settings.shutdown_grace_seconds)
+        if self._janitor is not None:
+            await self._janitor.stop()
         if self.ops is not None:
             await self.ops.close()
         for channel in self._channels:

@@ -3,7 +3,8 @@
 Pure functions over plain data. Each returns a ``Transition``: the new state, the deadlines to
 (un)schedule and the messages to send. An adapter commits all of it in one atomic Redis step
 (compare-and-set on ``version``), so two broker replicas can never both resolve an interaction
-or both fire one of its timers.
+or both fire one of its timers. The models built here are made from validated parts, so they
+skip re-validation (``model_construct``); everything from outside is validated at the edges.
 
 Timers are named: ``timeout``, ``remind``, ``escalate:<n>``. The state keeps each one's due
 time, and a timer fires only when the state says it is due, so a timer fired twice (a lease that
@@ -181,7 +182,7 @@ def _vote(
     now: float,
     responded: LifecycleEvent,
 ) -> Transition:
-    vote = Vote(
+    vote = Vote.model_construct(
         responder=response.responder,
         channel=response.channel,
         action=decision.action,
@@ -259,7 +260,7 @@ def _notify(
 ) -> tuple[Command, Command]:
     request = state.request
     deadline = state.deadline
-    notification = Notification(
+    notification = Notification.model_construct(
         interaction_id=request.id,
         reason=reason,
         route=route,
@@ -316,7 +317,7 @@ def _outcome(
 ) -> InteractionOutcome:
     request = state.request
     data: JsonObject = decision.data
-    return InteractionOutcome(
+    return InteractionOutcome.model_construct(
         interaction_id=request.id,
         thread_id=request.thread_id,
         kind=request.kind,
@@ -333,7 +334,7 @@ def _outcome(
 
 
 def _event(name: LifecycleEventName, request: InteractionRequest, now: float) -> LifecycleEvent:
-    return LifecycleEvent(
+    return LifecycleEvent.model_construct(
         event=name,
         interaction_id=request.id,
         thread_id=request.thread_id,

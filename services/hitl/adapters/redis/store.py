@@ -185,13 +185,14 @@ class RedisStore:
             for i in range(0, len(flat), 2)
         ]
 
-    async def outbox_done(self, shard: int, entry_ids: Sequence[str]) -> None:
-        if not entry_ids:
-            return
+    async def outbox_done_many(self, published: dict[int, list[str]]) -> None:
+        """Delete published outbox entries of several shards in one round trip."""
         try:
-            async with self.redis.pipeline(transaction=True) as pipe:
-                pipe.zrem(self.keys.outbox(shard), *entry_ids)
-                pipe.hdel(self.keys.outbox_data(shard), *entry_ids)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for shard, entry_ids in published.items():
+                    if entry_ids:
+                        pipe.zrem(self.keys.outbox(shard), *entry_ids)
+                        pipe.hdel(self.keys.outbox_data(shard), *entry_ids)
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis outbox cleanup failed: {exc}") from exc
