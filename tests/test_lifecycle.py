@@ -181,3 +181,50 @@ async def test_held_answers_survive_a_crash_before_they_are_applied(
     outcome = await client.wait(request.id, timeout=15)  # the poller applies it after the lease
     assert (outcome.action, outcome.data) == ("approve", {"reason": "held, then crash"})
     assert await store.take_early(request.id) == (True, [])
+
+
+async def test_votes_spread_over_two_brokers_all_count(
+    namespace: str, client: HitlClient, responder: Responder
+) -> None:
+    """Each broker caches the states it commits; votes landing on the other one make that cache
+    stale, which the compare-and-set must catch so that no vote is lost."""
+    brokers = [BrokerService(test_settings(namespace)) for _ in range(2)]
+    for b in brokers:
+        await b.start()
+    try:
+        people = [f"p{n}" for n in range(9)]
+        requests = [
+            client.new_request(
+                "approval",
+                thread_id="t",
+                prompt=f"#{n}",
+                responders=people,
+                decision={"policy": "quorum", "quorum": 9},
+            )
+            for n in range(10)
+        ]
+        asked = [asyncio.create_task(client.ask(r, timeout=30)) for r in requests]
+        store = brokers[0].store
+        assert store is not None
+        for r in requests:
+            await eventually(lambda r=r: store.load(r.id))
+        receipts = await asyncio.gather(
+            *(
+                responder.respond(answer(r.id, "approve", who=who), timeout=20)
+                for who in people
+                for r in requests
+            )
+        )
+        outcomes = await asyncio.gather(*asked)
+        assert {o.action for o in outcomes} == {"approve"}
+        assert all(sorted(v.responder.id for v in o.votes) == people for o in outcomes)
+        results = [r.result for r in receipts if r is not None]
+        assert results.count(ReceiptResult.ACCEPTED) == len(requests)
+        assert results.count(ReceiptResult.RECORDED) == len(requests) * (len(people) - 1)
+        assert all(
+            b.metrics.registry.get_sample_value("hitl_votes_total", {"kind": "approval"})
+            for b in brokers
+        ), "both brokers should have recorded votes"
+    finally:
+        for b in brokers:
+            await b.stop()

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(
         default=64, ge=2, le=10_000, description="Redis connections per process; more wait."
     )
+    state_cache_size: int = Field(
+        default=4096, ge=0, description="Interaction states kept in memory to answer faster."
+    )
     shards: int = Field(
         default=8,
         ge=1,

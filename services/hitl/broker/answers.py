@@ -55,8 +55,9 @@ class AnswerApplier:
         *,
         may_hold: bool = True,
     ) -> None:
-        for _ in range(_CAS_ATTEMPTS):
-            state = await self._store.load(response.interaction_id)
+        for attempt in range(_CAS_ATTEMPTS):
+            cached = self._committer.cache.get(response.interaction_id) if not attempt else None
+            state = cached or await self._store.load(response.interaction_id)
             if state is None:
                 if may_hold and self._hold > 0:
                     if await self._hold_early(original, reply, response):

@@ -28,6 +28,7 @@ from hitl.adapters.amqp.topology import Names, declare_broker_topology
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.answers import AnswerApplier
+from hitl.broker.cache import StateCache
 from hitl.broker.dispatch import Dispatcher, OutboxJanitor
 from hitl.broker.handlers import Handlers
 from hitl.broker.poller import Poller
@@ -95,7 +96,9 @@ class BrokerService:
         self._janitor = OutboxJanitor(store)
         self._janitor.start()
         dispatcher = Dispatcher(publisher, self._janitor, rejections, self.metrics)
-        committer = Committer(store, dispatcher, self.names, self.metrics)
+        committer = Committer(
+            store, dispatcher, self.names, self.metrics, StateCache(s.state_cache_size)
+        )
         answers = AnswerApplier(
             store,
             committer,

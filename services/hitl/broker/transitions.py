@@ -4,6 +4,7 @@ committed, measured and announced the same way."""
 
 from hitl.adapters.amqp.topology import Names
 from hitl.adapters.redis.store import Created, RedisStore
+from hitl.broker.cache import StateCache
 from hitl.broker.dispatch import Dispatcher
 from hitl.broker.outbound import OutboxMessage, render
 from hitl.core.machine import InteractionState, Notify, Transition
@@ -12,8 +13,14 @@ from hitl.observability.metrics import Metrics
 
 class Committer:
     def __init__(
-        self, store: RedisStore, dispatcher: Dispatcher, names: Names, metrics: Metrics
+        self,
+        store: RedisStore,
+        dispatcher: Dispatcher,
+        names: Names,
+        metrics: Metrics,
+        cache: StateCache,
     ) -> None:
+        self.cache = cache
         self._store = store
         self._dispatcher = dispatcher
         self._names = names
@@ -24,6 +31,7 @@ class Committer:
         created = await self._store.create(transition, _entries(outbox))
         if created.result == "created":
             state = transition.state
+            self.cache.put(state)
             self._metrics.requests.labels(state.request.kind).inc()
             self._count(state, transition, state.requested_at)
             await self._dispatch(transition, outbox)
@@ -34,7 +42,9 @@ class Committer:
         outbox = render(transition, self._names)
         result = await self._store.commit(transition, before.version, _entries(outbox), now)
         if result != "ok":
+            self.cache.drop(before.request.id)  # stale: the caller re-reads from Redis
             return False
+        self.cache.put(transition.state)
         self._count(before, transition, now)
         await self._dispatch(transition, outbox)
         return True
