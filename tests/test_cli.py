@@ -10,6 +10,7 @@ import orjson
 import pytest
 
 from hitl.broker.service import BrokerService
+from hitl.cli.samples import SAMPLES
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
 from tests.conftest import AMQP_URL, REDIS_URL
@@ -147,3 +148,11 @@ async def test_invalid_settings_are_reported(settings: Settings) -> None:
     )
     _, err = await proc.communicate()
     assert proc.returncode == 2 and "prefetch" in err.decode()
+
+
+@pytest.mark.parametrize("kind", sorted(SAMPLES))
+async def test_demo_runs_every_kind_unattended(kind: str, settings: Settings) -> None:
+    code, out, err = await hitl(settings, "demo", "--kind", kind, "--auto")
+    assert code == 0, err
+    action = SAMPLES[kind][1]
+    assert f"outcome: resolved ({action}) decided by person" in out
