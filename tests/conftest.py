@@ -20,6 +20,7 @@ from hitl.adapters.amqp.topology import Names
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
+from hitl_bench.cleanup import delete_amqp, delete_keys
 
 AMQP_URL = os.environ.get("HITL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("HITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -78,32 +79,16 @@ REPLY_SERVICES = ("producer", "hitl-demo", "raw-producer", "restarted", "bench")
 
 async def delete_namespace(namespace: str, extra_queues: tuple[str, ...] = ()) -> None:
     names = Names(namespace)
-    connection = await aio_pika.connect_robust(AMQP_URL)
-    try:
-        for queue in (
-            names.requests_queue,
-            names.responses_queue,
-            names.dead_letter_queue,
-            *(names.reply_queue(s) for s in extra_queues),
-        ):
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.queue_delete(queue)
-            with contextlib.suppress(Exception):
-                await channel.close()
-        for exchange in (*names.exchanges, names.dead_letter):
-            channel = await connection.channel()
-            with contextlib.suppress(Exception):
-                await channel.exchange_delete(exchange)
-            with contextlib.suppress(Exception):
-                await channel.close()
-    finally:
-        await connection.close()
+    queues = (
+        names.requests_queue,
+        names.responses_queue,
+        names.dead_letter_queue,
+        *(names.reply_queue(s) for s in extra_queues),
+    )
+    await delete_amqp(AMQP_URL, queues, (*names.exchanges, names.dead_letter))
     client: Redis = Redis.from_url(REDIS_URL)
     try:
-        keys = [k async for k in client.scan_iter(match=f"{namespace}:*", count=1000)]
-        for start in range(0, len(keys), 500):
-            await client.delete(*keys[start : start + 500])
+        await delete_keys(client, f"{namespace}:")
     finally:
         await client.aclose()
 
