@@ -207,12 +207,10 @@ class BrokerService:
                 await message.nack(requeue=True)
 
     async def stop(self) -> None:
-        """Stop consuming, drain in-flight work within the grace period, then close."""
+        """Stop consuming, drain in-flight work within the grace period, then close. Every
+        step is bounded, so a stuck peer cannot keep the process from exiting."""
         self._stop.set()
-        for queue, tag in self._consumers:
-            with contextlib.suppress(Exception):
-                await queue.cancel(tag)
-        self._consumers.clear()
+        await self._step("cancelling the consumers", self._cancel_consumers(), 2)
         try:
             await asyncio.wait_for(self._idle.wait(), self.settings.shutdown_grace_seconds)
         except TimeoutError:
@@ -221,22 +219,33 @@ class BrokerService:
                 self._inflight,
             )
         if self._poller_task is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await asyncio.wait_for(self._poller_task, self.settings.shutdown_grace_seconds)
+            await self._step("stopping the poller", self._poller_task, 2)
         if self._janitor is not None:
-            await self._janitor.stop()
+            await self._step("flushing outbox deletes", self._janitor.stop(), 2)
         if self.ops is not None:
-            await self.ops.close()
+            await self._step("closing the ops endpoint", self.ops.close(), 1)
         for channel in self._channels:
-            with contextlib.suppress(Exception):
-                await channel.close()
+            await self._step("closing a channel", channel.close(), 2)
         if self._connection is not None:
-            with contextlib.suppress(Exception):
-                await self._connection.close()
+            await self._step("closing the RabbitMQ connection", self._connection.close(), 2)
         if self._redis is not None:
-            with contextlib.suppress(Exception):
-                await self._redis.aclose()
+            await self._step("closing the Redis pool", self._redis.aclose(), 1)
         log.info("broker stopped")
+
+    async def _cancel_consumers(self) -> None:
+        consumers, self._consumers = self._consumers, []
+        for queue, tag in consumers:
+            await queue.cancel(tag)
+
+    @staticmethod
+    async def _step(what: str, work: Awaitable[object], timeout: float) -> None:
+        log.debug("shutdown: %s", what)
+        try:
+            await asyncio.wait_for(work, timeout)
+        except TimeoutError:
+            log.warning("shutdown: %s took over %.0fs; going on", what, timeout)
+        except Exception as exc:  # noqa: BLE001 - closing anyway: note it and go on
+            log.warning("shutdown: %s failed: %r", what, exc)
 
     async def run_until_signalled(self) -> None:
         """Run until SIGTERM or SIGINT, which are obeyed even while start-up still retries."""
