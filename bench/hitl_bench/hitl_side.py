@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aio_pika
-import orjson
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
@@ -19,7 +18,7 @@ from hitl.adapters.amqp.topology import Names
 from hitl.sdk import HitlClient
 from hitl_bench.cleanup import delete_amqp, delete_keys
 from hitl_bench.procs import Child, start_child
-from hitl_bench.scenario import AutoResponder
+from hitl_bench.scenario import AutoResponder, answer_notification
 from hitl_contract import InteractionRequest
 
 SERVICE = "bench"
@@ -29,22 +28,6 @@ QUORUM = {"x-queue-type": "quorum"}
 
 def new_namespace(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-def answer_notification(body: bytes) -> tuple[str, str, bytes]:
-    """The bench bot: approve whatever it is asked (a valid HumanResponse)."""
-    note = orjson.loads(body)
-    iid = note["interaction_id"]
-    response = {
-        "schema_version": 1,
-        "interaction_id": iid,
-        "response_id": str(uuid.uuid4()),
-        "action": "approve",
-        "data": {"reason": "within budget"},
-        "responder": {"id": "bench-bot", "display_name": "hitl bench"},
-        "channel": "bench",
-    }
-    return iid, iid, orjson.dumps(response)
 
 
 @dataclass

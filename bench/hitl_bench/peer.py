@@ -20,24 +20,10 @@ from redis.asyncio import Redis
 from hitl_bench.cleanup import delete_amqp, delete_keys
 from hitl_bench.peer_consumer import PeerNames, persistent
 from hitl_bench.procs import Child, start_child
-from hitl_bench.scenario import AutoResponder
+from hitl_bench.scenario import AutoResponder, answer_notification
 
 SERVICE = "bench"
 QUORUM = {"x-queue-type": "quorum"}
-
-
-def answer_notification(body: bytes) -> tuple[str, str, bytes]:
-    note = orjson.loads(body)
-    iid = note["interaction_id"]
-    response = {
-        "interaction_id": iid,
-        "response_id": str(uuid.uuid4()),
-        "action": "approve",
-        "data": {"reason": "within budget"},
-        "responder": {"id": "bench-bot", "display_name": "hitl bench"},
-        "channel": "bench",
-    }
-    return iid, iid, orjson.dumps(response)
 
 
 @dataclass

@@ -10,11 +10,13 @@ notify = t1 - t0, outcome = t3 - t2, round trip less the responder's own time =
 
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import aio_pika
+import orjson
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 
 from hitl_bench.procs import CpuMeter
@@ -22,6 +24,23 @@ from hitl_bench.stats import Quantiles
 
 # body of a notification -> (interaction id, routing key, body of the answer)
 Answer = Callable[[bytes], tuple[str, str, bytes]]
+
+
+def answer_notification(body: bytes) -> tuple[str, str, bytes]:
+    """The bench bot, the same for hitl and the peer: approve whatever it is asked (a valid
+    HumanResponse; the peer reads only the fields it needs)."""
+    note = orjson.loads(body)
+    iid = note["interaction_id"]
+    response = {
+        "schema_version": 1,
+        "interaction_id": iid,
+        "response_id": str(uuid.uuid4()),
+        "action": "approve",
+        "data": {"reason": "within budget"},
+        "responder": {"id": "bench-bot", "display_name": "hitl bench"},
+        "channel": "bench",
+    }
+    return iid, iid, orjson.dumps(response)
 
 
 class AutoResponder:

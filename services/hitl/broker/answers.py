@@ -20,7 +20,14 @@ from hitl.core.decoding import decode_response
 from hitl.core.machine import InteractionState, answer
 from hitl.errors import AlreadyResolved, InvalidMessage, InvalidResponse, TransportError
 from hitl.observability.metrics import Metrics
-from hitl_contract import ErrorCode, ErrorDetail, HumanResponse, ReceiptResult, ResponseReceipt
+from hitl_contract import (
+    ErrorCode,
+    ErrorDetail,
+    HumanResponse,
+    InteractionOutcome,
+    ReceiptResult,
+    ResponseReceipt,
+)
 
 log = logging.getLogger(__name__)
 _CAS_ATTEMPTS = 8
@@ -124,15 +131,8 @@ class AnswerApplier:
             )
             if not same:
                 self._metrics.already_resolved.labels(request.kind).inc()
-            await self._rejections.receipt(
-                reply,
-                ResponseReceipt(
-                    interaction_id=request.id,
-                    response_id=response.response_id,
-                    result=ReceiptResult.ACCEPTED if same else ReceiptResult.ALREADY_RESOLVED,
-                    outcome=exc.outcome,
-                ),
-            )
+            result = ReceiptResult.ACCEPTED if same else ReceiptResult.ALREADY_RESOLVED
+            await self._receipt(reply, response, result, exc.outcome)
             return True
         if not await self._committer.commit(state, transition, now):
             return False
@@ -142,15 +142,8 @@ class AnswerApplier:
             log.debug("vote recorded: %s by %s", response.action, response.responder.id)
         else:
             log.debug("%s: %s by %s", outcome.status, outcome.action, response.responder.id)
-        await self._rejections.receipt(
-            reply,
-            ResponseReceipt(
-                interaction_id=request.id,
-                response_id=response.response_id,
-                result=ReceiptResult.ACCEPTED if outcome else ReceiptResult.RECORDED,
-                outcome=outcome,
-            ),
-        )
+        result = ReceiptResult.ACCEPTED if outcome else ReceiptResult.RECORDED
+        await self._receipt(reply, response, result, outcome)
         return True
 
     async def _hold_early(
@@ -162,15 +155,25 @@ class AnswerApplier:
         if held:
             self._metrics.early_answers.labels("held").inc()
             log.info("holding an answer for %.0fs until its request arrives", self._hold)
-            await self._rejections.receipt(
-                reply,
-                ResponseReceipt(
-                    interaction_id=response.interaction_id,
-                    response_id=response.response_id,
-                    result=ReceiptResult.HELD,
-                ),
-            )
+            await self._receipt(reply, response, ReceiptResult.HELD, None)
         return held
+
+    async def _receipt(
+        self,
+        reply: ReplyTarget,
+        response: HumanResponse,
+        result: ReceiptResult,
+        outcome: InteractionOutcome | None,
+    ) -> None:
+        await self._rejections.receipt(
+            reply,
+            ResponseReceipt(
+                interaction_id=response.interaction_id,
+                response_id=response.response_id,
+                result=result,
+                outcome=outcome,
+            ),
+        )
 
     async def _unknown(
         self, original: Envelope, reply: ReplyTarget, response: HumanResponse
