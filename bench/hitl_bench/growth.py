@@ -11,10 +11,12 @@ interaction beyond its payload, and the broker's RSS.
 
 import asyncio
 import contextlib
+import hashlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import hiredis
@@ -80,11 +82,21 @@ class _Captured(Exception):  # not an error: carries the captured call out
 class _Recorder:
     """Stands in for the Redis client: records the script call the store makes, sends nothing."""
 
-    def register_script(self, text: str) -> Any:
-        def call(keys: Sequence[Any] = (), args: Sequence[Any] = (), client: Any = None) -> Any:
-            raise _Captured(text, list(keys), list(args))
+    def __init__(self) -> None:
+        self._texts: dict[str, str] = {}
 
-        return call
+    def register_script(self, text: str) -> Any:
+        sha = hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()
+        self._texts[sha] = text
+        return SimpleNamespace(sha=sha, script=text)
+
+    @contextlib.asynccontextmanager
+    async def pipeline(self, transaction: bool = True) -> AsyncIterator[Any]:
+        def evalsha(sha: str, numkeys: int, *keys_and_args: Any) -> None:
+            keys, args = keys_and_args[:numkeys], keys_and_args[numkeys:]
+            raise _Captured(self._texts[sha], list(keys), list(args))
+
+        yield SimpleNamespace(evalsha=evalsha)
 
 
 class CreateCall:

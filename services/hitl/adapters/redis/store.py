@@ -5,6 +5,7 @@ Outbox entries ride in the same script as the state change they belong to, so a 
 never committed without its state nor the other way round.
 """
 
+import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -13,8 +14,9 @@ from typing import Any, Literal
 from uuid import UUID
 
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
+from hitl.adapters.batching import Coalescer
 from hitl.adapters.redis.codec import (
     STATE_FIELDS,
     dump_mutable,
@@ -27,6 +29,7 @@ from hitl.core.machine import InteractionState, Transition, deadline_member
 from hitl.errors import TransportError
 
 OutboxEntry = tuple[str, bytes]
+ScriptCall = tuple[str, list[str], list[Any]]
 CreateResult = Literal["created", "duplicate", "conflict"]
 CommitResult = Literal["ok", "stale", "missing"]
 EARLY = "early"
@@ -58,6 +61,8 @@ class RedisStore:
             name: redis.register_script(_script(name))
             for name in ("create", "commit", "claim", "hold", "take_early")
         }
+        # Scripts started in the same loop turn share one pipeline (one round trip).
+        self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch)
 
     async def create(self, transition: Transition, outbox: Sequence[OutboxEntry]) -> Created:
         state = transition.state
@@ -248,21 +253,45 @@ class RedisStore:
     async def _claim_all(
         self, keys_of: Callable[[int], list[str]], now: float, lease_until: float, limit: int
     ) -> list[list[bytes]]:
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for shard in range(self.keys.shards):
-                    await self._scripts["claim"](
-                        keys=keys_of(shard), args=[repr(now), repr(lease_until), limit], client=pipe
-                    )
-                return await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis claim failed: {exc}") from exc
+        args = [repr(now), repr(lease_until), limit]
+        return list(
+            await asyncio.gather(
+                *(self._run("claim", keys_of(shard), args) for shard in range(self.keys.shards))
+            )
+        )
 
     async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        return await self._calls.submit((script, keys, args))
+
+    async def _run_batch(self, calls: list[ScriptCall]) -> list[Any]:
+        """EVALSHA each call in one pipeline; load a script Redis does not know, and retry the
+        calls it refused (a refused call did not run). Failures stay with their own call."""
         try:
-            return await self._scripts[script](keys=keys, args=args)
+            results = await self._evalsha_all(calls)
+            refused = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+            if refused:
+                for name in {calls[i][0] for i in refused}:
+                    await self.redis.script_load(self._scripts[name].script)
+                retried = await self._evalsha_all([calls[i] for i in refused])
+                for i, result in zip(refused, retried, strict=True):
+                    results[i] = result
         except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis script {script} failed: {exc}") from exc
+            raise TransportError(f"Redis scripts failed: {exc}") from exc
+        return [_translated(call[0], r) for call, r in zip(calls, results, strict=True)]
+
+    async def _evalsha_all(self, calls: list[ScriptCall]) -> list[Any]:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for name, keys, args in calls:
+                pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+            return await pipe.execute(raise_on_error=False)
+
+
+def _translated(script: str, result: Any) -> Any:
+    if not isinstance(result, Exception):
+        return result
+    error = TransportError(f"Redis script {script} failed: {result}")
+    error.__cause__ = result
+    return error
 
 
 def _schedule_and_outbox(transition: Transition, outbox: Sequence[OutboxEntry]) -> list[Any]:
