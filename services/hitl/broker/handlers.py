@@ -7,10 +7,11 @@ Each handler: decode -> core decision -> one atomic Redis commit (state + outbox
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aio_pika.abc import AbstractIncomingMessage
 
+from hitl.adapters.amqp.acks import Acker
 from hitl.broker.answers import AnswerApplier
 from hitl.broker.rejections import Rejections, received
 from hitl.broker.transitions import Committer
@@ -35,6 +36,7 @@ class Handlers:
     max_payload_bytes: int
     route: str
     auto_rules: tuple[AutoApproveRule, ...] = ()
+    acker: Acker = field(default_factory=Acker)  # acks of one loop turn share a write
 
     async def on_request(self, message: AbstractIncomingMessage) -> None:
         original, _ = received(message)
@@ -42,7 +44,7 @@ class Handlers:
             request = decode_request(message.body, self.max_payload_bytes)
         except InvalidMessage as exc:
             await self.rejections.dead_letter(original, exc.detail, "requests")
-            await message.ack()
+            await self.acker.ack(message)
             return
         with interaction_context(request.id, request.thread_id):
             try:
@@ -80,7 +82,7 @@ class Handlers:
                     thread_id=request.thread_id,
                     kind=request.kind,
                 )
-            await message.ack()
+            await self.acker.ack(message)
 
     async def on_response(self, message: AbstractIncomingMessage) -> None:
         original, reply = received(message)
@@ -88,8 +90,8 @@ class Handlers:
             response = decode_response(message.body, self.max_payload_bytes)
         except InvalidMessage as exc:
             await self.rejections.dead_letter(original, exc.detail, "responses", reply=reply)
-            await message.ack()
+            await self.acker.ack(message)
             return
         with interaction_context(response.interaction_id, None):
             await self.answers.apply(original, reply, response)
-            await message.ack()
+            await self.acker.ack(message)

@@ -1,0 +1,71 @@
+"""The batched publisher against the real RabbitMQ: concurrent publishes share one frame write,
+and each still gets its own confirm, its own unroutable verdict and its bytes intact."""
+
+import asyncio
+
+import aio_pika
+import pytest
+from aio_pika.abc import AbstractRobustConnection
+
+from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.errors import TransportError
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_batch_of_publishes_is_confirmed_and_routed_one_by_one(
+    amqp: AbstractRobustConnection, namespace: str
+) -> None:
+    channel = await amqp.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange(f"{namespace}.x", "direct", auto_delete=True)
+    queue = await channel.declare_queue(f"{namespace}.q", auto_delete=True)
+    await queue.bind(exchange, "bound")
+    publisher = Publisher(channel)
+    big = b"x" * 300_000  # several content frames (frame_max is 128 KiB)
+    envelopes = [
+        Envelope(exchange.name, "bound" if n % 3 else "nowhere", b"%d" % n, "t", f"m{n}")
+        for n in range(30)
+    ] + [Envelope(exchange.name, "bound", big, "t", "big", reply_to="r", headers={"h": "v"})]
+
+    routed = await asyncio.gather(*(publisher.publish(e) for e in envelopes))
+
+    assert routed == [n % 3 != 0 for n in range(30)] + [True]
+    got = []
+    while (message := await queue.get(no_ack=True, fail=False)) is not None:
+        got.append(message)
+    assert [m.message_id for m in got] == [
+        e.message_id for e in envelopes if e.routing_key == "bound"
+    ]
+    assert got[-1].body == big
+    assert (got[-1].reply_to, got[-1].headers, got[-1].delivery_mode) == (
+        "r",
+        {"h": "v"},
+        aio_pika.DeliveryMode.PERSISTENT,
+    )
+    assert got[0].body == b"1"
+    await channel.close()
+
+
+async def test_without_mandatory_an_unbound_publish_counts_as_routed(
+    amqp: AbstractRobustConnection, namespace: str
+) -> None:
+    channel = await amqp.channel(publisher_confirms=True)
+    exchange = await channel.declare_exchange(f"{namespace}.x", "topic", auto_delete=True)
+    publisher = Publisher(channel)
+    envelope = Envelope(exchange.name, "a.b", b"{}", "t", "m")
+    assert await publisher.publish(envelope, mandatory=False)
+    assert not await publisher.publish(envelope)
+    await channel.close()
+
+
+async def test_a_publish_the_server_refuses_fails_the_batch_with_a_transport_error(
+    amqp: AbstractRobustConnection, namespace: str
+) -> None:
+    channel = await amqp.channel(publisher_confirms=True)
+    publisher = Publisher(channel)
+    missing = Envelope(f"{namespace}.no-such-exchange", "k", b"{}", "t", "m")
+    with pytest.raises(TransportError, match="no-such-exchange"):
+        await publisher.publish(missing)
+    await channel.close()
+    with pytest.raises(TransportError, match="closed"):
+        await publisher.publish(missing)
