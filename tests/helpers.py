@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 import aio_pika
@@ -9,7 +10,7 @@ import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from hitl.adapters.amqp.topology import Names
-from hitl_contract import HumanResponse, Identity
+from hitl_contract import HumanResponse, Identity, LifecycleEvent, LifecycleEvents
 
 
 def answer(
@@ -93,3 +94,8 @@ async def eventually(check: Any, timeout: float = 10.0, interval: float = 0.05) 
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+def lifecycle_events(messages: Iterable[AbstractIncomingMessage]) -> list[LifecycleEvent]:
+    """The events carried by ``LifecycleEvents`` messages, in order."""
+    return [e for m in messages for e in LifecycleEvents.model_validate_json(m.body).events]

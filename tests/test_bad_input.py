@@ -10,8 +10,14 @@ from aio_pika.abc import AbstractRobustConnection
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
-from hitl_contract import LifecycleEvent
-from tests.helpers import answer, dead_letters, eventually, publish_raw, raw_request
+from tests.helpers import (
+    answer,
+    dead_letters,
+    eventually,
+    lifecycle_events,
+    publish_raw,
+    raw_request,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -65,7 +71,7 @@ async def test_bad_request_is_dead_lettered_reported_and_counted(
         assert dead.headers["x-hitl-source"] == "requests"
         assert dead.message_id == f"bad-{case}"
         await events.wait_for(lambda m: len(m) == 1)
-        event = LifecycleEvent.model_validate_json(events.messages[0].body)
+        [event] = lifecycle_events(events.messages)
         assert event.error is not None and event.error.code == code
     assert (
         broker.metrics.registry.get_sample_value(

@@ -28,7 +28,7 @@ from redis.asyncio import Redis
 from hitl.adapters.amqp.topology import Names, declare_exchanges
 from hitl.adapters.redis.keys import Keys
 from hitl.sdk import HitlClient, Responder
-from hitl_contract import InteractionOutcome, InteractionRequest, LifecycleEvent, Notification
+from hitl_contract import InteractionOutcome, InteractionRequest, LifecycleEvents, Notification
 from tests.conftest import AMQP_URL, REDIS_URL
 from tests.helpers import answer
 
@@ -229,7 +229,8 @@ class Tap:
     def event_counts(self) -> dict[UUID | None, int]:
         counts: dict[UUID | None, int] = defaultdict(int)
         for _, body in self.arrivals:
-            counts[LifecycleEvent.model_validate_json(body).interaction_id] += 1
+            for event in LifecycleEvents.model_validate_json(body).events:
+                counts[event.interaction_id] += 1
         return counts
 
 

@@ -29,8 +29,14 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMAS = ROOT / "schemas"
 CONTRACT_MD = ROOT / "docs" / "contract.md"
 NAMES = Names("hitl")
-MESSAGE_TYPES = (REQUEST_TYPE, RESPONSE_TYPE, OUTCOME_TYPE, NOTIFICATION_TYPE, EVENT_TYPE,
-                 RECEIPT_TYPE)
+MESSAGE_TYPES = (
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
+    OUTCOME_TYPE,
+    NOTIFICATION_TYPE,
+    EVENT_TYPE,
+    RECEIPT_TYPE,
+)
 
 
 # --- drift ----------------------------------------------------------------------------------
@@ -38,8 +44,10 @@ MESSAGE_TYPES = (REQUEST_TYPE, RESPONSE_TYPE, OUTCOME_TYPE, NOTIFICATION_TYPE, E
 
 def test_committed_schema_files_match_the_models() -> None:
     problems = differences(SCHEMAS, render_files())
-    assert not problems, ("schemas/ drifted from the models; run `hitl schemas export` and "
-                          "commit the result:\n" + "\n".join(problems))
+    assert not problems, (
+        "schemas/ drifted from the models; run `hitl schemas export` and "
+        "commit the result:\n" + "\n".join(problems)
+    )
 
 
 def test_export_is_deterministic() -> None:
@@ -47,14 +55,16 @@ def test_export_is_deterministic() -> None:
 
 
 def test_cli_check_reports_drift_and_export_repairs_it(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "schemas"
     assert main(["schemas", "export", "--dir", str(out), "--check"]) == 1
     assert "missing:" in capsys.readouterr().err
 
     assert main(["schemas", "export", "--dir", str(out)]) == 0
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == \
-        sorted(render_files())
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
+        render_files()
+    )
     assert main(["schemas", "export", "--dir", str(out), "--check"]) == 0
 
     edited = out / "json" / "interaction-outcome.schema.json"
@@ -68,7 +78,9 @@ def test_cli_check_reports_drift_and_export_repairs_it(
     assert "asyncapi.yaml" not in err
 
     assert main(["schemas", "export", "--dir", str(out)]) == 0
-    assert differences(out, render_files()) == [f"stale: {out / 'json' / 'old-message.schema.json'}"]
+    assert differences(out, render_files()) == [
+        f"stale: {out / 'json' / 'old-message.schema.json'}"
+    ]
 
 
 # --- JSON Schema ----------------------------------------------------------------------------
@@ -76,9 +88,17 @@ def test_cli_check_reports_drift_and_export_repairs_it(
 
 def test_one_schema_per_wire_message() -> None:
     schemas = json_schemas()
-    assert set(schemas) == {f"{name}.schema.json" for name in (
-        "interaction-request", "human-response", "response-receipt", "interaction-outcome",
-        "notification", "lifecycle-event")}
+    assert set(schemas) == {
+        f"{name}.schema.json"
+        for name in (
+            "interaction-request",
+            "human-response",
+            "response-receipt",
+            "interaction-outcome",
+            "notification",
+            "lifecycle-events",
+        )
+    }
     ids = [schema["$id"] for schema in schemas.values()]
     assert len(set(ids)) == len(ids)
     for name, schema in schemas.items():
@@ -124,25 +144,37 @@ def test_asyncapi_file_is_the_document(asyncapi: dict[str, Any]) -> None:
 
 
 def test_every_exchange_and_queue_is_described(asyncapi: dict[str, Any]) -> None:
-    exchanges = {c["bindings"]["amqp"]["exchange"]["name"] for c in asyncapi["channels"].values()
-                 if c["bindings"]["amqp"]["is"] == "routingKey"}
-    queues = {c["bindings"]["amqp"]["queue"]["name"] for c in asyncapi["channels"].values()
-              if c["bindings"]["amqp"]["is"] == "queue"}
+    exchanges = {
+        c["bindings"]["amqp"]["exchange"]["name"]
+        for c in asyncapi["channels"].values()
+        if c["bindings"]["amqp"]["is"] == "routingKey"
+    }
+    queues = {
+        c["bindings"]["amqp"]["queue"]["name"]
+        for c in asyncapi["channels"].values()
+        if c["bindings"]["amqp"]["is"] == "queue"
+    }
     assert set(NAMES.exchanges) | {NAMES.dead_letter} <= exchanges
     assert exchanges - set(NAMES.exchanges) == {NAMES.dead_letter, ""}  # "" the default exchange
-    assert queues == {NAMES.requests_queue, NAMES.responses_queue, NAMES.dead_letter_queue,
-                      NAMES.reply_queue("{reply_to}")}
+    assert queues == {
+        NAMES.requests_queue,
+        NAMES.responses_queue,
+        NAMES.dead_letter_queue,
+        NAMES.reply_queue("{reply_to}"),
+    }
 
 
 def test_queue_arguments_are_the_topology(asyncapi: dict[str, Any]) -> None:
     defaults = Settings.model_fields
-    args = queue_arguments(NAMES, defaults["queue_type"].default,
-                           defaults["delivery_limit"].default)
+    args = queue_arguments(
+        NAMES, defaults["queue_type"].default, defaults["delivery_limit"].default
+    )
     channels = asyncapi["channels"]
     for name in ("brokerRequests", "brokerResponses", "replyQueue"):
         assert channels[name]["x-hitl-queue-arguments"] == args, name
     assert channels["replyQueue"]["x-hitl-bindings"] == [
-        {"exchange": NAMES.outcomes, "routingKey": "{reply_to}"}]
+        {"exchange": NAMES.outcomes, "routingKey": "{reply_to}"}
+    ]
 
 
 def test_every_message_has_its_amqp_properties(asyncapi: dict[str, Any]) -> None:
@@ -153,14 +185,21 @@ def test_every_message_has_its_amqp_properties(asyncapi: dict[str, Any]) -> None
         props = message.get("x-amqp-properties")
         if props is None:
             continue
-        assert set(props) == {"type", "message_id", "correlation_id", "reply_to", "content_type",
-                              "delivery_mode"}, name
+        assert set(props) == {
+            "type",
+            "message_id",
+            "correlation_id",
+            "reply_to",
+            "content_type",
+            "delivery_mode",
+        }, name
         assert props["content_type"] == "application/json"
         assert props["delivery_mode"] == 2
         assert message["bindings"]["amqp"]["messageType"] == props["type"]
         assert (SCHEMAS / message["x-json-schema"]).is_file(), name
     assert messages["interactionOutcome"]["x-amqp-properties"]["message_id"].startswith(
-        "outcome:<interaction_id>")
+        "outcome:<interaction_id>"
+    )
     headers = asyncapi["components"]["schemas"]["DeadLetterHeaders"]
     assert set(headers["properties"]) == {name for name, _always, _meaning in DEAD_LETTER_HEADERS}
     assert headers["properties"]["x-hitl-error-code"]["enum"] == [c.value for c in ErrorCode]
@@ -189,15 +228,22 @@ def test_contract_md_json_examples_fit_the_models() -> None:
     assert len(blocks) >= 3
     titles = {wire.title: wire for wire in WIRE_MESSAGES}
     for _marker, title, body in blocks:
-        assert title in titles, f"a ```json block without <!-- contract: Message --> marker:\n{body}"
+        assert title in titles, (
+            f"a ```json block without <!-- contract: Message --> marker:\n{body}"
+        )
         titles[title].adapter.validate_json(body)
 
 
 def test_contract_md_names_every_exchange_header_code_and_type() -> None:
     text = CONTRACT_MD.read_text(encoding="utf-8")
     expected = [
-        *NAMES.exchanges, NAMES.dead_letter, NAMES.requests_queue, NAMES.responses_queue,
-        NAMES.dead_letter_queue, NAMES.reply_queue("<service>"), *MESSAGE_TYPES,
+        *NAMES.exchanges,
+        NAMES.dead_letter,
+        NAMES.requests_queue,
+        NAMES.responses_queue,
+        NAMES.dead_letter_queue,
+        NAMES.reply_queue("<service>"),
+        *MESSAGE_TYPES,
         *(name for name, _always, _meaning in DEAD_LETTER_HEADERS),
         *(code.value for code in ErrorCode),
     ]

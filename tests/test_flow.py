@@ -11,9 +11,17 @@ from redis.asyncio import Redis
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
-from hitl_contract import InteractionOutcome, LifecycleEvent, OutcomeStatus, ReceiptResult
+from hitl_contract import InteractionOutcome, OutcomeStatus, ReceiptResult
 from tests.conftest import AMQP_URL
-from tests.helpers import answer, dead_letters, eventually, json_of, publish_raw, raw_request
+from tests.helpers import (
+    answer,
+    dead_letters,
+    eventually,
+    json_of,
+    lifecycle_events,
+    publish_raw,
+    raw_request,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -47,9 +55,18 @@ async def test_ask_answer_resume_with_lifecycle_events(
             {"reason": "ok"},
         )
         assert outcome.resume_state == {"cursor": 41} and outcome.thread_id == "run-1"
-        await events.wait_for(lambda m: len(m) == 4)
-        names_seen = [LifecycleEvent.model_validate_json(m.body).event for m in events.messages]
-        assert names_seen == ["requested", "notified", "responded", "resolved"]
+        await events.wait_for(lambda m: len(lifecycle_events(m)) == 4)
+        seen = lifecycle_events(events.messages)
+        assert [e.event for e in seen] == ["requested", "notified", "responded", "resolved"]
+        assert [e.event_id for e in seen] == [
+            f"{request.id}:1:requested",
+            f"{request.id}:1:notified",
+            f"{request.id}:2:responded",
+            f"{request.id}:2:resolved",
+        ]
+        assert {m.routing_key for m in events.messages} == {
+            f"{e}.approval" for e in ("requested", "notified", "responded", "resolved")
+        }
 
 
 async def test_duplicate_request_changes_nothing(
@@ -135,7 +152,7 @@ async def test_unknown_interaction_gets_an_error_event_and_dead_letter(
         assert receipt is not None and receipt.result == ReceiptResult.HELD
         # ... then, as no request came, reported and parked.
         await events.wait_for(lambda m: len(m) == 1)
-        event = LifecycleEvent.model_validate_json(events.messages[0].body)
+        [event] = lifecycle_events(events.messages)
         assert event.error is not None and event.error.code == "unknown_interaction"
         assert event.interaction_id == ghost
     [dead] = await dead_letters(amqp, settings.namespace, 1)

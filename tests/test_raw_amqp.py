@@ -43,14 +43,20 @@ class RawProducer:
         self.channel = channel
         self.namespace = namespace
         self.outcomes: asyncio.Queue[tuple[AbstractIncomingMessage, dict[str, Any]]] = (
-            asyncio.Queue())
+            asyncio.Queue()
+        )
 
     async def declare_reply_queue(self) -> None:
         ns = self.namespace
         queue = await self.channel.declare_queue(
-            f"{ns}.reply.{SERVICE}", durable=True,
-            arguments={"x-queue-type": "quorum", "x-dead-letter-exchange": f"{ns}.dlx",
-                       "x-delivery-limit": 5})
+            f"{ns}.reply.{SERVICE}",
+            durable=True,
+            arguments={
+                "x-queue-type": "quorum",
+                "x-dead-letter-exchange": f"{ns}.dlx",
+                "x-delivery-limit": 5,
+            },
+        )
         await queue.bind(f"{ns}.outcomes", routing_key=SERVICE)
         await queue.consume(self._receive)
 
@@ -62,18 +68,28 @@ class RawProducer:
         """Persistent, mandatory, confirmed: returns once RabbitMQ routed and stored it."""
         exchange = await self.channel.get_exchange(f"{self.namespace}.requests", ensure=False)
         await exchange.publish(
-            aio_pika.Message(json.dumps(request).encode(), content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type="hitl.request",
-                             message_id=request["id"], correlation_id=request["id"]),
-            routing_key=request["kind"], mandatory=True)
+            aio_pika.Message(
+                json.dumps(request).encode(),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type="hitl.request",
+                message_id=request["id"],
+                correlation_id=request["id"],
+            ),
+            routing_key=request["kind"],
+            mandatory=True,
+        )
 
-    async def outcome(self, timeout: float = 15.0) -> tuple[AbstractIncomingMessage, dict[str, Any]]:
+    async def outcome(
+        self, timeout: float = 15.0
+    ) -> tuple[AbstractIncomingMessage, dict[str, Any]]:
         return await asyncio.wait_for(self.outcomes.get(), timeout)
 
 
 @contextlib.asynccontextmanager
-async def raw_producer(amqp: AbstractRobustConnection, namespace: str
-                       ) -> AsyncIterator[RawProducer]:
+async def raw_producer(
+    amqp: AbstractRobustConnection, namespace: str
+) -> AsyncIterator[RawProducer]:
     # on_return_raises: an unroutable (returned) request fails the publish loudly.
     channel = await amqp.channel(publisher_confirms=True, on_return_raises=True)
     producer = RawProducer(channel, namespace)
@@ -125,30 +141,50 @@ class RawResponder:
     async def next_notification(self, timeout: float = 15.0) -> dict[str, Any]:
         return await asyncio.wait_for(self.notifications.get(), timeout)
 
-    async def respond(self, interaction_id: str, action: str, data: dict[str, Any],
-                      responder: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
+    async def respond(
+        self,
+        interaction_id: str,
+        action: str,
+        data: dict[str, Any],
+        responder: dict[str, Any],
+        timeout: float = 15.0,
+    ) -> dict[str, Any]:
         """Publish a raw answer and return the broker's receipt for it."""
         response_id = str(uuid.uuid4())
-        response = {"schema_version": 1, "interaction_id": interaction_id,
-                    "response_id": response_id, "action": action, "data": data,
-                    "responder": responder, "channel": "slack"}
+        response = {
+            "schema_version": 1,
+            "interaction_id": interaction_id,
+            "response_id": response_id,
+            "action": action,
+            "data": data,
+            "responder": responder,
+            "channel": "slack",
+        }
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self.receipts[response_id] = future
         exchange = await self.channel.get_exchange(f"{self.namespace}.responses", ensure=False)
         await exchange.publish(
-            aio_pika.Message(json.dumps(response).encode(), content_type="application/json",
-                             delivery_mode=aio_pika.DeliveryMode.PERSISTENT, type="hitl.response",
-                             message_id=response_id, correlation_id=response_id,
-                             reply_to=self.receipts_queue),
-            routing_key=interaction_id, mandatory=True)
+            aio_pika.Message(
+                json.dumps(response).encode(),
+                content_type="application/json",
+                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+                type="hitl.response",
+                message_id=response_id,
+                correlation_id=response_id,
+                reply_to=self.receipts_queue,
+            ),
+            routing_key=interaction_id,
+            mandatory=True,
+        )
         receipt = await asyncio.wait_for(future, timeout)
         assert receipt["response_id"] == response_id
         return receipt
 
 
 @contextlib.asynccontextmanager
-async def raw_responder(amqp: AbstractRobustConnection, namespace: str
-                        ) -> AsyncIterator[RawResponder]:
+async def raw_responder(
+    amqp: AbstractRobustConnection, namespace: str
+) -> AsyncIterator[RawResponder]:
     channel = await amqp.channel(publisher_confirms=True, on_return_raises=True)
     receipts = await channel.declare_queue(exclusive=True, auto_delete=True)
     notes = await channel.declare_queue(exclusive=True, auto_delete=True)
@@ -166,11 +202,11 @@ async def raw_responder(amqp: AbstractRobustConnection, namespace: str
 
 
 async def test_raw_producer_asks_and_receives_the_outcome(
-        broker: BrokerService, namespace: str, amqp: AbstractRobustConnection) -> None:
+    broker: BrokerService, namespace: str, amqp: AbstractRobustConnection
+) -> None:
     request = approval_request()
     iid = request["id"]
-    async with raw_producer(amqp, namespace) as producer, \
-            raw_responder(amqp, namespace) as bot:
+    async with raw_producer(amqp, namespace) as producer, raw_responder(amqp, namespace) as bot:
         await producer.ask(request)
         note = await bot.next_notification()
         assert note["interaction_id"] == iid
@@ -197,40 +233,81 @@ async def test_raw_producer_asks_and_receives_the_outcome(
         "status": "resolved",
         "action": "approve",
         "data": {"reason": "within budget"},
-        "decided_by": {"type": "person", "identity": {**ALICE, "groups": []},
-                       "channel": "slack", "policy": None},
+        "decided_by": {
+            "type": "person",
+            "identity": {**ALICE, "groups": []},
+            "channel": "slack",
+            "policy": None,
+        },
         "response_id": receipt["response_id"],
         "votes": [],
         "resume_state": {"step": 3},
     }
-    assert receipt["outcome"] == {**outcome, "requested_at": receipt["outcome"]["requested_at"],
-                                  "resolved_at": receipt["outcome"]["resolved_at"]}
+    assert receipt["outcome"] == {
+        **outcome,
+        "requested_at": receipt["outcome"]["requested_at"],
+        "resolved_at": receipt["outcome"]["resolved_at"],
+    }
 
 
-@pytest.mark.parametrize(("fields", "action", "data", "responder", "expected"), [
-    pytest.param({"kind": "choice", "options": ["Production", "Staging", "Development"]},
-                 "choose", {"choice": "Staging", "justification": "test first"}, ALICE,
-                 {"status": "resolved", "action": "choose", "decided_by": "person",
-                  "data": {"choice": 2, "value": "Staging", "justification": "test first"}},
-                 id="choice-by-value"),
-    pytest.param({"kind": "text_input", "max_length": 100}, "respond",
-                 {"text": "Add rate limiting."}, ALICE,
-                 {"status": "resolved", "action": "respond", "decided_by": "person",
-                  "data": {"text": "Add rate limiting."}}, id="text-input"),
-    pytest.param({}, "cancel", {"reason": "no longer needed"},
-                 {"id": SERVICE, "service": SERVICE},
-                 {"status": "cancelled", "action": "cancel", "decided_by": "requester",
-                  "data": {"reason": "no longer needed"}}, id="cancel-by-requester"),
-])
+@pytest.mark.parametrize(
+    ("fields", "action", "data", "responder", "expected"),
+    [
+        pytest.param(
+            {"kind": "choice", "options": ["Production", "Staging", "Development"]},
+            "choose",
+            {"choice": "Staging", "justification": "test first"},
+            ALICE,
+            {
+                "status": "resolved",
+                "action": "choose",
+                "decided_by": "person",
+                "data": {"choice": 2, "value": "Staging", "justification": "test first"},
+            },
+            id="choice-by-value",
+        ),
+        pytest.param(
+            {"kind": "text_input", "max_length": 100},
+            "respond",
+            {"text": "Add rate limiting."},
+            ALICE,
+            {
+                "status": "resolved",
+                "action": "respond",
+                "decided_by": "person",
+                "data": {"text": "Add rate limiting."},
+            },
+            id="text-input",
+        ),
+        pytest.param(
+            {},
+            "cancel",
+            {"reason": "no longer needed"},
+            {"id": SERVICE, "service": SERVICE},
+            {
+                "status": "cancelled",
+                "action": "cancel",
+                "decided_by": "requester",
+                "data": {"reason": "no longer needed"},
+            },
+            id="cancel-by-requester",
+        ),
+    ],
+)
 async def test_raw_producer_every_kind(
-        broker: BrokerService, namespace: str, amqp: AbstractRobustConnection,
-        fields: dict[str, Any], action: str, data: dict[str, Any], responder: dict[str, Any],
-        expected: dict[str, Any]) -> None:
+    broker: BrokerService,
+    namespace: str,
+    amqp: AbstractRobustConnection,
+    fields: dict[str, Any],
+    action: str,
+    data: dict[str, Any],
+    responder: dict[str, Any],
+    expected: dict[str, Any],
+) -> None:
     request = approval_request(**fields)
     if request["kind"] != "approval":
         request["on_timeout"] = {"action": "timeout", "data": {}}
-    async with raw_producer(amqp, namespace) as producer, \
-            raw_responder(amqp, namespace) as bot:
+    async with raw_producer(amqp, namespace) as producer, raw_responder(amqp, namespace) as bot:
         await producer.ask(request)
         note = await bot.next_notification()
         assert note["request"]["kind"] == request["kind"]
@@ -239,22 +316,30 @@ async def test_raw_producer_every_kind(
         message, outcome = await producer.outcome()
     assert message.correlation_id == request["id"]
     assert message.message_id == f"outcome:{request['id']}"
-    got = {"status": outcome["status"], "action": outcome["action"], "data": outcome["data"],
-           "decided_by": outcome["decided_by"]["type"]}
+    got = {
+        "status": outcome["status"],
+        "action": outcome["action"],
+        "data": outcome["data"],
+        "decided_by": outcome["decided_by"]["type"],
+    }
     assert got == expected
     assert outcome["kind"] == request["kind"]
 
 
 async def test_raw_reply_queue_matches_what_the_sdk_declares(
-        broker: BrokerService, namespace: str, amqp: AbstractRobustConnection) -> None:
+    broker: BrokerService, namespace: str, amqp: AbstractRobustConnection
+) -> None:
     """The documented queue arguments are the SDK's: redeclaring must not fail."""
-    async with raw_producer(amqp, namespace), \
-            HitlClient.connect(AMQP_URL, service=SERVICE, namespace=namespace) as client:
+    async with (
+        raw_producer(amqp, namespace),
+        HitlClient.connect(AMQP_URL, service=SERVICE, namespace=namespace) as client,
+    ):
         assert client.reply_to == SERVICE
 
 
 async def test_refused_request_is_dead_lettered_with_the_documented_headers(
-        broker: BrokerService, namespace: str, amqp: AbstractRobustConnection) -> None:
+    broker: BrokerService, namespace: str, amqp: AbstractRobustConnection
+) -> None:
     request = approval_request(kind="poll")
     async with raw_producer(amqp, namespace) as producer:
         await producer.ask(request)
@@ -301,26 +386,38 @@ def contract_js_example() -> str:
 def node_or_fail() -> str:
     node = shutil.which("node")
     if node is None:
-        pytest.fail("node is not installed, so the JavaScript example of docs/contract.md "
-                    "cannot run: install Node.js >= 18, then `npm ci --prefix docs/examples`")
+        pytest.fail(
+            "node is not installed, so the JavaScript example of docs/contract.md "
+            "cannot run: install Node.js >= 18, then `npm ci --prefix docs/examples`"
+        )
     if not (EXAMPLES / "node_modules" / "amqplib").is_dir():
-        pytest.fail("amqplib is not installed for the docs examples: run "
-                    "`npm ci --prefix docs/examples`")
+        pytest.fail(
+            "amqplib is not installed for the docs examples: run `npm ci --prefix docs/examples`"
+        )
     return node
 
 
 async def test_contract_md_javascript_producer_runs(
-        broker: BrokerService, namespace: str, amqp: AbstractRobustConnection,
-        tmp_path: Path) -> None:
+    broker: BrokerService, namespace: str, amqp: AbstractRobustConnection, tmp_path: Path
+) -> None:
     node = node_or_fail()
     script = tmp_path / "producer.js"
     script.write_text(contract_js_example(), encoding="utf-8")
-    env = {**os.environ, "HITL_AMQP_URL": AMQP_URL, "HITL_NAMESPACE": namespace,
-           "HITL_SERVICE": SERVICE, "NODE_PATH": str(EXAMPLES / "node_modules")}
+    env = {
+        **os.environ,
+        "HITL_AMQP_URL": AMQP_URL,
+        "HITL_NAMESPACE": namespace,
+        "HITL_SERVICE": SERVICE,
+        "NODE_PATH": str(EXAMPLES / "node_modules"),
+    }
     async with raw_responder(amqp, namespace) as bot:
         proc = await asyncio.create_subprocess_exec(
-            node, str(script), env=env, stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE)
+            node,
+            str(script),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         finished = asyncio.ensure_future(proc.communicate())
         try:
             noted = asyncio.ensure_future(bot.next_notification(timeout=30))
@@ -328,11 +425,14 @@ async def test_contract_md_javascript_producer_runs(
             if not noted.done():
                 noted.cancel()
                 out, err = await finished
-                pytest.fail(f"the JS producer exited ({proc.returncode}) before asking:\n"
-                            f"{err.decode()}{out.decode()}")
+                pytest.fail(
+                    f"the JS producer exited ({proc.returncode}) before asking:\n"
+                    f"{err.decode()}{out.decode()}"
+                )
             note = noted.result()
-            receipt = await bot.respond(note["interaction_id"], "approve",
-                                        {"reason": "within budget"}, ALICE)
+            receipt = await bot.respond(
+                note["interaction_id"], "approve", {"reason": "within budget"}, ALICE
+            )
             assert receipt["result"] == "accepted", receipt
             out, err = await asyncio.wait_for(finished, 30)
         finally:

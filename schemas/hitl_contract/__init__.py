@@ -5,7 +5,13 @@ under ``schemas/`` so producers in other languages can speak it with a plain AMQ
 """
 
 from hitl_contract.common import ErrorCode, ErrorDetail, Identity, JsonObject
-from hitl_contract.events import LifecycleEvent, LifecycleEventName, Notification, NotifyReason
+from hitl_contract.events import (
+    LifecycleEvent,
+    LifecycleEventName,
+    LifecycleEvents,
+    Notification,
+    NotifyReason,
+)
 from hitl_contract.kinds import (
     KIND_NAMES,
     ApprovalRequest,
@@ -61,6 +67,7 @@ __all__ = [
     "JsonObject",
     "LifecycleEvent",
     "LifecycleEventName",
+    "LifecycleEvents",
     "Notification",
     "NotifyReason",
     "OutcomeStatus",

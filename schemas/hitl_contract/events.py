@@ -45,6 +45,13 @@ class LifecycleEvent(Message):
     """One step in an interaction's life. ``rejected`` carries the error of a refused message."""
 
     event: LifecycleEventName
+    event_id: str | None = Field(
+        default=None,
+        description=(
+            "Stable id of this event, '<interaction_id>:<version>:<event>'. An event published "
+            "again after a crash keeps its id: deduplicate on it."
+        ),
+    )
     interaction_id: UUID | None = None
     thread_id: str | None = None
     kind: str | None = None
@@ -54,3 +61,15 @@ class LifecycleEvent(Message):
     error: ErrorDetail | None = None
     route: str | None = Field(default=None, description="For notified, reminded, escalated.")
     source: str | None = Field(default=None, description="Where a rejected message came from.")
+
+
+class LifecycleEvents(Message):
+    """Lifecycle events published together, as the body of one message on the events exchange.
+
+    The broker batches the events of the transitions it commits in the same moment into one
+    message per routing key ``<event>.<kind>``, so every event in a batch has the same name and
+    kind and a binding such as ``resolved.*`` selects whole batches. Events of one interaction
+    keep their order; deduplicate on ``event_id``.
+    """
+
+    events: list[LifecycleEvent] = Field(min_length=1)

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
-from hitl_contract.events import LifecycleEvent, Notification
+from hitl_contract.events import LifecycleEvents, Notification
 from hitl_contract.kinds import KIND_NAMES, InteractionRequest
 from hitl_contract.outcome import InteractionOutcome
 from hitl_contract.response import HumanResponse, ResponseReceipt
@@ -83,11 +83,11 @@ WIRE_MESSAGES: tuple[WireMessage, ...] = (
         "Show this request to people on `route`; answer it with a HumanResponse.",
     ),
     WireMessage(
-        "lifecycle-event",
-        "LifecycleEvent",
-        TypeAdapter(LifecycleEvent),
+        "lifecycle-events",
+        "LifecycleEvents",
+        TypeAdapter(LifecycleEvents),
         "serialization",
-        "One step in an interaction's life; `rejected` carries the error of a refused message.",
+        "Lifecycle events committed together, one message per routing key `<event>.<kind>`.",
     ),
 )
 

@@ -33,6 +33,7 @@ from hitl_contract import (
     InteractionRequest,
     LifecycleEvent,
     LifecycleEventName,
+    LifecycleEvents,
     Notification,
     NotifyReason,
     OutcomeStatus,
@@ -286,8 +287,9 @@ def _channels(names: Names) -> dict[str, Any]:
         "events": _exchange_channel(
             names.events,
             "{event}.{kind}",
-            "Lifecycle events for audit and dashboards; bind what you need, e.g. 'rejected.#'.",
-            ["lifecycleEvent"],
+            "Lifecycle events for audit and dashboards, batched per routing key; bind what you "
+            "need, e.g. 'rejected.#'.",
+            ["lifecycleEvents"],
             {
                 "event": {"enum": [e.value for e in LifecycleEventName]},
                 "kind": {
@@ -419,7 +421,13 @@ def _operations() -> dict[str, Any]:
         "sendNotification": _send(
             "notifications", "notification", "When a request becomes pending."
         ),
-        "sendEvent": _send("events", "lifecycleEvent", "Every step of every interaction."),
+        "sendEvent": _send(
+            "events",
+            "lifecycleEvents",
+            "Every step of every interaction: the events of the transitions committed together, "
+            "one message per routing key.",
+            mandatory=False,
+        ),
         "sendReceipt": _send(
             "receipts",
             "responseReceipt",
@@ -531,17 +539,17 @@ def _messages(names: Names, payloads: dict[str, dict[str, Any]]) -> dict[str, An
             "$message.payload#/interaction_id",
             ex["notification"],
         ),
-        "lifecycleEvent": _message(
-            "LifecycleEvent",
-            payloads["LifecycleEvent"],
+        "lifecycleEvents": _message(
+            "LifecycleEvents",
+            payloads["LifecycleEvents"],
             _amqp_properties(
                 EVENT_TYPE,
-                "event:<interaction_id>:<event>:<version> (rejected: event:rejected:<time_ns>)",
-                "<interaction_id>, absent when unknown",
+                "events:<digest of the event ids it carries>",
+                "absent (a batch spans interactions)",
                 "none",
             ),
-            "$message.payload#/interaction_id",
-            ex["event"],
+            "$message.payload#/events/0/interaction_id",
+            ex["events"],
         ),
         "deadLetter": {
             "name": "DeadLetter",
@@ -666,13 +674,18 @@ def _examples() -> dict[str, BaseModel]:
             deadline=datetime(2025, 1, 15, 10, 30, tzinfo=UTC),
             request=request,
         ),
-        "event": LifecycleEvent(
-            event=LifecycleEventName.RESOLVED,
-            interaction_id=iid,
-            thread_id=request.thread_id,
-            kind=request.kind,
-            at=answered,
-            response_id=rid,
-            outcome=outcome,
+        "events": LifecycleEvents(
+            events=[
+                LifecycleEvent(
+                    event=LifecycleEventName.RESOLVED,
+                    event_id=f"{iid}:2:resolved",
+                    interaction_id=iid,
+                    thread_id=request.thread_id,
+                    kind=request.kind,
+                    at=answered,
+                    response_id=rid,
+                    outcome=outcome,
+                )
+            ]
         ),
     }

@@ -1,9 +1,9 @@
-"""Publishing committed outbox messages, then deleting them from the outbox.
+"""Publishing committed outbox entries, then deleting them from the outbox.
 
-The writer of a transition dispatches its own messages at once; the poller's relay dispatches
+The writer of a transition dispatches its own entry at once; the poller's relay dispatches
 those whose writer died first. Either way: publish with confirms, then delete, so a crash in
-between means a republish (same message id), never a loss. Deletes are batched by a janitor
-every few milliseconds, off the ack path: one Redis round trip for many messages.
+between means a republish (same message and event ids), never a loss. Deletes are batched by a
+janitor every few milliseconds, off the ack path: one Redis round trip for many entries.
 """
 
 import asyncio
@@ -13,10 +13,10 @@ from collections import defaultdict
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.redis.store import RedisStore
-from hitl.broker.outbound import OutboxMessage
+from hitl.broker.outbound import OutboxEntry, OutboxMessage
 from hitl.broker.rejections import Rejections
+from hitl.broker.sending import Sender
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
 from hitl_contract import ErrorCode, ErrorDetail
@@ -80,19 +80,23 @@ class OutboxJanitor:
 
 class Dispatcher:
     def __init__(
-        self, publisher: Publisher, janitor: OutboxJanitor, rejections: Rejections, metrics: Metrics
+        self,
+        sender: Sender,
+        janitor: OutboxJanitor,
+        rejections: Rejections,
+        metrics: Metrics,
     ) -> None:
-        self._publisher = publisher
+        self._sender = sender
         self._janitor = janitor
         self._rejections = rejections
         self._metrics = metrics
 
-    async def dispatch(self, shard: int, messages: Sequence[OutboxMessage]) -> None:
-        await settle_all([self._send(m) for m in messages])
-        self._janitor.published(shard, [m.entry_id for m in messages])
+    async def dispatch(self, shard: int, entries: Sequence[OutboxEntry]) -> None:
+        await settle_all([self._send(m) for entry in entries for m in entry.messages])
+        self._janitor.published(shard, [entry.entry_id for entry in entries])
 
     async def _send(self, message: OutboxMessage) -> None:
-        if await self._publisher.publish(message.envelope, mandatory=message.mandatory):
+        if await self._sender.send(message):
             return
         e = message.envelope
         self._metrics.unroutable.labels(e.exchange).inc()

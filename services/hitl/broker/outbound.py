@@ -2,6 +2,8 @@
 outbox. Message ids are stable (``outcome:<id>``...), so a consumer can drop the rare duplicate
 that a crash between publish and outbox cleanup produces."""
 
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
@@ -10,48 +12,59 @@ from pydantic import BaseModel
 from hitl.adapters.amqp.publisher import Envelope
 from hitl.adapters.amqp.topology import Names
 from hitl.core.machine import Deliver, Emit, Notify, Transition
+from hitl_contract import SCHEMA_VERSION, LifecycleEvent
 
 NOTIFICATION_TYPE = "hitl.notification"
-EVENT_TYPE = "hitl.event"
+EVENT_TYPE = "hitl.events"
 OUTCOME_TYPE = "hitl.outcome"
 RECEIPT_TYPE = "hitl.receipt"
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
-    entry_id: str
     envelope: Envelope
     critical: bool  # unroutable means nobody can ever learn it: dead-letter a copy
-    # Lifecycle events fan out to whoever listens; nobody listening is normal, so they are
-    # published without ``mandatory`` (returns would cost both sides CPU for nothing).
-    mandatory: bool = True
+    # A lifecycle event: its body is one LifecycleEvent, published in a LifecycleEvents batch
+    # with others of the same routing key, without ``mandatory`` (nobody listening is normal).
+    event: bool = False
 
-    def encode(self) -> bytes:
+    def meta(self) -> dict[str, object]:
         e = self.envelope
-        meta = {
+        return {
             "x": e.exchange,
             "k": e.routing_key,
             "t": e.message_type,
             "m": e.message_id,
             "c": e.correlation_id,
             "crit": self.critical,
-            "mand": self.mandatory,
+            "ev": self.event,
+            "n": len(e.body),
         }
-        return orjson.dumps(meta) + b"\n" + e.body
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    """The messages of one committed transition: one outbox entry, published and deleted as
+    one. Its id, ``<interaction_id>:<version>``, is unique per transition."""
+
+    entry_id: str
+    messages: tuple[OutboxMessage, ...]
+
+    def encode(self) -> bytes:
+        head = orjson.dumps([m.meta() for m in self.messages])
+        return b"".join((head, b"\n", *(m.envelope.body for m in self.messages)))
 
     @classmethod
-    def decode(cls, entry_id: str, payload: bytes) -> "OutboxMessage":
-        head, _, body = payload.partition(b"\n")
-        meta = orjson.loads(head)
-        envelope = Envelope(
-            exchange=meta["x"],
-            routing_key=meta["k"],
-            body=body,
-            message_type=meta["t"],
-            message_id=meta["m"],
-            correlation_id=meta["c"],
-        )
-        return cls(entry_id, envelope, bool(meta["crit"]), bool(meta.get("mand", True)))
+    def decode(cls, entry_id: str, payload: bytes) -> "OutboxEntry":
+        head, _, bodies = payload.partition(b"\n")
+        messages = []
+        offset = 0
+        for meta in orjson.loads(head):
+            body = bodies[offset : offset + meta["n"]]
+            offset += meta["n"]
+            envelope = Envelope(meta["x"], meta["k"], body, meta["t"], meta["m"], meta["c"])
+            messages.append(OutboxMessage(envelope, bool(meta["crit"]), bool(meta["ev"])))
+        return cls(entry_id, tuple(messages))
 
 
 def encode_model(model: BaseModel) -> bytes:
@@ -59,12 +72,23 @@ def encode_model(model: BaseModel) -> bytes:
     return model.__pydantic_serializer__.to_json(model)
 
 
-def render(transition: Transition, names: Names) -> list[OutboxMessage]:
+def event_message(event: LifecycleEvent, names: Names, message_id: str) -> OutboxMessage:
+    envelope = Envelope(
+        names.events,
+        f"{event.event}.{event.kind or 'unknown'}",
+        encode_model(event),
+        EVENT_TYPE,
+        message_id,
+        str(event.interaction_id) if event.interaction_id else None,
+    )
+    return OutboxMessage(envelope, critical=False, event=True)
+
+
+def render(transition: Transition, names: Names) -> OutboxEntry:
     state = transition.state
     iid = str(state.request.id)
     out: list[OutboxMessage] = []
-    for n, command in enumerate(transition.commands):
-        entry_id = f"{iid}:{state.version}:{n}"
+    for command in transition.commands:
         if isinstance(command, Notify):
             note = command.notification
             envelope = Envelope(
@@ -75,18 +99,10 @@ def render(transition: Transition, names: Names) -> list[OutboxMessage]:
                 f"notification:{iid}:{note.reason}:{note.attempt}",
                 iid,
             )
-            out.append(OutboxMessage(entry_id, envelope, critical=False))
+            out.append(OutboxMessage(envelope, critical=False))
         elif isinstance(command, Emit):
             event = command.event
-            envelope = Envelope(
-                names.events,
-                f"{event.event}.{state.request.kind}",
-                encode_model(event),
-                EVENT_TYPE,
-                f"event:{iid}:{event.event}:{state.version}",
-                iid,
-            )
-            out.append(OutboxMessage(entry_id, envelope, critical=False, mandatory=False))
+            out.append(event_message(event, names, f"event:{event.event_id}"))
         elif isinstance(command, Deliver):
             envelope = Envelope(
                 names.outcomes,
@@ -96,5 +112,21 @@ def render(transition: Transition, names: Names) -> list[OutboxMessage]:
                 f"outcome:{iid}",
                 iid,
             )
-            out.append(OutboxMessage(entry_id, envelope, critical=True))
-    return out
+            out.append(OutboxMessage(envelope, critical=True))
+    return OutboxEntry(f"{iid}:{state.version}", tuple(out))
+
+
+def event_batch(events: Sequence[Envelope]) -> Envelope:
+    """One LifecycleEvents message carrying events that share exchange and routing key. The
+    body is spliced from the events' own JSON rather than re-serialised."""
+    first = events[0]
+    body = b"".join((_BATCH_HEAD, b",".join(e.body for e in events), b"]}"))
+    digest = hashlib.blake2b(digest_size=12)
+    for e in events:
+        digest.update(e.message_id.encode())
+    return Envelope(
+        first.exchange, first.routing_key, body, EVENT_TYPE, f"events:{digest.hexdigest()}"
+    )
+
+
+_BATCH_HEAD = b'{"schema_version":%d,"events":[' % SCHEMA_VERSION

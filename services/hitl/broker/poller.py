@@ -18,7 +18,7 @@ from uuid import UUID
 from hitl.adapters.redis.store import EARLY, RedisStore
 from hitl.broker.answers import AnswerApplier
 from hitl.broker.dispatch import Dispatcher, settle_all
-from hitl.broker.outbound import OutboxMessage
+from hitl.broker.outbound import OutboxEntry
 from hitl.broker.transitions import Committer
 from hitl.core.machine import fire, parse_deadline_member
 from hitl.errors import HitlError
@@ -102,13 +102,14 @@ class Poller:
             # else: someone changed it first; if the timer still stands, its lease brings it back
 
     async def _relay(self, stranded: list[tuple[int, str, bytes]]) -> None:
-        by_shard: dict[int, list[OutboxMessage]] = defaultdict(list)
+        by_shard: dict[int, list[OutboxEntry]] = defaultdict(list)
         for shard, entry_id, payload in stranded:
-            by_shard[shard].append(OutboxMessage.decode(entry_id, payload))
-        for shard, messages in by_shard.items():
-            await self._dispatcher.dispatch(shard, messages)
-            self._metrics.relayed.inc(len(messages))
-            log.info("relayed %d outbox messages their writer did not publish", len(messages))
+            by_shard[shard].append(OutboxEntry.decode(entry_id, payload))
+        for shard, entries in by_shard.items():
+            await self._dispatcher.dispatch(shard, entries)
+            count = sum(len(entry.messages) for entry in entries)
+            self._metrics.relayed.inc(count)
+            log.info("relayed %d outbox messages their writer did not publish", count)
 
     async def _housekeeping(self, now: float) -> None:
         if now >= self._next_gauge:

@@ -13,7 +13,8 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.amqp.topology import Names
-from hitl.broker.outbound import EVENT_TYPE, RECEIPT_TYPE, encode_model
+from hitl.broker.outbound import RECEIPT_TYPE, encode_model, event_message
+from hitl.broker.sending import Sender
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
 from hitl_contract import (
@@ -63,8 +64,11 @@ def message_key(message_id: str | None, body: bytes) -> str:
 
 
 class Rejections:
-    def __init__(self, publisher: Publisher, names: Names, metrics: Metrics) -> None:
+    def __init__(
+        self, publisher: Publisher, sender: Sender, names: Names, metrics: Metrics
+    ) -> None:
         self._publisher = publisher
+        self._sender = sender
         self._names = names
         self._metrics = metrics
 
@@ -137,6 +141,7 @@ class Rejections:
         self._metrics.errors.labels(source, detail.code.value).inc()
         event = LifecycleEvent(
             event=LifecycleEventName.REJECTED,
+            event_id=f"rejected:{source}:{key}",
             interaction_id=interaction_id,
             thread_id=thread_id,
             kind=kind,
@@ -145,17 +150,7 @@ class Rejections:
             error=detail,
             source=source,
         )
-        await self._publisher.publish(
-            Envelope(
-                self._names.events,
-                f"rejected.{kind or 'unknown'}",
-                encode_model(event),
-                EVENT_TYPE,
-                f"event:rejected:{source}:{key}",
-                str(interaction_id) if interaction_id else None,
-            ),
-            mandatory=False,  # an event: nobody listening is normal
-        )
+        await self._sender.send(event_message(event, self._names, f"event:{event.event_id}"))
         await self.receipt(
             reply,
             ResponseReceipt(

@@ -33,6 +33,7 @@ from hitl.broker.dispatch import Dispatcher, OutboxJanitor
 from hitl.broker.handlers import Handlers
 from hitl.broker.poller import Poller
 from hitl.broker.rejections import Rejections, received
+from hitl.broker.sending import Sender
 from hitl.broker.transitions import Committer
 from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
@@ -92,10 +93,11 @@ class BrokerService:
             consume, self.names, s.queue_type, s.delivery_limit
         )
         publisher = Publisher(publish)
-        rejections = Rejections(publisher, self.names, self.metrics)
+        sender = Sender(publisher)
+        rejections = Rejections(publisher, sender, self.names, self.metrics)
         self._janitor = OutboxJanitor(store)
         self._janitor.start()
-        dispatcher = Dispatcher(publisher, self._janitor, rejections, self.metrics)
+        dispatcher = Dispatcher(sender, self._janitor, rejections, self.metrics)
         committer = Committer(
             store, dispatcher, self.names, self.metrics, StateCache(s.state_cache_size)
         )

@@ -6,7 +6,7 @@ from hitl.adapters.amqp.topology import Names
 from hitl.adapters.redis.store import Created, RedisStore
 from hitl.broker.cache import StateCache
 from hitl.broker.dispatch import Dispatcher
-from hitl.broker.outbound import OutboxMessage, render
+from hitl.broker.outbound import OutboxEntry, render
 from hitl.core.machine import InteractionState, Notify, Transition
 from hitl.observability.metrics import Metrics
 
@@ -62,9 +62,11 @@ class Committer:
         if outcome.decided_by.type == "policy":
             self._metrics.auto_resolved.labels(kind, outcome.decided_by.policy or "").inc()
 
-    async def _dispatch(self, transition: Transition, outbox: list[OutboxMessage]) -> None:
-        await self._dispatcher.dispatch(self._store.keys.shard(transition.state.request.id), outbox)
+    async def _dispatch(self, transition: Transition, outbox: OutboxEntry) -> None:
+        if outbox.messages:
+            shard = self._store.keys.shard(transition.state.request.id)
+            await self._dispatcher.dispatch(shard, [outbox])
 
 
-def _entries(outbox: list[OutboxMessage]) -> list[tuple[str, bytes]]:
-    return [(m.entry_id, m.encode()) for m in outbox]
+def _entries(outbox: OutboxEntry) -> list[tuple[str, bytes]]:
+    return [(outbox.entry_id, outbox.encode())] if outbox.messages else []

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
+from uuid import UUID
 
 from hitl.core.decisions import check_allowed, failed_action, record, tally
 from hitl.core.policies import AutoAnswer
@@ -129,7 +130,6 @@ def open_interaction(
     state = InteractionState(
         request=request, status=PENDING, version=1, requested_at=now, route=route
     )
-    requested = Emit(_event(LifecycleEventName.REQUESTED, request, now))
     if auto is not None:
         response = HumanResponse(
             interaction_id=request.id,
@@ -140,6 +140,7 @@ def open_interaction(
         )
         decision = decide(request, response, _dt(now))
         outcome = _outcome(state, now, decision, DecidedBy(type="policy", policy=auto.policy), None)
+        requested = Emit(_event(LifecycleEventName.REQUESTED, request, now, state.version + 1))
         return _finish(state, outcome, now, lead=(requested,))
     timers = {TIMEOUT: now + request.timeout_seconds} if request.timeout_seconds else {}
     if request.reminder_every_seconds:
@@ -148,6 +149,7 @@ def open_interaction(
         timers[f"{ESCALATE}{n}"] = now + step.after_seconds
     state = replace(state, timers=MappingProxyType(timers))
     notify = _notify(state, now, NotifyReason.REQUESTED, route, 1)
+    requested = Emit(_event(LifecycleEventName.REQUESTED, request, now, state.version))
     return _changed(state, state, (notify[0], requested, notify[1]))
 
 
@@ -160,8 +162,12 @@ def answer(state: InteractionState, response: HumanResponse, now: float) -> Tran
     request = state.request
     check_allowed(request, response)
     decision = decide(request, response, _dt(now))
-    responded = _event(LifecycleEventName.RESPONDED, request, now).model_copy(
-        update={"response_id": response.response_id}
+    responded = _event(
+        LifecycleEventName.RESPONDED,
+        request,
+        now,
+        state.version + 1,
+        response_id=response.response_id,
     )
     requester = response.responder.id == request.requester.id
     if request.decision.policy == "first" or requester or response.action in UNIVERSAL_ACTIONS:
@@ -197,8 +203,8 @@ def _vote(
     verdict = tally(state.request, votes, ballots)
     request = state.request
     policy = request.decision.policy
-    voted = _event(LifecycleEventName.VOTED, request, now).model_copy(
-        update={"response_id": response.response_id}
+    voted = _event(
+        LifecycleEventName.VOTED, request, now, state.version + 1, response_id=response.response_id
     )
     if verdict is None:
         return _changed(
@@ -273,8 +279,7 @@ def _notify(
         NotifyReason.REMINDER: LifecycleEventName.REMINDED,
         NotifyReason.ESCALATION: LifecycleEventName.ESCALATED,
     }[reason]
-    event = _event(name, request, now).model_copy(update={"route": route})
-    return Notify(notification), Emit(event)
+    return Notify(notification), Emit(_event(name, request, now, state.version, route=route))
 
 
 def _changed(
@@ -295,8 +300,13 @@ def _finish(
     state: InteractionState, outcome: InteractionOutcome, now: float, lead: tuple[Command, ...] = ()
 ) -> Transition:
     request = state.request
-    final = _event(_FINAL_EVENT[outcome.status], request, now).model_copy(
-        update={"outcome": outcome, "response_id": outcome.response_id}
+    final = _event(
+        _FINAL_EVENT[outcome.status],
+        request,
+        now,
+        state.version + 1,
+        outcome=outcome,
+        response_id=outcome.response_id,
     )
     new_state = replace(
         state,
@@ -333,13 +343,27 @@ def _outcome(
     )
 
 
-def _event(name: LifecycleEventName, request: InteractionRequest, now: float) -> LifecycleEvent:
+def _event(
+    name: LifecycleEventName,
+    request: InteractionRequest,
+    now: float,
+    version: int,
+    *,
+    response_id: UUID | None = None,
+    outcome: InteractionOutcome | None = None,
+    route: str | None = None,
+) -> LifecycleEvent:
+    """An event of the transition to ``version``; its id is stable across republishing."""
     return LifecycleEvent.model_construct(
         event=name,
+        event_id=f"{request.id}:{version}:{name.value}",
         interaction_id=request.id,
         thread_id=request.thread_id,
         kind=request.kind,
         at=_dt(now),
+        response_id=response_id,
+        outcome=outcome,
+        route=route,
     )
 
 
