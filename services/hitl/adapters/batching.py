@@ -1,15 +1,17 @@
 """Automatic batching of I/O that concurrent handlers start in the same turn of the event loop.
 
 Each handler still awaits its own publish or Redis script, one at a time, and keeps its own error
-handling; underneath, everything submitted before the loop gets round to the flush goes out as
-one batch: one Redis pipeline, one socket write of AMQP frames. With one message in flight a
-batch is one item and costs one extra ``call_soon``; with many in flight it saves a round trip,
-a syscall, a connection checkout and a timeout per item.
+handling; underneath, everything submitted in the same loop turn goes out as one batch: one Redis
+pipeline, one socket write of AMQP frames. With one message in flight a batch is one item and
+costs one extra yield to the loop; with many in flight it saves a round trip, a syscall, a
+connection checkout and a timeout per item.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
+
+from hitl.errors import TransportError
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -19,50 +21,45 @@ Flush = Callable[[list[Item]], Awaitable[Sequence[Result | BaseException]]]
 class Coalescer(Generic[Item, Result]):
     """``await submit(item)`` returns that item's result from the batch it was flushed in.
 
-    ``flush`` gets the items in submission order and returns one result or exception per item;
-    an exception it raises fails the whole batch. A caller cancelled while waiting does not take
-    its item back: the batch is already on its way, and what it carries is idempotent.
+    The first caller of a loop turn leads: it yields once, so that everyone else ready in this
+    turn can add their items, then runs ``flush`` on all of them in its own task (no task or
+    callback is created per batch). ``flush`` gets the items in submission order and returns one
+    result or exception per item; an exception it raises fails the whole batch.
     """
 
-    def __init__(self, flush: Flush[Item, Result], *, max_batch: int = 1000) -> None:
+    def __init__(self, flush: Flush[Item, Result]) -> None:
         self._flush = flush
-        self._max = max_batch
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._scheduled = False
-        self._running: set[asyncio.Task[None]] = set()
+        self._orphans: set[asyncio.Task[None]] = set()
 
     async def submit(self, item: Item) -> Result:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Result] = loop.create_future()
+        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if len(self._queue) >= self._max:
-            self._start()
-        elif not self._scheduled:
-            self._scheduled = True
-            loop.call_soon(self._start)
+        if len(self._queue) == 1:  # the first of this turn: lead the batch
+            try:
+                await asyncio.sleep(0)
+            except asyncio.CancelledError:  # cancelled before the flush: hand the batch on
+                self._hand_over()
+                raise
+            batch, self._queue = self._queue, []
+            await self._run(batch)
         return await future
 
-    async def drain(self) -> None:
-        """Wait for every batch submitted so far to finish (for shutdown)."""
-        self._start()
-        while self._running:
-            await asyncio.gather(*self._running, return_exceptions=True)
-
-    def _start(self) -> None:
-        self._scheduled = False
-        if not self._queue:
-            return
+    def _hand_over(self) -> None:
         batch, self._queue = self._queue, []
         task = asyncio.get_running_loop().create_task(self._run(batch))
-        self._running.add(task)
-        task.add_done_callback(self._running.discard)
+        self._orphans.add(task)
+        task.add_done_callback(self._orphans.discard)
 
     async def _run(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
         try:
             results = await self._flush([item for item, _ in batch])
         except asyncio.CancelledError:
+            # The leader was cancelled mid-flush: the others were not, but their items may or
+            # may not have gone out. A transport error makes them retry; retries are idempotent.
             for _, future in batch:
-                future.cancel()
+                if not future.done():
+                    future.set_exception(TransportError("the batch carrying this was cancelled"))
             raise
         except Exception as exc:  # noqa: BLE001 - every waiter of the batch gets it
             for _, future in batch:

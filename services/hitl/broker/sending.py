@@ -20,9 +20,6 @@ class Sender:
         is normal, so events are not ``mandatory``)."""
         return await self._batches.submit(message)
 
-    async def drain(self) -> None:
-        await self._batches.drain()
-
     async def _flush(self, messages: list[OutboxMessage]) -> list[bool | BaseException]:
         publishes: list[tuple[Envelope, bool]] = []
         carried_by: list[int] = []  # per message: its publish in ``publishes``

@@ -20,12 +20,7 @@ class Acker:
         """Ack once the delivery's effect is committed; the caller must not ack it again."""
         await self._acks.submit(message)
 
-    async def drain(self) -> None:
-        await self._acks.drain()
-
-    async def _flush(
-        self, messages: list[AbstractIncomingMessage]
-    ) -> list[TransportError | None]:
+    async def _flush(self, messages: list[AbstractIncomingMessage]) -> list[TransportError | None]:
         tags: dict[Channel, list[int]] = {}
         results: list[TransportError | None] = [None] * len(messages)
         for n, message in enumerate(messages):

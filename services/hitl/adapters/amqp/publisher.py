@@ -52,9 +52,6 @@ class Publisher:
         """True once confirmed and routed; False if confirmed but no queue took it."""
         return await self._batches.submit((envelope, mandatory))
 
-    async def drain(self) -> None:
-        await self._batches.drain()
-
     async def publish_batch(self, batch: list[tuple[Envelope, bool]]) -> list[bool]:
         """Publish (envelope, mandatory) pairs in one write; routed or not, per pair. A
         failure (closed channel, refused publish, no confirm in time) fails the whole batch."""

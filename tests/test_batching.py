@@ -1,0 +1,69 @@
+"""The Coalescer on its own (pure asyncio): what is submitted in one loop turn is flushed as one
+batch, results and errors go back to their own callers, and a cancelled leader strands no one."""
+
+import asyncio
+
+import pytest
+
+from hitl.adapters.batching import Coalescer
+from hitl.errors import TransportError
+
+
+class Recorder:
+    def __init__(self, *, gate: asyncio.Event | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.gate = gate
+
+    async def flush(self, items: list[int]) -> list[int | BaseException]:
+        self.batches.append(items)
+        if self.gate is not None:
+            await self.gate.wait()
+        return [ValueError(f"odd {i}") if i % 2 else i * 10 for i in items]
+
+
+async def test_one_turn_is_one_batch_and_each_caller_gets_its_own_result() -> None:
+    recorder = Recorder()
+    batcher: Coalescer[int, int] = Coalescer(recorder.flush)
+    results = await asyncio.gather(*(batcher.submit(i) for i in range(6)), return_exceptions=True)
+    assert recorder.batches == [[0, 1, 2, 3, 4, 5]]
+    assert results[0::2] == [0, 20, 40]
+    assert [str(e) for e in results[1::2]] == ["odd 1", "odd 3", "odd 5"]
+    assert await batcher.submit(8) == 80
+    assert recorder.batches[-1] == [8]
+
+
+async def test_a_failed_flush_fails_every_caller_of_the_batch() -> None:
+    async def broken(items: list[int]) -> list[int]:
+        raise TransportError("down")
+
+    batcher: Coalescer[int, int] = Coalescer(broken)
+    results = await asyncio.gather(batcher.submit(1), batcher.submit(2), return_exceptions=True)
+    assert [type(r) for r in results] == [TransportError, TransportError]
+
+
+async def test_a_leader_cancelled_before_the_flush_hands_the_batch_on() -> None:
+    recorder = Recorder()
+    batcher: Coalescer[int, int] = Coalescer(recorder.flush)
+    leader = asyncio.create_task(batcher.submit(0))
+    follower = asyncio.create_task(batcher.submit(2))
+    await asyncio.sleep(0)  # both queued; the leader is yielding
+    leader.cancel()
+    assert await follower == 20
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    assert recorder.batches == [[0, 2]]
+
+
+async def test_a_leader_cancelled_mid_flush_fails_the_others_with_a_transport_error() -> None:
+    gate = asyncio.Event()
+    recorder = Recorder(gate=gate)
+    batcher: Coalescer[int, int] = Coalescer(recorder.flush)
+    leader = asyncio.create_task(batcher.submit(0))
+    follower = asyncio.create_task(batcher.submit(2))
+    while not recorder.batches:
+        await asyncio.sleep(0)
+    leader.cancel()
+    with pytest.raises(TransportError, match="cancelled"):
+        await follower
+    with pytest.raises(asyncio.CancelledError):
+        await leader
