@@ -24,7 +24,9 @@ def dump_json(value: Any) -> bytes:
 
 
 def dump_request(state: InteractionState) -> bytes:
-    return orjson.dumps(state.request.model_dump(mode="json"))
+    """The request as stored and as carried by its notifications (one pydantic pass)."""
+    request = state.request
+    return request.__pydantic_serializer__.to_json(request)
 
 
 def dump_mutable(state: InteractionState) -> bytes:
@@ -41,8 +43,9 @@ def dump_mutable(state: InteractionState) -> bytes:
 
 
 def dump_outcome(state: InteractionState) -> bytes:
-    assert state.outcome is not None
-    return orjson.dumps(state.outcome.model_dump(mode="json"))
+    outcome = state.outcome
+    assert outcome is not None
+    return outcome.__pydantic_serializer__.to_json(outcome)
 
 
 def load_state(values: list[Any]) -> InteractionState | None:

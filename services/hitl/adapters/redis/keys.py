@@ -2,8 +2,8 @@
 
 Keys of one shard share a hash tag (``{ns:sN}``), so each Lua script touches one Cluster slot.
 Retention: an interaction hash expires ``retention_seconds`` after it finishes; the done index is
-trimmed by the poller; thread indexes expire with their newest member; outbox entries are deleted
-once published; pending interactions and their deadlines live until they finish.
+trimmed by the poller; outbox entries are deleted once published; pending interactions and their
+deadlines live until they finish.
 """
 
 from dataclasses import dataclass
@@ -49,7 +49,3 @@ class Keys:
     def early(self, shard: int, interaction_id: UUID | str) -> str:
         """LIST of answers that arrived before their request; expires with the hold."""
         return f"{self._tag(shard)}:early:{interaction_id}"
-
-    def thread(self, shard: int, thread_id: str) -> str:
-        """ZSET id -> requested_at, of one producer thread's interactions in this shard."""
-        return f"{self._tag(shard)}:thread:{thread_id}"

@@ -64,10 +64,16 @@ class RedisStore:
         # Scripts started in the same loop turn share one pipeline (one round trip).
         self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch)
 
-    async def create(self, transition: Transition, outbox: Sequence[OutboxEntry]) -> Created:
+    async def create(
+        self,
+        transition: Transition,
+        outbox: Sequence[OutboxEntry],
+        request_json: bytes | None = None,
+    ) -> Created:
+        """``request_json``: the request as ``dump_request`` writes it, if the caller has it."""
         state = transition.state
         iid = state.request.id
-        request_json = dump_request(state)
+        request_json = request_json or dump_request(state)
         finished = "" if state.is_pending else repr(state.requested_at)
         shard = self.keys.shard(iid)
         k = self.keys
@@ -91,7 +97,6 @@ class RedisStore:
             k.due(shard),
             k.outbox(shard),
             k.outbox_data(shard),
-            k.thread(shard, state.request.thread_id),
             k.done(shard),
             k.early(shard, iid),
         ]

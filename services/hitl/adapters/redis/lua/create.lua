@@ -1,7 +1,6 @@
 -- Create an interaction if its id is new; a redelivered request changes nothing. Answers that
 -- arrived before the request (held in the early list) are returned to be applied now.
--- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 thread index,
---       7 done, 8 early answers
+-- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 done, 7 early answers
 -- ARGV: 1 id, 2 request json, 3 request digest, 4 requested_at, 5 mutable state json,
 --       6 status, 7 outcome json or '', 8 finished_at or '' (created already finished),
 --       9 retention seconds, 10 outbox visible-at, 11 n due, then n (score, member),
@@ -16,7 +15,7 @@ if ARGV[8] == '' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 else
   redis.call('HSET', KEYS[1], 'out', ARGV[7])
-  redis.call('ZADD', KEYS[7], ARGV[8], ARGV[1])
+  redis.call('ZADD', KEYS[6], ARGV[8], ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[9])
 end
 local i = 12
@@ -29,11 +28,9 @@ while i < #ARGV do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
-redis.call('ZADD', KEYS[6], ARGV[4], ARGV[1])
-redis.call('EXPIRE', KEYS[6], ARGV[9])
 -- Held answers stay until the caller has applied them (then take_early.lua drops them); if it
 -- dies first, their timer (moved to the outbox take-over time) makes the poller apply them.
-local early = redis.call('LRANGE', KEYS[8], 0, -1)
+local early = redis.call('LRANGE', KEYS[7], 0, -1)
 if #early > 0 then
   redis.call('ZADD', KEYS[3], 'XX', ARGV[10], ARGV[1] .. '|early')
 end
