@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from hitl.adapters.amqp.publisher import Envelope
 from hitl.adapters.amqp.topology import Names
 from hitl.core.machine import Deliver, Emit, Notify, Transition
-from hitl_contract import SCHEMA_VERSION, LifecycleEvent
+from hitl_contract import SCHEMA_VERSION, LifecycleEvent, Notification
 
 NOTIFICATION_TYPE = "hitl.notification"
 EVENT_TYPE = "hitl.events"
@@ -84,7 +84,24 @@ def event_message(event: LifecycleEvent, names: Names, message_id: str) -> Outbo
     return OutboxMessage(envelope, critical=False, event=True)
 
 
-def render(transition: Transition, names: Names) -> OutboxEntry:
+def notification_body(note: Notification, request_json: bytes) -> bytes:
+    """``encode_model(note)``, with the request spliced in from JSON made already."""
+    head = orjson.dumps(
+        {
+            "schema_version": note.schema_version,
+            "interaction_id": str(note.interaction_id),
+            "reason": note.reason.value,
+            "route": note.route,
+            "attempt": note.attempt,
+            "deadline": note.deadline,
+        },
+        option=orjson.OPT_UTC_Z,
+    )
+    return b"".join((head[:-1], b',"request":', request_json, b"}"))
+
+
+def render(transition: Transition, names: Names, request_json: bytes | None = None) -> OutboxEntry:
+    """``request_json``: ``encode_model(state.request)``, if the caller has it already."""
     state = transition.state
     iid = str(state.request.id)
     out: list[OutboxMessage] = []
@@ -94,7 +111,7 @@ def render(transition: Transition, names: Names) -> OutboxEntry:
             envelope = Envelope(
                 names.notifications,
                 f"{note.route}.{state.request.kind}",
-                encode_model(note),
+                notification_body(note, request_json or encode_model(state.request)),
                 NOTIFICATION_TYPE,
                 f"notification:{iid}:{note.reason}:{note.attempt}",
                 iid,

@@ -3,6 +3,7 @@ count it, publish. Handlers and the poller all go through here, so every state c
 committed, measured and announced the same way."""
 
 from hitl.adapters.amqp.topology import Names
+from hitl.adapters.redis.codec import dump_request
 from hitl.adapters.redis.store import Created, RedisStore
 from hitl.broker.cache import StateCache
 from hitl.broker.dispatch import Dispatcher
@@ -27,8 +28,9 @@ class Committer:
         self._metrics = metrics
 
     async def create(self, transition: Transition) -> Created:
-        outbox = render(transition, self._names)
-        created = await self._store.create(transition, _entries(outbox))
+        request_json = dump_request(transition.state)  # serialised once: stored and notified
+        outbox = render(transition, self._names, request_json)
+        created = await self._store.create(transition, _entries(outbox), request_json)
         if created.result == "created":
             state = transition.state
             self.cache.put(state)
