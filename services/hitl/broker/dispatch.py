@@ -3,7 +3,8 @@
 The writer of a transition dispatches its own entry at once; the poller's relay dispatches
 those whose writer died first. Either way: publish with confirms, then delete, so a crash in
 between means a republish (same message and event ids), never a loss. Deletes are batched by a
-janitor every few milliseconds, off the ack path: one Redis round trip for many entries.
+janitor every 50 ms, off the ack path: one Redis round trip for many entries (well inside the
+outbox lease, after which the relay would publish them again).
 """
 
 import asyncio
@@ -37,7 +38,7 @@ class OutboxJanitor:
     """Deletes published outbox entries in batches. An entry it has not deleted yet when the
     process dies is published again by the relay, with the same message id: never lost."""
 
-    def __init__(self, store: RedisStore, *, interval: float = 0.005) -> None:
+    def __init__(self, store: RedisStore, *, interval: float = 0.05) -> None:
         self._store = store
         self._interval = interval
         self._published: dict[int, list[str]] = defaultdict(list)

@@ -1,8 +1,9 @@
-"""Sending committed outbox messages. Everything submitted in the same loop turn goes out as one
-batch of publishes (one socket write, see ``Publisher.publish_batch``), and the lifecycle events
-among them are merged into one ``LifecycleEvents`` message per routing key. Under load that is a
-few event messages for dozens of interactions instead of two to four each; with one interaction
-in flight, its events still share the write of its notification or outcome."""
+"""Sending committed outbox messages. Everything submitted in the same loop turn goes out in two
+socket writes (``Publisher.publish_batch``): the notifications and outcomes, then the lifecycle
+events, merged into one ``LifecycleEvents`` message per routing key. Under load that is a few
+event messages for dozens of interactions instead of two to four each."""
+
+import asyncio
 
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.batching import Coalescer
@@ -21,22 +22,28 @@ class Sender:
         return await self._batches.submit(message)
 
     async def _flush(self, messages: list[OutboxMessage]) -> list[bool | BaseException]:
-        publishes: list[tuple[Envelope, bool]] = []
-        carried_by: list[int] = []  # per message: its publish in ``publishes``
+        direct: list[tuple[Envelope, bool]] = []
+        batched: list[tuple[Envelope, bool]] = []
+        carried_by: list[tuple[int, int]] = []  # per message: (0 direct | 1 batched, index)
         events: dict[tuple[str, str], list[int]] = {}
         for n, message in enumerate(messages):
-            carried_by.append(len(publishes))
             if message.event:
                 e = message.envelope
                 events.setdefault((e.exchange, e.routing_key), []).append(n)
+                carried_by.append((1, -1))
             else:
-                publishes.append((message.envelope, True))
+                carried_by.append((0, len(direct)))
+                direct.append((message.envelope, True))
         # One message per routing key, in first-seen order: an interaction's events keep theirs.
         for members in events.values():
             for i in range(0, len(members), self._max_events):
                 chunk = members[i : i + self._max_events]
                 for n in chunk:
-                    carried_by[n] = len(publishes)
-                publishes.append((event_batch([messages[n].envelope for n in chunk]), False))
-        results = await self._publisher.publish_batch(publishes)
-        return [results[i] for i in carried_by]
+                    carried_by[n] = (1, len(batched))
+                batched.append((event_batch([messages[n].envelope for n in chunk]), False))
+        # Notifications and outcomes are written first, events right behind them: nobody
+        # waits on an event, so they do not delay the messages people and producers wait for.
+        results = await asyncio.gather(
+            self._publisher.publish_batch(direct), self._publisher.publish_batch(batched)
+        )
+        return [results[kind][i] for kind, i in carried_by]

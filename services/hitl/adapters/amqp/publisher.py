@@ -55,6 +55,8 @@ class Publisher:
     async def publish_batch(self, batch: list[tuple[Envelope, bool]]) -> list[bool]:
         """Publish (envelope, mandatory) pairs in one write; routed or not, per pair. A
         failure (closed channel, refused publish, no confirm in time) fails the whole batch."""
+        if not batch:
+            return []
         if self._channel.is_closed:
             raise TransportError(f"publish failed: {self._channel!r} is closed")
         try:
