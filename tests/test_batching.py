@@ -67,3 +67,20 @@ async def test_a_leader_cancelled_mid_flush_fails_the_others_with_a_transport_er
         await follower
     with pytest.raises(asyncio.CancelledError):
         await leader
+
+
+async def test_one_at_a_time_goes_at_once_when_idle_and_gathers_behind_a_batch_in_flight() -> None:
+    gate = asyncio.Event()
+    recorder = Recorder(gate=gate)
+    batcher: Coalescer[int, int] = Coalescer(recorder.flush, one_at_a_time=True)
+    first = asyncio.create_task(batcher.submit(0))
+    while not recorder.batches:
+        await asyncio.sleep(0)
+    assert recorder.batches == [[0]]  # alone: flushed without waiting for company
+    later = [asyncio.create_task(batcher.submit(i)) for i in (2, 4, 6)]
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert recorder.batches == [[0]]  # they wait while the first batch is in flight
+    gate.set()
+    assert await asyncio.gather(first, *later) == [0, 20, 40, 60]
+    assert recorder.batches == [[0], [2, 4, 6]]

@@ -21,35 +21,55 @@ Flush = Callable[[list[Item]], Awaitable[Sequence[Result | BaseException]]]
 class Coalescer(Generic[Item, Result]):
     """``await submit(item)`` returns that item's result from the batch it was flushed in.
 
-    The first caller of a loop turn leads: it yields once, so that everyone else ready in this
-    turn can add their items, then runs ``flush`` on all of them in its own task (no task or
-    callback is created per batch). ``flush`` gets the items in submission order and returns one
-    result or exception per item; an exception it raises fails the whole batch.
+    The first caller of a batch leads it, in its own task (no task or callback is created per
+    batch). It waits for its moment, then runs ``flush`` on everything queued by then. The
+    moment is the next loop turn (everyone else ready in this turn joins), or, with
+    ``one_at_a_time``, the end of the batch in flight: an item goes at once when nothing is in
+    flight, and under load items gather while the previous batch makes its round trip (group
+    commit). ``flush`` gets the items in submission order and returns one result or exception
+    per item; an exception it raises fails the whole batch.
     """
 
-    def __init__(self, flush: Flush[Item, Result]) -> None:
+    def __init__(self, flush: Flush[Item, Result], *, one_at_a_time: bool = False) -> None:
         self._flush = flush
+        self._one_at_a_time = one_at_a_time
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
         self._orphans: set[asyncio.Task[None]] = set()
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     async def submit(self, item: Item) -> Result:
         future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
         self._queue.append((item, future))
-        if len(self._queue) == 1:  # the first of this turn: lead the batch
+        if len(self._queue) == 1:  # the first of this batch: lead it
             try:
-                await asyncio.sleep(0)
+                await (self._idle.wait() if self._one_at_a_time else asyncio.sleep(0))
             except asyncio.CancelledError:  # cancelled before the flush: hand the batch on
                 self._hand_over()
                 raise
             batch, self._queue = self._queue, []
-            await self._run(batch)
+            await self._in_turn(batch)
         return await future
 
     def _hand_over(self) -> None:
         batch, self._queue = self._queue, []
-        task = asyncio.get_running_loop().create_task(self._run(batch))
+        task = asyncio.get_running_loop().create_task(self._lead(batch))
         self._orphans.add(task)
         task.add_done_callback(self._orphans.discard)
+
+    async def _lead(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
+        await self._idle.wait()
+        await self._in_turn(batch)
+
+    async def _in_turn(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
+        if not self._one_at_a_time:
+            await self._run(batch)
+            return
+        self._idle.clear()
+        try:
+            await self._run(batch)
+        finally:
+            self._idle.set()
 
     async def _run(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
         try:

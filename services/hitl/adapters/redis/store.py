@@ -61,8 +61,8 @@ class RedisStore:
             name: redis.register_script(_script(name))
             for name in ("create", "commit", "claim", "hold", "take_early")
         }
-        # Scripts started in the same loop turn share one pipeline (one round trip).
-        self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch)
+        # One pipeline in flight: scripts started meanwhile share the next one (group commit).
+        self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch, one_at_a_time=True)
 
     async def create(
         self,
