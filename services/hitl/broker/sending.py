@@ -1,7 +1,9 @@
-"""Sending committed outbox messages. Everything submitted in the same loop turn goes out in two
-socket writes (``Publisher.publish_batch``): the notifications and outcomes, then the lifecycle
-events, merged into one ``LifecycleEvents`` message per routing key. Under load that is a few
-event messages for dozens of interactions instead of two to four each."""
+"""Sending committed outbox messages, with group commit: a message goes at once when nothing is
+in flight; under load, messages gather while the previous batch waits for its confirms, then
+go out together in two socket writes (``Publisher.publish_batch``): the notifications and
+outcomes, then the lifecycle events, merged into one ``LifecycleEvents`` message per routing
+key. Under load that is a few event messages for dozens of interactions instead of two to four
+each, and RabbitMQ confirms (and syncs to disk) whole batches."""
 
 import asyncio
 
@@ -14,7 +16,7 @@ class Sender:
     def __init__(self, publisher: Publisher, *, max_events_per_message: int = 200) -> None:
         self._publisher = publisher
         self._max_events = max_events_per_message
-        self._batches: Coalescer[OutboxMessage, bool] = Coalescer(self._flush)
+        self._batches: Coalescer[OutboxMessage, bool] = Coalescer(self._flush, one_at_a_time=True)
 
     async def send(self, message: OutboxMessage) -> bool:
         """True once confirmed, and routed (an event always counts as routed: nobody listening
