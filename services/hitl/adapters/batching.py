@@ -39,9 +39,21 @@ class Coalescer(Generic[Item, Result]):
         self._idle.set()
 
     async def submit(self, item: Item) -> Result:
-        future: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._queue.append((item, future))
-        if len(self._queue) == 1:  # the first of this batch: lead it
+        [future] = await self._enqueue([item])
+        return await future
+
+    async def submit_many(self, items: Sequence[Item]) -> list[Result | BaseException]:
+        """Several items in one batch; each one's result, or its exception (not raised)."""
+        futures = await self._enqueue(items)
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    async def _enqueue(self, items: Sequence[Item]) -> list["asyncio.Future[Result]"]:
+        """Queue the items; lead their batch if they are its first. Returns their futures."""
+        loop = asyncio.get_running_loop()
+        futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in items]
+        leads = not self._queue
+        self._queue += zip(items, futures, strict=True)
+        if leads and futures:
             try:
                 await (self._idle.wait() if self._one_at_a_time else asyncio.sleep(0))
             except asyncio.CancelledError:  # cancelled before the flush: hand the batch on
@@ -49,7 +61,7 @@ class Coalescer(Generic[Item, Result]):
                 raise
             batch, self._queue = self._queue, []
             await self._in_turn(batch)
-        return await future
+        return futures
 
     def _hand_over(self) -> None:
         batch, self._queue = self._queue, []

@@ -93,12 +93,16 @@ class Dispatcher:
         self._metrics = metrics
 
     async def dispatch(self, shard: int, entries: Sequence[OutboxEntry]) -> None:
-        await settle_all([self._send(m) for entry in entries for m in entry.messages])
+        messages = [m for entry in entries for m in entry.messages]
+        sent = await self._sender.send_all(messages)
+        unroutable = [m for m, routed in zip(messages, sent, strict=True) if routed is False]
+        await settle_all([self._unroutable(m) for m in unroutable])
+        for outcome in sent:
+            if isinstance(outcome, BaseException):
+                raise outcome
         self._janitor.published(shard, [entry.entry_id for entry in entries])
 
-    async def _send(self, message: OutboxMessage) -> None:
-        if await self._sender.send(message):
-            return
+    async def _unroutable(self, message: OutboxMessage) -> None:
         e = message.envelope
         self._metrics.unroutable.labels(e.exchange).inc()
         if message.critical:

@@ -1,11 +1,11 @@
 """Sending committed outbox messages, with group commit: a message goes at once when nothing is
 in flight; under load, messages gather while the previous batch waits for its confirms, then
-go out together in two socket writes (``Publisher.publish_batch``): the notifications and
+go out together in two socket writes (``Publisher.publish_writes``): the notifications and
 outcomes, then the lifecycle events, merged into one ``LifecycleEvents`` message per routing
 key. Under load that is a few event messages for dozens of interactions instead of two to four
 each, and RabbitMQ confirms (and syncs to disk) whole batches."""
 
-import asyncio
+from collections.abc import Sequence
 
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.batching import Coalescer
@@ -22,6 +22,10 @@ class Sender:
         """True once confirmed, and routed (an event always counts as routed: nobody listening
         is normal, so events are not ``mandatory``)."""
         return await self._batches.submit(message)
+
+    async def send_all(self, messages: Sequence[OutboxMessage]) -> list[bool | BaseException]:
+        """``send`` for several messages in the same batch; failures are returned, not raised."""
+        return await self._batches.submit_many(messages)
 
     async def _flush(self, messages: list[OutboxMessage]) -> list[bool | BaseException]:
         direct: list[tuple[Envelope, bool]] = []
@@ -45,7 +49,5 @@ class Sender:
                 batched.append((event_batch([messages[n].envelope for n in chunk]), False))
         # Notifications and outcomes are written first, events right behind them: nobody
         # waits on an event, so they do not delay the messages people and producers wait for.
-        results = await asyncio.gather(
-            self._publisher.publish_batch(direct), self._publisher.publish_batch(batched)
-        )
+        results = await self._publisher.publish_writes([direct, batched])
         return [results[kind][i] for kind, i in carried_by]

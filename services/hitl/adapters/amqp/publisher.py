@@ -1,13 +1,15 @@
 """Publishing with publisher confirms and ``mandatory``: a publish returns only once RabbitMQ
 took responsibility for the message, and says whether any queue was bound to receive it.
 
-Publishes started in the same loop turn go out together (``Coalescer``): their frames are
-marshalled into one buffer and written with one syscall, and one deadline covers all their
-confirms. aiormq has no batch publish, so ``_publish_many`` does what its ``basic_publish`` does
+Publishes go out with group commit (``Coalescer``): one at once when nothing is in flight;
+under load, those started while a batch waits for its confirms go out together next, their
+frames marshalled into one buffer and written with one syscall, one deadline for all their
+confirms. aiormq has no batch publish, so ``_write`` does what its ``basic_publish`` does
 per message (delivery tag, confirmation future, message id for returns, all under the channel
 lock), with the channel attributes aiormq exposes for that; the pinned aiormq version is tested
 against the real RabbitMQ (tests/test_publisher.py), returns and confirms included.
-``publish_batch`` is that step on its own, for callers that assemble a batch themselves.
+``publish_batch`` and ``publish_writes`` are that step on its own, for callers that assemble
+their batches themselves.
 """
 
 import asyncio
@@ -46,7 +48,9 @@ class Publisher:
     def __init__(self, channel: AbstractChannel, *, confirm_timeout: float = 30.0) -> None:
         self._channel = channel
         self._timeout = confirm_timeout
-        self._batches: Coalescer[tuple[Envelope, bool], bool] = Coalescer(self.publish_batch)
+        self._batches: Coalescer[tuple[Envelope, bool], bool] = Coalescer(
+            self.publish_batch, one_at_a_time=True
+        )
 
     async def publish(self, envelope: Envelope, *, mandatory: bool = True) -> bool:
         """True once confirmed and routed; False if confirmed but no queue took it."""
@@ -55,8 +59,17 @@ class Publisher:
     async def publish_batch(self, batch: list[tuple[Envelope, bool]]) -> list[bool]:
         """Publish (envelope, mandatory) pairs in one write; routed or not, per pair. A
         failure (closed channel, refused publish, no confirm in time) fails the whole batch."""
-        if not batch:
-            return []
+        [routed] = await self.publish_writes([batch])
+        return routed
+
+    async def publish_writes(
+        self, writes: Sequence[list[tuple[Envelope, bool]]]
+    ) -> list[list[bool]]:
+        """``publish_batch`` for several batches, each its own write, in order; then all
+        their confirms are awaited together."""
+        pairs = [pair for batch in writes for pair in batch]
+        if not pairs:
+            return [[] for _ in writes]
         if self._channel.is_closed:
             raise TransportError(f"publish failed: {self._channel!r} is closed")
         try:
@@ -64,12 +77,19 @@ class Publisher:
             channel = await self._channel.get_underlay_channel()
             assert isinstance(channel, Channel)
             async with asyncio.timeout(self._timeout):
-                confirmations = await _write(channel, batch)
+                confirmations = [
+                    c for batch in writes if batch for c in await _write(channel, batch)
+                ]
                 answers = await asyncio.gather(*confirmations)
         except (AMQPError, ChannelInvalidStateError, OSError, TimeoutError) as exc:
-            where = sorted({envelope.exchange for envelope, _ in batch})
+            where = sorted({envelope.exchange for envelope, _ in pairs})
             raise TransportError(f"publish to {where} failed: {exc!r}") from exc
-        return [not isinstance(answer, DeliveredMessage) for answer in answers]
+        routed = [not isinstance(answer, DeliveredMessage) for answer in answers]
+        out: list[list[bool]] = []
+        for batch in writes:
+            out.append(routed[: len(batch)])
+            routed = routed[len(batch) :]
+        return out
 
 
 async def _write(
