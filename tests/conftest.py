@@ -74,7 +74,7 @@ async def redis() -> AsyncIterator["Redis"]:
     await client.aclose()
 
 
-REPLY_SERVICES = ("producer", "hitl-demo", "raw-producer", "restarted", "bench")
+REPLY_SERVICES = ("producer", "hitl-demo", "raw-producer", "restarted", "bench", "billing")
 
 
 async def delete_namespace(namespace: str, extra_queues: tuple[str, ...] = ()) -> None:

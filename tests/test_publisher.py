@@ -18,7 +18,7 @@ async def test_a_batch_of_publishes_is_confirmed_and_routed_one_by_one(
 ) -> None:
     channel = await amqp.channel(publisher_confirms=True)
     exchange = await channel.declare_exchange(f"{namespace}.x", "direct", auto_delete=True)
-    queue = await channel.declare_queue(f"{namespace}.q", auto_delete=True)
+    queue = await channel.declare_queue(f"{namespace}.q", exclusive=True)
     await queue.bind(exchange, "bound")
     publisher = Publisher(channel)
     big = b"x" * 300_000  # several content frames (frame_max is 128 KiB)
