@@ -54,7 +54,7 @@ async def test_a_leader_cancelled_before_the_flush_hands_the_batch_on() -> None:
     assert recorder.batches == [[0, 2]]
 
 
-async def test_a_leader_cancelled_mid_flush_fails_the_others_with_a_transport_error() -> None:
+async def test_a_leader_cancelled_mid_flush_leaves_the_batch_running_for_the_others() -> None:
     gate = asyncio.Event()
     recorder = Recorder(gate=gate)
     batcher: Coalescer[int, int] = Coalescer(recorder.flush)
@@ -63,10 +63,44 @@ async def test_a_leader_cancelled_mid_flush_fails_the_others_with_a_transport_er
     while not recorder.batches:
         await asyncio.sleep(0)
     leader.cancel()
-    with pytest.raises(TransportError, match="cancelled"):
-        await follower
     with pytest.raises(asyncio.CancelledError):
         await leader
+    gate.set()
+    assert await follower == 20  # the follower's item went out, and it is told so
+    assert recorder.batches == [[0, 2]]
+
+
+class Overlap:
+    """A flush that records how many flushes ran at the same time."""
+
+    def __init__(self) -> None:
+        self.running = 0
+        self.most = 0
+        self.gate = asyncio.Event()
+
+    async def flush(self, items: list[int]) -> list[int]:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await self.gate.wait()
+        self.running -= 1
+        return items
+
+
+async def test_one_at_a_time_holds_after_a_waiting_leader_is_cancelled() -> None:
+    overlap = Overlap()
+    batcher: Coalescer[int, int] = Coalescer(overlap.flush, one_at_a_time=True)
+    first = asyncio.create_task(batcher.submit(1))  # in flight
+    await asyncio.sleep(0)
+    waiting = asyncio.create_task(batcher.submit(2))  # leads the next batch, waits
+    await asyncio.sleep(0)
+    waiting.cancel()  # hands its batch over
+    await asyncio.sleep(0)
+    third = asyncio.create_task(batcher.submit(3))
+    for _ in range(5):
+        await asyncio.sleep(0)
+    overlap.gate.set()
+    assert await asyncio.gather(first, third) == [1, 3]
+    assert overlap.most == 1
 
 
 async def test_one_at_a_time_goes_at_once_when_idle_and_gathers_behind_a_batch_in_flight() -> None:

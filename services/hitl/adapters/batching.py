@@ -3,13 +3,13 @@
 Each handler still awaits its own publish or Redis script, one at a time, and keeps its own error
 handling; underneath, everything submitted in the same loop turn goes out as one batch: one Redis
 pipeline, one socket write of AMQP frames. With one message in flight a batch is one item and
-costs one extra yield to the loop; with many in flight it saves a round trip, a syscall, a
-connection checkout and a timeout per item.
+costs a task; with many in flight it saves a round trip, a syscall, a connection checkout and
+a timeout per item.
 """
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from hitl.errors import TransportError
 
@@ -21,20 +21,21 @@ Flush = Callable[[list[Item]], Awaitable[Sequence[Result | BaseException]]]
 class Coalescer(Generic[Item, Result]):
     """``await submit(item)`` returns that item's result from the batch it was flushed in.
 
-    The first caller of a batch leads it, in its own task (no task or callback is created per
-    batch). It waits for its moment, then runs ``flush`` on everything queued by then. The
-    moment is the next loop turn (everyone else ready in this turn joins), or, with
-    ``one_at_a_time``, the end of the batch in flight: an item goes at once when nothing is in
-    flight, and under load items gather while the previous batch makes its round trip (group
-    commit). ``flush`` gets the items in submission order and returns one result or exception
-    per item; an exception it raises fails the whole batch.
+    The first caller of a batch leads it: it waits for its moment, then starts ``flush`` on
+    everything queued by then. The moment is the next loop turn (everyone else ready in this
+    turn joins), or, with ``one_at_a_time``, the end of the batch in flight: an item goes at
+    once when nothing is in flight, and under load items gather while the previous batch makes
+    its round trip (group commit). The flush runs in a task of its own, so a leader that is
+    cancelled (a caller's timeout) does not take the others' items down with it. ``flush`` gets
+    the items in submission order and returns one result or exception per item; an exception
+    it raises fails the whole batch.
     """
 
     def __init__(self, flush: Flush[Item, Result], *, one_at_a_time: bool = False) -> None:
         self._flush = flush
         self._one_at_a_time = one_at_a_time
         self._queue: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._orphans: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self._idle = asyncio.Event()
         self._idle.set()
 
@@ -53,42 +54,57 @@ class Coalescer(Generic[Item, Result]):
         futures: list[asyncio.Future[Result]] = [loop.create_future() for _ in items]
         leads = not self._queue
         self._queue += zip(items, futures, strict=True)
-        if leads and futures:
-            try:
-                await (self._idle.wait() if self._one_at_a_time else asyncio.sleep(0))
-            except asyncio.CancelledError:  # cancelled before the flush: hand the batch on
-                self._hand_over()
-                raise
-            batch, self._queue = self._queue, []
-            await self._in_turn(batch)
+        if not (leads and futures):
+            return futures
+        try:
+            if self._one_at_a_time:
+                await self._until_idle()
+            else:
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:  # before the flush: someone else must lead the batch
+            self._keep(loop.create_task(self._lead_later()))
+            for future in futures:
+                future.add_done_callback(_retrieved)
+            raise
+        try:
+            await asyncio.shield(self._start())
+        except asyncio.CancelledError:  # the flush goes on for the others
+            for future in futures:
+                future.add_done_callback(_retrieved)
+            raise
         return futures
 
-    def _hand_over(self) -> None:
+    async def _until_idle(self) -> None:
+        while not self._idle.is_set():  # two waiters may wake on one set(): re-check
+            await self._idle.wait()
+
+    async def _lead_later(self) -> None:
+        if self._one_at_a_time:
+            await self._until_idle()
+        if self._queue:
+            await self._start()
+
+    def _start(self) -> "asyncio.Task[None]":
+        """Flush everything queued, in a task of its own (idle again when it is done)."""
         batch, self._queue = self._queue, []
-        task = asyncio.get_running_loop().create_task(self._lead(batch))
-        self._orphans.add(task)
-        task.add_done_callback(self._orphans.discard)
+        if self._one_at_a_time:
+            self._idle.clear()
+        task = asyncio.get_running_loop().create_task(self._run(batch))
+        self._keep(task)
+        if self._one_at_a_time:
+            task.add_done_callback(lambda _: self._idle.set())
+        return task
 
-    async def _lead(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
-        await self._idle.wait()
-        await self._in_turn(batch)
-
-    async def _in_turn(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
-        if not self._one_at_a_time:
-            await self._run(batch)
-            return
-        self._idle.clear()
-        try:
-            await self._run(batch)
-        finally:
-            self._idle.set()
+    def _keep(self, task: "asyncio.Task[None]") -> None:
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
         try:
             results = await self._flush([item for item, _ in batch])
         except asyncio.CancelledError:
-            # The leader was cancelled mid-flush: the others were not, but their items may or
-            # may not have gone out. A transport error makes them retry; retries are idempotent.
+            # Only a loop shutting down cancels this task: whether the items went out is
+            # unknown. A transport error makes their callers retry; retries are idempotent.
             for _, future in batch:
                 if not future.done():
                     future.set_exception(TransportError("the batch carrying this was cancelled"))
@@ -105,3 +121,9 @@ class Coalescer(Generic[Item, Result]):
                 future.set_exception(result)
             else:
                 future.set_result(result)
+
+
+def _retrieved(future: "asyncio.Future[Any]") -> None:
+    """Mark the outcome of a cancelled caller's item as seen: nobody is left to read it."""
+    if not future.cancelled():
+        future.exception()
