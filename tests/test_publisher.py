@@ -69,3 +69,24 @@ async def test_a_publish_the_server_refuses_fails_the_batch_with_a_transport_err
     await channel.close()
     with pytest.raises(TransportError, match="closed"):
         await publisher.publish(missing)
+
+
+async def test_on_a_channel_without_confirms_a_publish_is_done_once_written(
+    amqp: AbstractRobustConnection, namespace: str
+) -> None:
+    channel = await amqp.channel(publisher_confirms=False)
+    exchange = await channel.declare_exchange(f"{namespace}.x", "direct", auto_delete=True)
+    queue = await channel.declare_queue(f"{namespace}.q", exclusive=True)
+    await queue.bind(exchange, "bound")
+    publisher = Publisher(channel, confirm_timeout=2.0)
+    sent = [Envelope(exchange.name, "bound", b"%d" % n, "t", f"m{n}") for n in range(3)]
+    assert await asyncio.gather(*(publisher.publish(e) for e in sent)) == [True, True, True]
+    got = []
+    while len(got) < 3:
+        message = await queue.get(no_ack=True, fail=False)
+        if message is None:
+            await asyncio.sleep(0.01)
+        else:
+            got.append(message.message_id)
+    assert got == ["m0", "m1", "m2"]
+    await channel.close()

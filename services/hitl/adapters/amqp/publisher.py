@@ -84,6 +84,13 @@ class Publisher:
         except (AMQPError, ChannelInvalidStateError, OSError, TimeoutError) as exc:
             where = sorted({envelope.exchange for envelope, _ in pairs})
             raise TransportError(f"publish to {where} failed: {exc!r}") from exc
+        except asyncio.CancelledError as exc:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise  # we were cancelled
+            # aio-pika closes a channel with a CancelledError, which aiormq hands to every
+            # pending confirmation: for us that is a lost channel, not a cancellation.
+            raise TransportError("publish failed: the channel closed") from exc
         routed = [not isinstance(answer, DeliveredMessage) for answer in answers]
         out: list[list[bool]] = []
         for batch in writes:
@@ -103,22 +110,25 @@ async def _write(
         first_tag = channel.delivery_tag
         try:
             for envelope, mandatory in batch:
+                confirmation: asyncio.Future[object] = channel.create_future()
+                confirmations.append(confirmation)
+                frames += _frames(envelope, mandatory, channel.max_content_size)
+                if not channel.publisher_confirms:  # nothing will come back: done once written
+                    confirmation.set_result(None)
+                    continue
                 channel.delivery_tag += 1
                 tag = channel.delivery_tag
-                confirmation: asyncio.Future[object] = channel.create_future()
                 channel.confirmations[tag] = confirmation
                 channel.message_id_delivery_tag[envelope.message_id] = tag
                 confirmation.add_done_callback(_forget(channel, envelope.message_id, tag))
-                confirmations.append(confirmation)
-                frames += _frames(envelope, mandatory, channel.max_content_size)
             await channel.write_queue.put(
                 ChannelFrame.marshall(channel_number=channel.number, frames=frames)  # type: ignore[arg-type]
             )
         except BaseException:
             # Nothing reached the writer: give the delivery tags back, as aiormq does.
-            channel.delivery_tag = first_tag
-            for tag in range(first_tag + 1, first_tag + len(confirmations) + 1):
+            for tag in range(first_tag + 1, channel.delivery_tag + 1):
                 channel.confirmations.pop(tag, None)
+            channel.delivery_tag = first_tag
             for confirmation in confirmations:
                 confirmation.cancel()
             raise

@@ -273,15 +273,18 @@ class RedisStore:
         calls it refused (a refused call did not run). Failures stay with their own call."""
         try:
             results = await self._evalsha_all(calls)
-            refused = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
-            if refused:
+        except (RedisError, OSError) as exc:
+            raise TransportError(f"Redis scripts failed: {exc}") from exc
+        refused = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
+        if refused:
+            try:
                 for name in {calls[i][0] for i in refused}:
                     await self.redis.script_load(self._scripts[name].script)
                 retried = await self._evalsha_all([calls[i] for i in refused])
-                for i, result in zip(refused, retried, strict=True):
-                    results[i] = result
-        except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis scripts failed: {exc}") from exc
+            except (RedisError, OSError) as exc:  # only the refused calls failed
+                retried = [exc] * len(refused)
+            for i, result in zip(refused, retried, strict=True):
+                results[i] = result
         return [_translated(call[0], r) for call, r in zip(calls, results, strict=True)]
 
     async def _evalsha_all(self, calls: list[ScriptCall]) -> list[Any]:
