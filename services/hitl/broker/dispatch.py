@@ -14,8 +14,9 @@ from collections import defaultdict
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
+from hitl.adapters.amqp.publisher import Envelope
 from hitl.adapters.redis.store import RedisStore
-from hitl.broker.outbound import OutboxEntry, OutboxMessage
+from hitl.broker.outbound import OUTBOX_ENTRY_TYPE, OutboxEntry, OutboxMessage
 from hitl.broker.rejections import Rejections
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError
@@ -101,6 +102,14 @@ class Dispatcher:
             if isinstance(outcome, BaseException):
                 raise outcome
         self._janitor.published(shard, [entry.entry_id for entry in entries])
+
+    async def discard(self, shard: int, entry_id: str, payload: bytes, problem: str) -> None:
+        """An outbox entry nobody can read: park its bytes where an operator will look, then
+        delete it, so that the relay does not trip over it on every pass."""
+        detail = ErrorDetail(code=ErrorCode.INTERNAL, message=problem[:500])
+        envelope = Envelope("outbox", entry_id, payload, OUTBOX_ENTRY_TYPE, f"outbox:{entry_id}")
+        await self._rejections.park(envelope, detail, "outbox")
+        self._janitor.published(shard, [entry_id])
 
     async def _unroutable(self, message: OutboxMessage) -> None:
         e = message.envelope

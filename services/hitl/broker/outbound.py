@@ -18,6 +18,7 @@ NOTIFICATION_TYPE = "hitl.notification"
 EVENT_TYPE = "hitl.events"
 OUTCOME_TYPE = "hitl.outcome"
 RECEIPT_TYPE = "hitl.receipt"
+OUTBOX_ENTRY_TYPE = "hitl.outbox-entry"  # only on a parked, unreadable outbox entry
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +57,51 @@ class OutboxEntry:
 
     @classmethod
     def decode(cls, entry_id: str, payload: bytes) -> "OutboxEntry":
-        head, _, bodies = payload.partition(b"\n")
-        messages = []
-        offset = 0
-        for meta in orjson.loads(head):
-            body = bodies[offset : offset + meta["n"]]
-            offset += meta["n"]
-            envelope = Envelope(meta["x"], meta["k"], body, meta["t"], meta["m"], meta["c"])
-            messages.append(OutboxMessage(envelope, bool(meta["crit"]), bool(meta["ev"])))
+        """Raises ``UnreadableEntry`` for bytes no broker version wrote."""
+        try:
+            head, _, bodies = payload.partition(b"\n")
+            metas = orjson.loads(head)
+            if isinstance(metas, dict):  # written before entries held a whole transition
+                return cls(entry_id, (_message(metas, bodies, event=not metas.get("mand", True)),))
+            messages = []
+            offset = 0
+            for meta in metas:
+                body = _body(bodies, offset, meta["n"])
+                offset += meta["n"]
+                messages.append(_message(meta, body, event=bool(meta["ev"])))
+        except (ValueError, TypeError, KeyError) as exc:  # orjson's errors are ValueErrors
+            raise UnreadableEntry(f"outbox entry {entry_id!r}: {exc!r}") from exc
         return cls(entry_id, tuple(messages))
+
+
+class UnreadableEntry(ValueError):
+    """An outbox entry that cannot be decoded (corrupt, or written by an unknown version)."""
+
+
+def _body(bodies: bytes, offset: int, size: int) -> bytes:
+    body = bodies[offset : offset + size]
+    if len(body) != size:
+        raise ValueError(f"the entry ends {size - len(body)} bytes early")
+    return body
+
+
+def _message(meta: dict[str, object], body: bytes, *, event: bool) -> OutboxMessage:
+    def text(key: str) -> str:
+        value = meta[key]
+        if not isinstance(value, str):
+            raise TypeError(f"{key!r} is {value!r}, not text")
+        return value
+
+    correlation = meta["c"]
+    envelope = Envelope(
+        text("x"),
+        text("k"),
+        body,
+        text("t"),
+        text("m"),
+        correlation if isinstance(correlation, str) else None,
+    )
+    return OutboxMessage(envelope, bool(meta["crit"]), event)
 
 
 def encode_model(model: BaseModel) -> bytes:

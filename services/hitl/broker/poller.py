@@ -18,7 +18,7 @@ from uuid import UUID
 from hitl.adapters.redis.store import EARLY, RedisStore
 from hitl.broker.answers import AnswerApplier
 from hitl.broker.dispatch import Dispatcher, settle_all
-from hitl.broker.outbound import OutboxEntry
+from hitl.broker.outbound import OutboxEntry, UnreadableEntry
 from hitl.broker.transitions import Committer
 from hitl.core.machine import fire, parse_deadline_member
 from hitl.errors import HitlError
@@ -104,7 +104,11 @@ class Poller:
     async def _relay(self, stranded: list[tuple[int, str, bytes]]) -> None:
         by_shard: dict[int, list[OutboxEntry]] = defaultdict(list)
         for shard, entry_id, payload in stranded:
-            by_shard[shard].append(OutboxEntry.decode(entry_id, payload))
+            try:
+                by_shard[shard].append(OutboxEntry.decode(entry_id, payload))
+            except UnreadableEntry as exc:  # never block the others behind it
+                log.exception("parking an unreadable outbox entry %s", entry_id)
+                await self._dispatcher.discard(shard, entry_id, payload, str(exc))
         for shard, entries in by_shard.items():
             await self._dispatcher.dispatch(shard, entries)
             count = sum(len(entry.messages) for entry in entries)

@@ -34,7 +34,7 @@ DEAD_LETTER_HEADERS: tuple[tuple[str, bool, str], ...] = (
     ("x-hitl-error-path", True, "Where in the message, e.g. 'options[2]'; '' for the whole."),
     ("x-hitl-error-allowed", True, "JSON text: the values that would have been valid, or null."),
     ("x-hitl-error-got", True, "JSON text: what was sent there (truncated), or null."),
-    ("x-hitl-source", True, "Which stage refused it: requests, responses or unroutable."),
+    ("x-hitl-source", True, "Which stage refused it: requests, responses, unroutable or outbox."),
     ("x-original-exchange", True, "The exchange the message was first published to."),
     ("x-original-routing-key", True, "Its routing key there."),
     ("x-hitl-rejected-at", True, "When, as an ISO 8601 UTC timestamp."),
