@@ -118,3 +118,17 @@ async def test_one_at_a_time_goes_at_once_when_idle_and_gathers_behind_a_batch_i
     gate.set()
     assert await asyncio.gather(first, *later) == [0, 20, 40, 60]
     assert recorder.batches == [[0], [2, 4, 6]]
+
+
+async def test_a_lone_leader_cancelled_mid_flush_leaves_the_batcher_usable() -> None:
+    gate = asyncio.Event()
+    recorder = Recorder(gate=gate)
+    batcher: Coalescer[int, int] = Coalescer(recorder.flush, one_at_a_time=True)
+    alone = asyncio.create_task(batcher.submit(0))
+    while not recorder.batches:
+        await asyncio.sleep(0)
+    alone.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await alone
+    gate.set()
+    assert await asyncio.wait_for(batcher.submit(4), 1) == 40  # idle again, not stuck

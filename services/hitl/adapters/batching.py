@@ -3,8 +3,8 @@
 Each handler still awaits its own publish or Redis script, one at a time, and keeps its own error
 handling; underneath, everything submitted in the same loop turn goes out as one batch: one Redis
 pipeline, one socket write of AMQP frames. With one message in flight a batch is one item and
-costs a task; with many in flight it saves a round trip, a syscall, a connection checkout and
-a timeout per item.
+costs next to nothing; with many in flight it saves a round trip, a syscall, a connection
+checkout and a timeout per item.
 """
 
 import asyncio
@@ -25,8 +25,9 @@ class Coalescer(Generic[Item, Result]):
     everything queued by then. The moment is the next loop turn (everyone else ready in this
     turn joins), or, with ``one_at_a_time``, the end of the batch in flight: an item goes at
     once when nothing is in flight, and under load items gather while the previous batch makes
-    its round trip (group commit). The flush runs in a task of its own, so a leader that is
-    cancelled (a caller's timeout) does not take the others' items down with it. ``flush`` gets
+    its round trip (group commit). A batch of others' items too is flushed in a task of its
+    own, so a leader that is cancelled (a caller's timeout) does not take the others' items
+    down with it; a batch of the leader's items alone is flushed in the leader. ``flush`` gets
     the items in submission order and returns one result or exception per item; an exception
     it raises fails the whole batch.
     """
@@ -66,6 +67,9 @@ class Coalescer(Generic[Item, Result]):
             for future in futures:
                 future.add_done_callback(_retrieved)
             raise
+        if len(self._queue) == len(futures):  # nobody joined: flush here, a task buys nothing
+            await self._flush_alone()
+            return futures
         try:
             await asyncio.shield(self._start())
         except asyncio.CancelledError:  # the flush goes on for the others
@@ -73,6 +77,20 @@ class Coalescer(Generic[Item, Result]):
                 future.add_done_callback(_retrieved)
             raise
         return futures
+
+    async def _flush_alone(self) -> None:
+        batch, self._queue = self._queue, []
+        if self._one_at_a_time:
+            self._idle.clear()
+        try:
+            await self._run(batch)
+        except asyncio.CancelledError:
+            for _, future in batch:
+                future.add_done_callback(_retrieved)
+            raise
+        finally:
+            if self._one_at_a_time:
+                self._idle.set()
 
     async def _until_idle(self) -> None:
         while not self._idle.is_set():  # two waiters may wake on one set(): re-check
