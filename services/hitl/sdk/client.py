@@ -63,7 +63,9 @@ class HitlClient:
         self.reply_to = reply_to
         self.identity = Identity(id=service, service=service)
         self._on_outcome = on_outcome
-        self._futures: dict[UUID, asyncio.Future[InteractionOutcome]] = {}
+        # Each waiter (an ask, a wait) has a future of its own: one timing out or being
+        # cancelled never cancels another's.
+        self._futures: dict[UUID, list[asyncio.Future[InteractionOutcome]]] = {}
         self._unclaimed: dict[UUID, tuple[InteractionOutcome, AbstractIncomingMessage]] = {}
         self._delivered: OrderedDict[UUID, None] = OrderedDict()
 
@@ -184,11 +186,7 @@ class HitlClient:
             await message.ack()
             self._remember(interaction_id)
             return outcome
-        future = self._futures.get(interaction_id)
-        if future is None:
-            future = asyncio.get_running_loop().create_future()
-            self._futures[interaction_id] = future
-        return await self._await(interaction_id, future, timeout)
+        return await self._await(interaction_id, self._waiter(interaction_id), timeout)
 
     async def cancel(self, interaction_id: UUID, *, reason: str | None = None) -> None:
         """Withdraw a pending interaction; its outcome (status cancelled) arrives as usual."""
@@ -212,9 +210,21 @@ class HitlClient:
 
     def _future(self, request: InteractionRequest) -> asyncio.Future[InteractionOutcome]:
         self._check_reply_to(request)
+        return self._waiter(request.id)
+
+    def _waiter(self, interaction_id: UUID) -> asyncio.Future[InteractionOutcome]:
         future: asyncio.Future[InteractionOutcome] = asyncio.get_running_loop().create_future()
-        self._futures[request.id] = future
+        self._futures.setdefault(interaction_id, []).append(future)
         return future
+
+    def _forget_waiter(
+        self, interaction_id: UUID, future: asyncio.Future[InteractionOutcome]
+    ) -> None:
+        waiters = self._futures.get(interaction_id, [])
+        if future in waiters:
+            waiters.remove(future)
+        if not waiters:
+            self._futures.pop(interaction_id, None)
 
     def _check_reply_to(self, request: InteractionRequest) -> None:
         if request.reply_to != self.reply_to:
@@ -230,11 +240,17 @@ class HitlClient:
         timeout: float | None,
     ) -> InteractionOutcome:
         try:
-            return await asyncio.wait_for(asyncio.shield(future), timeout)
+            async with asyncio.timeout(timeout):
+                return await future
         except TimeoutError as exc:
             raise AskTimeout(
                 f"no outcome for {interaction_id} within {timeout}s; it is still pending"
             ) from exc
+        finally:
+            # Gone unless it was answered: a later outcome goes to on_outcome or is held for
+            # wait(), instead of to a future nobody awaits.
+            if not future.done() or future.cancelled():
+                self._forget_waiter(interaction_id, future)
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:
         try:
@@ -249,9 +265,10 @@ class HitlClient:
         if iid in self._delivered:  # a redelivery after a broker crash: already handed over
             await message.ack()
             return
-        future = self._futures.pop(iid, None)
-        if future is not None and not future.done():
-            future.set_result(outcome)
+        waiters = [f for f in self._futures.pop(iid, ()) if not f.done()]
+        if waiters:
+            for future in waiters:
+                future.set_result(outcome)
         elif self._on_outcome is not None:
             try:
                 await self._on_outcome(outcome)
@@ -271,7 +288,8 @@ class HitlClient:
             self._delivered.popitem(last=False)
 
     def _abandon(self) -> None:
-        for future in self._futures.values():
-            if not future.done():
-                future.cancel()
+        for waiters in self._futures.values():
+            for future in waiters:
+                if not future.done():
+                    future.cancel()
         self._futures.clear()
