@@ -9,6 +9,7 @@ from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
 from hitl.broker.service import BrokerService
+from hitl.errors import AskTimeout
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from hitl_contract import InteractionOutcome, OutcomeStatus, ReceiptResult
@@ -308,3 +309,18 @@ async def test_a_conversation_goes_on_turn_by_turn(
         ("human", "Users, catalog, orders."),
     ]
     assert last.data["transcript"][1]["by"]["id"] == "alice"
+
+
+async def test_waiters_time_out_alone_and_a_late_outcome_still_arrives(
+    broker: BrokerService, client: HitlClient, responder: Responder
+) -> None:
+    request = client.new_request("approval", thread_id="t", prompt="Later?")
+    with pytest.raises(AskTimeout):
+        await client.ask(request, timeout=0.2)  # nobody has answered yet
+    patient = asyncio.create_task(client.wait(request.id, timeout=10))
+    hasty = asyncio.create_task(client.wait(request.id, timeout=0.1))
+    with pytest.raises(AskTimeout):
+        await hasty  # its timeout does not cancel the patient waiter
+    await responder.respond(answer(request.id, "approve"))
+    outcome = await patient
+    assert (outcome.interaction_id, outcome.action) == (request.id, "approve")
