@@ -21,6 +21,23 @@ class Recorder:
         return [ValueError(f"odd {i}") if i % 2 else i * 10 for i in items]
 
 
+async def cancel_the_leader_mid_flush(
+    batcher: Coalescer[int, int], recorder: Recorder, others: list[int]
+) -> list["asyncio.Task[int]"]:
+    """Submit 0 (the leader) and ``others`` in one batch, cancel the leader while the flush
+    waits at its gate, then open the gate. Returns the others' tasks."""
+    assert recorder.gate is not None
+    leader = asyncio.create_task(batcher.submit(0))
+    followers = [asyncio.create_task(batcher.submit(i)) for i in others]
+    while not recorder.batches:
+        await asyncio.sleep(0)
+    leader.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leader
+    recorder.gate.set()
+    return followers
+
+
 async def test_one_turn_is_one_batch_and_each_caller_gets_its_own_result() -> None:
     recorder = Recorder()
     batcher: Coalescer[int, int] = Coalescer(recorder.flush)
@@ -55,18 +72,10 @@ async def test_a_leader_cancelled_before_the_flush_hands_the_batch_on() -> None:
 
 
 async def test_a_leader_cancelled_mid_flush_leaves_the_batch_running_for_the_others() -> None:
-    gate = asyncio.Event()
-    recorder = Recorder(gate=gate)
+    recorder = Recorder(gate=asyncio.Event())
     batcher: Coalescer[int, int] = Coalescer(recorder.flush)
-    leader = asyncio.create_task(batcher.submit(0))
-    follower = asyncio.create_task(batcher.submit(2))
-    while not recorder.batches:
-        await asyncio.sleep(0)
-    leader.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await leader
-    gate.set()
-    assert await follower == 20  # the follower's item went out, and it is told so
+    follower = await cancel_the_leader_mid_flush(batcher, recorder, others=[2])
+    assert await follower[0] == 20  # the follower's item went out, and it is told so
     assert recorder.batches == [[0, 2]]
 
 
@@ -121,14 +130,7 @@ async def test_one_at_a_time_goes_at_once_when_idle_and_gathers_behind_a_batch_i
 
 
 async def test_a_lone_leader_cancelled_mid_flush_leaves_the_batcher_usable() -> None:
-    gate = asyncio.Event()
-    recorder = Recorder(gate=gate)
+    recorder = Recorder(gate=asyncio.Event())
     batcher: Coalescer[int, int] = Coalescer(recorder.flush, one_at_a_time=True)
-    alone = asyncio.create_task(batcher.submit(0))
-    while not recorder.batches:
-        await asyncio.sleep(0)
-    alone.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await alone
-    gate.set()
+    await cancel_the_leader_mid_flush(batcher, recorder, others=[])
     assert await asyncio.wait_for(batcher.submit(4), 1) == 40  # idle again, not stuck

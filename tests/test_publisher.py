@@ -5,7 +5,12 @@ import asyncio
 
 import aio_pika
 import pytest
-from aio_pika.abc import AbstractRobustConnection
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractExchange,
+    AbstractQueue,
+    AbstractRobustConnection,
+)
 
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.errors import TransportError
@@ -13,13 +18,21 @@ from hitl.errors import TransportError
 pytestmark = pytest.mark.integration
 
 
-async def test_a_batch_of_publishes_is_confirmed_and_routed_one_by_one(
-    amqp: AbstractRobustConnection, namespace: str
-) -> None:
-    channel = await amqp.channel(publisher_confirms=True)
+async def bound_queue(
+    amqp: AbstractRobustConnection, namespace: str, *, confirms: bool
+) -> tuple[AbstractChannel, AbstractExchange, AbstractQueue]:
+    """A channel, a direct exchange, and an exclusive queue bound to it with key ``bound``."""
+    channel = await amqp.channel(publisher_confirms=confirms)
     exchange = await channel.declare_exchange(f"{namespace}.x", "direct", auto_delete=True)
     queue = await channel.declare_queue(f"{namespace}.q", exclusive=True)
     await queue.bind(exchange, "bound")
+    return channel, exchange, queue
+
+
+async def test_a_batch_of_publishes_is_confirmed_and_routed_one_by_one(
+    amqp: AbstractRobustConnection, namespace: str
+) -> None:
+    channel, exchange, queue = await bound_queue(amqp, namespace, confirms=True)
     publisher = Publisher(channel)
     big = b"x" * 300_000  # several content frames (frame_max is 128 KiB)
     envelopes = [
@@ -74,10 +87,7 @@ async def test_a_publish_the_server_refuses_fails_the_batch_with_a_transport_err
 async def test_on_a_channel_without_confirms_a_publish_is_done_once_written(
     amqp: AbstractRobustConnection, namespace: str
 ) -> None:
-    channel = await amqp.channel(publisher_confirms=False)
-    exchange = await channel.declare_exchange(f"{namespace}.x", "direct", auto_delete=True)
-    queue = await channel.declare_queue(f"{namespace}.q", exclusive=True)
-    await queue.bind(exchange, "bound")
+    channel, exchange, queue = await bound_queue(amqp, namespace, confirms=False)
     publisher = Publisher(channel, confirm_timeout=2.0)
     sent = [Envelope(exchange.name, "bound", b"%d" % n, "t", f"m{n}") for n in range(3)]
     assert await asyncio.gather(*(publisher.publish(e) for e in sent)) == [True, True, True]
