@@ -76,7 +76,6 @@ class RedisStore:
         request_json = request_json or dump_request(state)
         finished = "" if state.is_pending else repr(state.requested_at)
         shard = self.keys.shard(iid)
-        k = self.keys
         args: list[Any] = [
             str(iid),
             request_json,
@@ -91,15 +90,7 @@ class RedisStore:
             len(transition.schedule),
         ]
         args += _schedule_and_outbox(transition, outbox)
-        keys = [
-            k.interaction(shard, iid),
-            k.pending(shard),
-            k.due(shard),
-            k.outbox(shard),
-            k.outbox_data(shard),
-            k.done(shard),
-            k.early(shard, iid),
-        ]
+        keys = [*self._transition_keys(iid), self.keys.early(shard, iid)]
         result = await self._run("create", keys, args)
         return Created(result[0].decode(), tuple(result[1:]))
 
@@ -109,14 +100,14 @@ class RedisStore:
         expected_version: int,
         outbox: Sequence[OutboxEntry],
         now: float,
+        outcome_json: bytes | None = None,
     ) -> CommitResult:
+        """``outcome_json``: the outcome as ``dump_outcome`` writes it, if the caller has it."""
         state = transition.state
         iid = state.request.id
-        shard = self.keys.shard(iid)
-        k = self.keys
         fields: list[Any] = ["st", state.status, "ms", dump_mutable(state)]
         if state.outcome is not None:
-            fields += ["out", dump_outcome(state)]
+            fields += ["out", outcome_json or dump_outcome(state)]
         args: list[Any] = [
             expected_version,
             str(iid),
@@ -130,14 +121,7 @@ class RedisStore:
             len(transition.schedule),
         ]
         args += _schedule_and_outbox(transition, outbox)
-        keys = [
-            k.interaction(shard, iid),
-            k.pending(shard),
-            k.due(shard),
-            k.outbox(shard),
-            k.outbox_data(shard),
-            k.done(shard),
-        ]
+        keys = self._transition_keys(iid)
         return (await self._run("commit", keys, args)).decode()  # type: ignore[no-any-return]
 
     async def load(self, interaction_id: UUID) -> InteractionState | None:
@@ -152,12 +136,7 @@ class RedisStore:
         self, interaction_id: UUID, answer: bytes, hold_seconds: float, now: float
     ) -> bool:
         """Keep an answer until its request arrives; False if the interaction exists by now."""
-        shard = self.keys.shard(interaction_id)
-        keys = [
-            self.keys.interaction(shard, interaction_id),
-            self.keys.early(shard, interaction_id),
-            self.keys.due(shard),
-        ]
+        keys = self._early_keys(interaction_id)
         args = [
             answer,
             repr(now + hold_seconds),
@@ -168,14 +147,30 @@ class RedisStore:
 
     async def take_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
         """Held answers whose hold ran out, and whether their interaction exists after all."""
+        keys = self._early_keys(interaction_id)
+        result = await self._run("take_early", keys, [deadline_member(interaction_id, EARLY)])
+        return bool(result[0]), list(result[1:])
+
+    def _transition_keys(self, interaction_id: UUID) -> list[str]:
+        """The keys create.lua and commit.lua share, in their KEYS order."""
+        k, shard = self.keys, self.keys.shard(interaction_id)
+        return [
+            k.interaction(shard, interaction_id),
+            k.pending(shard),
+            k.due(shard),
+            k.outbox(shard),
+            k.outbox_data(shard),
+            k.done(shard),
+        ]
+
+    def _early_keys(self, interaction_id: UUID) -> list[str]:
+        """The keys of hold.lua and take_early.lua, in their KEYS order."""
         shard = self.keys.shard(interaction_id)
-        keys = [
+        return [
             self.keys.interaction(shard, interaction_id),
             self.keys.early(shard, interaction_id),
             self.keys.due(shard),
         ]
-        result = await self._run("take_early", keys, [deadline_member(interaction_id, EARLY)])
-        return bool(result[0]), list(result[1:])
 
     async def claim_due(self, now: float, lease_until: float, limit: int) -> list[str]:
         """Claim due deadlines of every shard in one round trip."""
