@@ -137,8 +137,14 @@ def notification_body(note: Notification, request_json: bytes) -> bytes:
     return b"".join((head[:-1], b',"request":', request_json, b"}"))
 
 
-def render(transition: Transition, names: Names, request_json: bytes | None = None) -> OutboxEntry:
-    """``request_json``: ``encode_model(state.request)``, if the caller has it already."""
+def render(
+    transition: Transition,
+    names: Names,
+    request_json: bytes | None = None,
+    outcome_json: bytes | None = None,
+) -> OutboxEntry:
+    """``request_json`` / ``outcome_json``: ``encode_model`` of the state's request / outcome,
+    if the caller has them already (they are stored too, so each is serialised once)."""
     state = transition.state
     iid = str(state.request.id)
     out: list[OutboxMessage] = []
@@ -161,7 +167,7 @@ def render(transition: Transition, names: Names, request_json: bytes | None = No
             envelope = Envelope(
                 names.outcomes,
                 command.reply_to,
-                encode_model(command.outcome),
+                outcome_json or encode_model(command.outcome),
                 OUTCOME_TYPE,
                 f"outcome:{iid}",
                 iid,

@@ -3,7 +3,7 @@ count it, publish. Handlers and the poller all go through here, so every state c
 committed, measured and announced the same way."""
 
 from hitl.adapters.amqp.topology import Names
-from hitl.adapters.redis.codec import dump_request
+from hitl.adapters.redis.codec import dump_outcome, dump_request
 from hitl.adapters.redis.store import Created, RedisStore
 from hitl.broker.cache import StateCache
 from hitl.broker.dispatch import Dispatcher
@@ -41,8 +41,12 @@ class Committer:
 
     async def commit(self, before: InteractionState, transition: Transition, now: float) -> bool:
         """False when someone else changed the interaction first (re-read and decide again)."""
-        outbox = render(transition, self._names)
-        result = await self._store.commit(transition, before.version, _entries(outbox), now)
+        state = transition.state
+        outcome_json = dump_outcome(state) if state.outcome is not None else None  # stored, sent
+        outbox = render(transition, self._names, outcome_json=outcome_json)
+        result = await self._store.commit(
+            transition, before.version, _entries(outbox), now, outcome_json
+        )
         if result != "ok":
             self.cache.drop(before.request.id)  # stale: the caller re-reads from Redis
             return False
