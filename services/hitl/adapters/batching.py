@@ -8,7 +8,7 @@ checkout and a timeout per item.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from typing import Any, Generic, TypeVar
 
 from hitl.errors import TransportError
@@ -67,30 +67,15 @@ class Coalescer(Generic[Item, Result]):
             for future in futures:
                 future.add_done_callback(_retrieved)
             raise
-        if len(self._queue) == len(futures):  # nobody joined: flush here, a task buys nothing
-            await self._flush_alone()
-            return futures
+        alone = len(self._queue) == len(futures)  # nobody joined: a task would buy nothing
+        flushing = self._flush_queued()
         try:
-            await asyncio.shield(self._start())
-        except asyncio.CancelledError:  # the flush goes on for the others
+            await (flushing if alone else asyncio.shield(self._keep(loop.create_task(flushing))))
+        except asyncio.CancelledError:  # a shared batch goes on for the others
             for future in futures:
                 future.add_done_callback(_retrieved)
             raise
         return futures
-
-    async def _flush_alone(self) -> None:
-        batch, self._queue = self._queue, []
-        if self._one_at_a_time:
-            self._idle.clear()
-        try:
-            await self._run(batch)
-        except asyncio.CancelledError:
-            for _, future in batch:
-                future.add_done_callback(_retrieved)
-            raise
-        finally:
-            if self._one_at_a_time:
-                self._idle.set()
 
     async def _until_idle(self) -> None:
         while not self._idle.is_set():  # two waiters may wake on one set(): re-check
@@ -100,22 +85,27 @@ class Coalescer(Generic[Item, Result]):
         if self._one_at_a_time:
             await self._until_idle()
         if self._queue:
-            await self._start()
+            await self._flush_queued()
 
-    def _start(self) -> "asyncio.Task[None]":
-        """Flush everything queued, in a task of its own (idle again when it is done)."""
+    def _flush_queued(self) -> Coroutine[Any, Any, None]:
+        """Take everything queued (from now on a batch is in flight) and return the coroutine
+        that flushes it."""
         batch, self._queue = self._queue, []
         if self._one_at_a_time:
             self._idle.clear()
-        task = asyncio.get_running_loop().create_task(self._run(batch))
-        self._keep(task)
-        if self._one_at_a_time:
-            task.add_done_callback(lambda _: self._idle.set())
-        return task
+        return self._run_then_idle(batch)
 
-    def _keep(self, task: "asyncio.Task[None]") -> None:
+    async def _run_then_idle(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
+        try:
+            await self._run(batch)
+        finally:
+            if self._one_at_a_time:
+                self._idle.set()
+
+    def _keep(self, task: "asyncio.Task[None]") -> "asyncio.Task[None]":
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _run(self, batch: list[tuple[Item, "asyncio.Future[Result]"]]) -> None:
         try:
