@@ -377,41 +377,50 @@ def _send(
     }
 
 
-def _operations() -> dict[str, Any]:
-    receive = {"amqp": {"ack": True, "bindingVersion": _AMQP_BINDING}}
+def _receive(
+    channel: str,
+    message: str,
+    description: str,
+    *,
+    reply_at: tuple[str, str],
+    reply_to: tuple[str, str],
+) -> dict[str, Any]:
+    """A consumed message; ``reply_at`` is (location, description) of the reply address,
+    ``reply_to`` the (channel, message) the broker answers with."""
+    location, where = reply_at
+    reply_channel, reply_message = reply_to
     return {
-        "receiveRequest": {
-            "action": "receive",
-            "channel": {"$ref": "#/channels/brokerRequests"},
-            "description": "A request becomes pending; it is acked once stored. Invalid "
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{channel}"},
+        "description": description,
+        "messages": [_ref(channel, message)],
+        "bindings": {"amqp": {"ack": True, "bindingVersion": _AMQP_BINDING}},
+        "reply": {
+            "address": {"location": location, "description": where},
+            "channel": {"$ref": f"#/channels/{reply_channel}"},
+            "messages": [_ref(reply_channel, reply_message)],
+        },
+    }
+
+
+def _operations() -> dict[str, Any]:
+    return {
+        "receiveRequest": _receive(
+            "brokerRequests",
+            "interactionRequest",
+            "A request becomes pending; it is acked once stored. Invalid "
             "requests are dead-lettered and reported as `rejected` events.",
-            "messages": [_ref("brokerRequests", "interactionRequest")],
-            "bindings": receive,
-            "reply": {
-                "address": {
-                    "location": "$message.payload#/reply_to",
-                    "description": "Routing key on the outcomes exchange.",
-                },
-                "channel": {"$ref": "#/channels/outcomes"},
-                "messages": [_ref("outcomes", "interactionOutcome")],
-            },
-        },
-        "receiveResponse": {
-            "action": "receive",
-            "channel": {"$ref": "#/channels/brokerResponses"},
-            "description": "An answer is checked against its request's kind; the first valid "
+            reply_at=("$message.payload#/reply_to", "Routing key on the outcomes exchange."),
+            reply_to=("outcomes", "interactionOutcome"),
+        ),
+        "receiveResponse": _receive(
+            "brokerResponses",
+            "humanResponse",
+            "An answer is checked against its request's kind; the first valid "
             "one resolves the interaction.",
-            "messages": [_ref("brokerResponses", "humanResponse")],
-            "bindings": receive,
-            "reply": {
-                "address": {
-                    "location": "$message.header#/reply_to",
-                    "description": "The AMQP reply_to property of the response.",
-                },
-                "channel": {"$ref": "#/channels/receipts"},
-                "messages": [_ref("receipts", "responseReceipt")],
-            },
-        },
+            reply_at=("$message.header#/reply_to", "The AMQP reply_to property of the response."),
+            reply_to=("receipts", "responseReceipt"),
+        ),
         "sendOutcome": _send(
             "outcomes",
             "interactionOutcome",
