@@ -273,32 +273,23 @@ async def test_outcome_nobody_can_receive_is_dead_lettered(
     assert json_of(dead)["interaction_id"] == body["id"]
 
 
+def requests_taken(broker: BrokerService, kind: str) -> float | None:
+    """How many requests of ``kind`` the broker has taken in (its metric)."""
+    return broker.metrics.registry.get_sample_value("hitl_requests_total", {"kind": kind})
+
+
 async def test_a_conversation_goes_on_turn_by_turn(
     broker: BrokerService, client: HitlClient, responder: Responder
 ) -> None:
     first = client.new_request("conversation", thread_id="consult", prompt="Monolith or services?")
     asked = asyncio.create_task(client.ask(first, timeout=10))
-    await eventually(
-        lambda: (
-            broker.metrics.registry.get_sample_value(
-                "hitl_requests_total", {"kind": "conversation"}
-            )
-            == 1
-        )
-    )
+    await eventually(lambda: requests_taken(broker, "conversation") == 1)
     await responder.respond(answer(first.id, "respond", {"message": "Services, three of them."}))
     turn = await asked
     assert turn.data["continue"] is True
     second = client.next_turn(turn, "Which three?")
     asked = asyncio.create_task(client.ask(second, timeout=10))
-    await eventually(
-        lambda: (
-            broker.metrics.registry.get_sample_value(
-                "hitl_requests_total", {"kind": "conversation"}
-            )
-            == 2
-        )
-    )
+    await eventually(lambda: requests_taken(broker, "conversation") == 2)
     await responder.respond(answer(second.id, "end", {"message": "Users, catalog, orders."}))
     last = await asked
     assert last.data["continue"] is False
