@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import time
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -80,7 +80,9 @@ class _Captured(Exception):  # not an error: carries the captured call out
 
 
 class _Recorder:
-    """Stands in for the Redis client: records the script call the store makes, sends nothing."""
+    """Stands in for the Redis client: knows the scripts, sends nothing."""
+
+    connection_pool: Any = None  # never used: _RecordingStore sends nothing
 
     def __init__(self) -> None:
         self._texts: dict[str, str] = {}
@@ -90,13 +92,12 @@ class _Recorder:
         self._texts[sha] = text
         return SimpleNamespace(sha=sha, script=text)
 
-    @contextlib.asynccontextmanager
-    async def pipeline(self, transaction: bool = True) -> AsyncIterator[Any]:
-        def evalsha(sha: str, numkeys: int, *keys_and_args: Any) -> None:
-            keys, args = keys_and_args[:numkeys], keys_and_args[numkeys:]
-            raise _Captured(self._texts[sha], list(keys), list(args))
 
-        yield SimpleNamespace(evalsha=evalsha)
+class _RecordingStore(RedisStore):
+    """The store's own code up to its script call, which it raises instead of sending."""
+
+    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
+        raise _Captured(self._scripts[script].script, list(keys), list(args))
 
 
 class CreateCall:
@@ -174,7 +175,7 @@ async def capture_create(keys: Keys, retention_seconds: int, now: float) -> Crea
         }
     )
     transition = open_interaction(request, now, "default")
-    store = RedisStore(
+    store = _RecordingStore(
         _Recorder(),  # type: ignore[arg-type]
         keys,
         retention_seconds=retention_seconds,

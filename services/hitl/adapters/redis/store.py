@@ -25,6 +25,7 @@ from hitl.adapters.redis.codec import (
     load_state,
 )
 from hitl.adapters.redis.keys import Keys
+from hitl.adapters.redis.line import ScriptLine
 from hitl.core.machine import InteractionState, Transition, deadline_member
 from hitl.errors import TransportError
 
@@ -51,7 +52,13 @@ class Created:
 
 class RedisStore:
     def __init__(
-        self, redis: "Redis", keys: Keys, *, retention_seconds: int, outbox_lease_seconds: float
+        self,
+        redis: "Redis",
+        keys: Keys,
+        *,
+        retention_seconds: int,
+        outbox_lease_seconds: float,
+        script_timeout: float = 10.0,
     ) -> None:
         self.redis = redis
         self.keys = keys
@@ -61,7 +68,8 @@ class RedisStore:
             name: redis.register_script(_script(name))
             for name in ("create", "commit", "claim", "hold", "take_early")
         }
-        # One pipeline in flight: scripts started meanwhile share the next one (group commit).
+        # One batch in flight: scripts started meanwhile share the next one (group commit).
+        self._line = ScriptLine(redis, timeout=script_timeout)
         self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch, one_at_a_time=True)
 
     async def create(
@@ -264,7 +272,7 @@ class RedisStore:
         return await self._calls.submit((script, keys, args))
 
     async def _run_batch(self, calls: list[ScriptCall]) -> list[Any]:
-        """EVALSHA each call in one pipeline; load a script Redis does not know, and retry the
+        """EVALSHA each call in one write; load a script Redis does not know, and retry the
         calls it refused (a refused call did not run). Failures stay with their own call."""
         try:
             results = await self._evalsha_all(calls)
@@ -283,10 +291,12 @@ class RedisStore:
         return [_translated(call[0], r) for call, r in zip(calls, results, strict=True)]
 
     async def _evalsha_all(self, calls: list[ScriptCall]) -> list[Any]:
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for name, keys, args in calls:
-                pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
-            return await pipe.execute(raise_on_error=False)
+        return await self._line.execute(
+            [
+                ("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+                for name, keys, args in calls
+            ]
+        )
 
 
 def _translated(script: str, result: Any) -> Any:

@@ -1,0 +1,49 @@
+"""A connection of the store's own for its script batches.
+
+The store sends one batch of scripts at a time (group commit), so one connection is all those
+batches need. Holding it spares each batch the pool's checkout and release (a lock and a
+condition each) and a redis-py ``Pipeline`` object: a batch is one write and its reads.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.exceptions import ResponseError
+
+
+class ScriptLine:
+    """``execute`` sends commands in one write and returns their replies in order; an error
+    reply takes its command's place (as in a pipeline with ``raise_on_error=False``). A batch
+    that fails as a whole (connection lost, ``timeout`` passed, cancelled) drops the
+    connection, whose replies can no longer be matched; the next batch connects again."""
+
+    def __init__(self, redis: "Redis", *, timeout: float) -> None:
+        self._pool = redis.connection_pool
+        self._timeout = timeout
+        self._connection: AbstractConnection | None = None
+        self._lock = asyncio.Lock()  # one batch at a time, even if a caller forgets
+
+    async def execute(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+        async with self._lock:
+            if self._connection is None:
+                # Taken from the pool for good: closing the client closes it with the rest.
+                self._connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
+            connection = self._connection
+            try:
+                async with asyncio.timeout(self._timeout):
+                    packed = connection.pack_commands(commands)
+                    await connection.send_packed_command(packed, check_health=False)
+                    return [await _reply(connection) for _ in commands]
+            except BaseException:
+                await connection.disconnect(nowait=True)
+                raise
+
+
+async def _reply(connection: AbstractConnection) -> Any:
+    try:
+        return await connection.read_response()
+    except ResponseError as exc:  # this command's error; the connection is fine
+        return exc
