@@ -46,6 +46,11 @@ class Settings(BaseSettings):
     redis_max_connections: int = Field(
         default=64, ge=2, le=10_000, description="Redis connections per process; more wait."
     )
+    redis_script_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A batch of Redis scripts still unanswered after this fails and is retried.",
+    )
     state_cache_size: int = Field(
         default=4096, ge=0, description="Interaction states kept in memory to answer faster."
     )

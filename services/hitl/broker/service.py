@@ -83,6 +83,7 @@ class BrokerService:
             Keys(s.namespace, s.shards),
             retention_seconds=s.retention_seconds,
             outbox_lease_seconds=s.outbox_lease_seconds,
+            script_timeout=s.redis_script_timeout_seconds,
         )
         self.store = store
         consume = await self._connection.channel(publisher_confirms=False)
