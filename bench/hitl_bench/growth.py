@@ -23,6 +23,7 @@ import hiredis
 from redis.asyncio import Redis
 
 from hitl.adapters.redis.keys import Keys
+from hitl.adapters.redis.resp import pack
 from hitl.adapters.redis.store import RedisStore, request_digest
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.machine import open_interaction
@@ -195,16 +196,6 @@ async def used_memory(redis: "Redis") -> int:
     return int(info["used_memory"])
 
 
-def _resp(args: Sequence[bytes | str | int]) -> bytes:
-    """One command in the Redis protocol (RESP), packed by hand: redis-py's packing costs
-    ~100 us a command, which would make seeding a million take minutes."""
-    parts = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg if isinstance(arg, bytes) else str(arg).encode()
-        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(parts)
-
-
 class _RawRedis:
     """A bare pipelining connection (hiredis parses the replies), for bulk seeding only."""
 
@@ -220,9 +211,9 @@ class _RawRedis:
         raw = cls(reader, writer)
         if kw.get("password"):
             user = [kw["username"]] if kw.get("username") else []
-            await raw.run([_resp(["AUTH", *user, kw["password"]])])
+            await raw.run([pack(["AUTH", *user, kw["password"]])])
         if kw.get("db"):
-            await raw.run([_resp(["SELECT", kw["db"]])])
+            await raw.run([pack(["SELECT", kw["db"]])])
         return raw
 
     async def run(self, commands: Sequence[bytes]) -> list[Any]:
@@ -282,7 +273,7 @@ async def seed(
                 last = uuid.uuid4()
                 new_keys, new_args, size = call.for_interaction(keys, last, f"seed-{i // 10}")
                 payload += size
-                batch.append(_resp([*head, *new_keys, *new_args]))
+                batch.append(pack([*head, *new_keys, *new_args]))
             await raw.send(batch)
             if in_flight:
                 await collect()

@@ -13,6 +13,8 @@ from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ResponseError
 
+from hitl.adapters.redis.resp import Arg, pack_all
+
 
 class ScriptLine:
     """``execute`` sends commands in one write and returns their replies in order; an error
@@ -26,7 +28,7 @@ class ScriptLine:
         self._connection: AbstractConnection | None = None
         self._lock = asyncio.Lock()  # one batch at a time, even if a caller forgets
 
-    async def execute(self, commands: Sequence[Sequence[Any]]) -> list[Any]:
+    async def execute(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         async with self._lock:
             if self._connection is None:
                 # Taken from the pool for good: closing the client closes it with the rest.
@@ -34,8 +36,7 @@ class ScriptLine:
             connection = self._connection
             try:
                 async with asyncio.timeout(self._timeout):
-                    packed = connection.pack_commands(commands)
-                    await connection.send_packed_command(packed, check_health=False)
+                    await connection.send_packed_command(pack_all(commands), check_health=False)
                     return [await _reply(connection) for _ in commands]
             except BaseException:
                 await connection.disconnect(nowait=True)
