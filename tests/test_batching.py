@@ -2,6 +2,7 @@
 batch, results and errors go back to their own callers, and a cancelled leader strands no one."""
 
 import asyncio
+import gc
 
 import pytest
 
@@ -134,3 +135,39 @@ async def test_a_lone_leader_cancelled_mid_flush_leaves_the_batcher_usable() -> 
     batcher: Coalescer[int, int] = Coalescer(recorder.flush, one_at_a_time=True)
     await cancel_the_leader_mid_flush(batcher, recorder, others=[])
     assert await asyncio.wait_for(batcher.submit(4), 1) == 40  # idle again, not stuck
+
+
+async def test_submit_many_returns_each_result_or_error_in_order() -> None:
+    recorder = Recorder()
+    batcher: Coalescer[int, int] = Coalescer(recorder.flush, one_at_a_time=True)
+    results = await batcher.submit_many([2, 3, 4])
+    assert recorder.batches == [[2, 3, 4]]
+    assert [r if isinstance(r, int) else str(r) for r in results] == [20, "odd 3", 40]
+
+
+async def test_a_caller_cancelled_while_its_items_wait_leaves_no_error_unretrieved() -> None:
+    unretrieved: list[object] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _, context: unretrieved.append(context))
+    recorder = Recorder(gate=asyncio.Event())
+    batcher: Coalescer[int, int] = Coalescer(recorder.flush, one_at_a_time=True)
+    busy = asyncio.create_task(batcher.submit(0))  # in flight: the next batch waits for it
+    while not recorder.batches:
+        await asyncio.sleep(0)
+    leader = asyncio.create_task(batcher.submit_many([8]))  # leads the next batch
+    await asyncio.sleep(0)
+    many = asyncio.create_task(batcher.submit_many([1, 2, 3]))  # joins it, then waits
+    await asyncio.sleep(0)
+    many.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await many
+    assert recorder.gate is not None
+    recorder.gate.set()
+    assert await busy == 0
+    assert await leader == [80]
+    assert recorder.batches == [[0], [8, 1, 2, 3]]  # the cancelled caller's items went too
+    del many
+    gc.collect()
+    await asyncio.sleep(0)
+    loop.set_exception_handler(None)
+    assert unretrieved == []

@@ -47,7 +47,19 @@ class Coalescer(Generic[Item, Result]):
     async def submit_many(self, items: Sequence[Item]) -> list[Result | BaseException]:
         """Several items in one batch; each one's result, or its exception (not raised)."""
         futures = await self._enqueue(items)
-        return await asyncio.gather(*futures, return_exceptions=True)
+        # Not gather: it costs a loop turn even when (as after an inline flush) all are done.
+        results: list[Result | BaseException] = []
+        try:
+            for future in futures:
+                try:
+                    results.append(await future)
+                except Exception as exc:  # noqa: BLE001 - returned, as gather would
+                    results.append(exc)
+        except asyncio.CancelledError:
+            for future in futures:
+                future.add_done_callback(_retrieved)
+            raise
+        return results
 
     async def _enqueue(self, items: Sequence[Item]) -> list["asyncio.Future[Result]"]:
         """Queue the items; lead their batch if they are its first. Returns their futures."""
