@@ -11,7 +11,9 @@ from redis.asyncio import Redis
 
 from hitl.broker.outbound import OUTBOX_ENTRY_TYPE
 from hitl.broker.service import BrokerService
+from hitl.sdk import HitlClient
 from hitl.settings import Settings
+from tests.conftest import AMQP_URL, test_settings
 from tests.helpers import dead_letters, eventually, lifecycle_events
 
 pytestmark = pytest.mark.integration
@@ -65,3 +67,35 @@ async def test_relay_publishes_old_entries_and_parks_unreadable_ones(
         )
 
     await eventually(outbox_empty)
+
+
+async def test_a_stopping_broker_sends_its_lingering_events_and_cleans_its_outbox(
+    namespace: str, redis: Redis, capture
+) -> None:
+    broker = BrokerService(test_settings(namespace, events_linger_seconds=5))
+    await broker.start()
+    stopped = False
+    try:
+        async with (
+            HitlClient.connect(AMQP_URL, service="producer", namespace=namespace) as client,
+            capture(broker.names.events) as events,
+        ):
+            request = client.new_request("approval", thread_id="t", prompt="Ship it?")
+            await client.submit(request)
+            keys = broker.store.keys if broker.store else None
+            assert keys is not None
+            shard = keys.shard(request.id)
+            await eventually(lambda: redis.zcard(keys.pending(shard)))
+            assert lifecycle_events(events.messages) == []  # still lingering
+            assert await redis.zcard(keys.outbox(shard)) == 1  # kept until they are sent
+            await broker.stop()
+            stopped = True
+            await events.wait_for(lambda m: len(lifecycle_events(m)) == 2)
+            assert [e.event for e in lifecycle_events(events.messages)] == [
+                "requested",
+                "notified",
+            ]
+            assert await redis.zcard(keys.outbox(shard)) == 0
+    finally:
+        if not stopped:
+            await broker.stop()

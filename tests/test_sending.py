@@ -1,9 +1,10 @@
 """The Sender's order of work (pure logic over a recording publisher; the flow and relay tests
-cover the same path against RabbitMQ): a transition's notifications and outcomes are
-confirmed before its events are written, events merge per routing key, and a transition whose
-direct messages failed keeps its events for the relay."""
+cover the same path against RabbitMQ): notifications and outcomes are confirmed first, events
+trail behind them in the background, merged per routing key over the linger, and a transition
+whose direct messages failed keeps its events for the relay."""
 
 import asyncio
+import time
 from typing import cast
 
 import orjson
@@ -16,16 +17,22 @@ from hitl.errors import TransportError
 
 
 class RecordingPublisher:
-    def __init__(self, *, fail_direct: bool = False) -> None:
+    def __init__(self, *, fail_direct: bool = False, fail_events: bool = False) -> None:
         self.writes: list[list[tuple[Envelope, bool]]] = []
         self.fail_direct = fail_direct
+        self.fail_events = fail_events
 
     async def publish_batch(self, batch: list[tuple[Envelope, bool]]) -> list[bool]:
         self.writes.append(batch)
         await asyncio.sleep(0.01)  # the confirms' round trip
-        if self.fail_direct and any(mandatory for _, mandatory in batch):
+        mandatory = any(m for _, m in batch)
+        if (self.fail_direct and mandatory) or (self.fail_events and not mandatory):
             raise TransportError("publish failed: the channel closed")
         return [True] * len(batch)
+
+    def event_ids(self) -> list[str]:
+        bodies = [orjson.loads(e.body) for w in self.writes for e, m in w if not m]
+        return [event["event_id"] for body in bodies for event in body["events"]]
 
 
 def direct(n: int) -> OutboxMessage:
@@ -38,44 +45,68 @@ def event(n: int, name: str) -> OutboxMessage:
     return OutboxMessage(envelope, critical=False, event=True)
 
 
-def sender(publisher: RecordingPublisher) -> Sender:
-    return Sender(cast(Publisher, publisher))
+def sender(publisher: RecordingPublisher, linger: float = 0.05) -> Sender:
+    return Sender(cast(Publisher, publisher), events_linger=linger)
 
 
-async def test_events_are_written_after_the_direct_messages_are_confirmed() -> None:
+async def test_events_trail_the_confirmed_direct_messages() -> None:
     publisher = RecordingPublisher()
     messages = [event(1, "requested"), direct(1), event(1, "notified")]
-    assert await sender(publisher).send_all(messages) == [True, True, True]
-    [notification], [requested, notified] = publisher.writes
-    assert notification == (messages[1].envelope, True)
+    results, events = await sender(publisher).send_all(messages)
+    assert results == [True]
+    assert publisher.writes == [[(messages[1].envelope, True)]] and not events.done()
+    await events
+    [_, [requested, notified]] = publisher.writes
     assert (requested[0].routing_key, requested[1]) == ("requested.choice", False)
     assert (notified[0].routing_key, notified[1]) == ("notified.choice", False)
 
 
-async def test_concurrent_transitions_share_batches_and_events_merge_per_routing_key() -> None:
+async def test_events_within_the_linger_share_one_message_per_routing_key() -> None:
     publisher = RecordingPublisher()
-    send = sender(publisher)
-    results = await asyncio.gather(
-        *(send.send_all([direct(n), event(n, "requested")]) for n in range(5))
-    )
-    assert results == [[True, True]] * 5
-    direct_writes = [w for w in publisher.writes if w[0][1]]
+    send = sender(publisher, linger=0.1)
+    futures = []
+    for batch in range(3):  # one after another, as with one interaction in flight
+        sent = await asyncio.gather(
+            *(send.send_all([direct(n), event(n, "requested")]) for n in range(batch, 9, 3))
+        )
+        futures += [events for _, events in sent]
+    await asyncio.gather(*futures)
     event_writes = [w for w in publisher.writes if not w[0][1]]
-    assert [len(write) for write in direct_writes] == [1, 4]  # group commit
-    bodies = [orjson.loads(envelope.body) for write in event_writes for envelope, _ in write]
-    assert len(bodies) < 5  # events of several transitions share a message
-    assert sorted(e["event_id"] for body in bodies for e in body["events"]) == [
-        f"i{n}:requested" for n in range(5)
-    ]
+    assert [len(w) for w in event_writes] == [1]  # 9 events, one message
+    assert sorted(publisher.event_ids()) == [f"i{n}:requested" for n in range(9)]
 
 
 async def test_a_failed_notification_keeps_its_events_back() -> None:
     publisher = RecordingPublisher(fail_direct=True)
-    results = await sender(publisher).send_all([direct(1), event(1, "requested")])
-    assert all(isinstance(r, TransportError) for r in results)
-    assert len(publisher.writes) == 1  # the events were not written
+    [result], events = await sender(publisher, linger=0).send_all(
+        [direct(1), event(1, "requested")]
+    )
+    assert isinstance(result, TransportError)
+    await asyncio.sleep(0.05)
+    assert not events.done() and len(publisher.writes) == 1  # the events were not written
 
 
-async def test_send_raises_what_failed() -> None:
+async def test_failed_events_fail_their_future() -> None:
+    publisher = RecordingPublisher(fail_events=True)
+    _, events = await sender(publisher, linger=0).send_all([direct(1), event(1, "requested")])
+    with pytest.raises(TransportError):
+        await events
+
+
+async def test_drain_sends_the_lingering_events_now() -> None:
+    publisher = RecordingPublisher()
+    send = sender(publisher, linger=30)
+    _, events = await send.send_all([direct(1), event(1, "requested")])
+    started = time.monotonic()
+    await send.drain()
+    assert events.done() and time.monotonic() - started < 1
+    assert publisher.event_ids() == ["i1:requested"]
+
+
+async def test_send_waits_for_its_own_confirm() -> None:
+    publisher = RecordingPublisher()
+    send = sender(publisher, linger=0)
+    assert await send.send(event(1, "rejected")) is True
+    assert publisher.event_ids() == ["i1:rejected"]
     with pytest.raises(TransportError):
         await sender(RecordingPublisher(fail_direct=True)).send(direct(1))

@@ -51,6 +51,12 @@ class Settings(BaseSettings):
         gt=0,
         description="A batch of Redis scripts still unanswered after this fails and is retried.",
     )
+    events_linger_seconds: float = Field(
+        default=0.05,
+        ge=0,
+        le=5,
+        description="How long lifecycle events wait to be sent together.",
+    )
     state_cache_size: int = Field(
         default=4096, ge=0, description="Interaction states kept in memory to answer faster."
     )

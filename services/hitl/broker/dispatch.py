@@ -9,6 +9,7 @@ outbox lease, after which the relay would publish them again).
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections import defaultdict
 from collections.abc import Coroutine, Sequence
@@ -94,14 +95,29 @@ class Dispatcher:
         self._metrics = metrics
 
     async def dispatch(self, shard: int, entries: Sequence[OutboxEntry]) -> None:
+        """Returns once the notifications and outcomes are confirmed (and any unroutable one
+        parked); the entries are deleted once their events are confirmed too."""
         messages = [m for entry in entries for m in entry.messages]
-        sent = await self._sender.send_all(messages)
-        unroutable = [m for m, routed in zip(messages, sent, strict=True) if routed is False]
-        await settle_all([self._unroutable(m) for m in unroutable])
+        sent, events = await self._sender.send_all(messages)
+        direct = [m for m in messages if not m.event]
+        unroutable = [m for m, routed in zip(direct, sent, strict=True) if routed is False]
+        try:
+            await settle_all([self._unroutable(m) for m in unroutable])
+        except BaseException:
+            events.add_done_callback(_seen)  # the entries stay: the relay sends them again
+            raise
         for outcome in sent:
             if isinstance(outcome, BaseException):
-                raise outcome
-        self._janitor.published(shard, [entry.entry_id for entry in entries])
+                raise outcome  # the events were not sent: the relay sends them with it
+        entry_ids = [entry.entry_id for entry in entries]
+        events.add_done_callback(functools.partial(self._events_sent, shard, entry_ids))
+
+    def _events_sent(
+        self, shard: int, entry_ids: list[str], events: "asyncio.Future[None]"
+    ) -> None:
+        if events.cancelled() or events.exception() is not None:
+            return  # logged by the sender; the relay sends the entries again after their lease
+        self._janitor.published(shard, entry_ids)
 
     async def discard(self, shard: int, entry_id: str, payload: bytes, problem: str) -> None:
         """An outbox entry nobody can read: park its bytes where an operator will look, then
@@ -123,3 +139,8 @@ class Dispatcher:
                 got=e.routing_key,
             )
             await self._rejections.park(e, detail, "unroutable")
+
+
+def _seen(future: "asyncio.Future[None]") -> None:
+    if not future.cancelled():
+        future.exception()

@@ -68,6 +68,7 @@ class BrokerService:
         self._consumers: list[tuple[AbstractQueue, str]] = []
         self._poller_task: asyncio.Task[None] | None = None
         self._janitor: OutboxJanitor | None = None
+        self._sender: Sender | None = None
         self.ops: OpsServer | None = None
         self.store: RedisStore | None = None
 
@@ -94,7 +95,8 @@ class BrokerService:
             consume, self.names, s.queue_type, s.delivery_limit
         )
         publisher = Publisher(publish)
-        sender = Sender(publisher)
+        sender = Sender(publisher, events_linger=s.events_linger_seconds)
+        self._sender = sender
         rejections = Rejections(publisher, sender, self.names, self.metrics)
         self._janitor = OutboxJanitor(store)
         self._janitor.start()
@@ -223,6 +225,8 @@ class BrokerService:
             )
         if self._poller_task is not None:
             await self._step("stopping the poller", self._poller_task, 2)
+        if self._sender is not None:
+            await self._step("sending the last lifecycle events", self._sender.drain(), 2)
         if self._janitor is not None:
             await self._step("flushing outbox deletes", self._janitor.stop(), 2)
         if self.ops is not None:
