@@ -66,10 +66,11 @@ class LifecycleEvent(Message):
 class LifecycleEvents(Message):
     """Lifecycle events published together, as the body of one message on the events exchange.
 
-    The broker batches the events of the transitions it commits in the same moment into one
-    message per routing key ``<event>.<kind>``, so every event in a batch has the same name and
-    kind and a binding such as ``resolved.*`` selects whole batches. Events of one interaction
-    keep their order; deduplicate on ``event_id``.
+    The broker gathers events for a short linger (50 ms by default), after the notifications
+    and outcomes they accompany are confirmed, and sends them as one message per routing key
+    ``<event>.<kind>``, so every event in a batch has the same name and kind and a binding
+    such as ``resolved.*`` selects whole batches. Events of one interaction keep their order;
+    deduplicate on ``event_id``.
     """
 
     events: list[LifecycleEvent] = Field(min_length=1)

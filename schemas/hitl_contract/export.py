@@ -87,7 +87,7 @@ WIRE_MESSAGES: tuple[WireMessage, ...] = (
         "LifecycleEvents",
         TypeAdapter(LifecycleEvents),
         "serialization",
-        "Lifecycle events committed together, one message per routing key `<event>.<kind>`.",
+        "Lifecycle events gathered together, one message per routing key `<event>.<kind>`.",
     ),
 )
 

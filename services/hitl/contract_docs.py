@@ -433,7 +433,7 @@ def _operations() -> dict[str, Any]:
         "sendEvent": _send(
             "events",
             "lifecycleEvents",
-            "Every step of every interaction: the events of the transitions committed together, "
+            "Every step of every interaction: the events gathered over a short linger, "
             "one message per routing key.",
             mandatory=False,
         ),
