@@ -4,12 +4,15 @@ import asyncio
 import os
 import shutil
 import sys
+import uuid
 
 import pytest
 
+from hitl.broker.service import BrokerService
+from hitl.errors import TransportError
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
-from tests.conftest import AMQP_URL, REDIS_URL
+from tests.conftest import AMQP_URL, REDIS_URL, delete_namespace
 from tests.helpers import answer
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -77,3 +80,34 @@ async def test_broker_keeps_working_after_rabbitmq_closes_its_connection(
     finally:
         broker.terminate()
         await broker.wait()
+
+
+@pytest.mark.timeout(120)
+async def test_a_producer_keeps_receiving_outcomes_after_rabbitmq_closes_its_connection(
+    broker: BrokerService, responder: Responder, settings: Settings
+) -> None:
+    service = f"cut-{uuid.uuid4().hex[:8]}"
+    async with HitlClient.connect(AMQP_URL, service=service, namespace=settings.namespace) as hitl:
+        first = hitl.new_request("approval", thread_id="t", prompt="before the cut")
+        asked = asyncio.create_task(hitl.ask(first, timeout=30))
+        await responder.respond(answer(first.id, "approve"), timeout=None)
+        assert (await asked).action == "approve"
+
+        listing = await rabbitmqctl("list_connections", "pid", "client_properties")
+        [connection] = [
+            line.split()[0] for line in listing.splitlines() if f'"hitl-client {service}"' in line
+        ]
+        await rabbitmqctl("close_connection", connection, "fault test")
+
+        # The reply queue is consumed again once the client reconnects: the outcome arrives.
+        second = hitl.new_request("approval", thread_id="t", prompt="after the cut")
+        for _ in range(100):  # publishing fails while the connection is down
+            try:
+                await hitl.submit(second)
+                break
+            except TransportError:
+                await asyncio.sleep(0.1)
+        waiting = asyncio.create_task(hitl.wait(second.id, timeout=60))
+        await responder.respond(answer(second.id, "reject"), timeout=None)
+        assert (await waiting).action == "reject"
+    await delete_namespace(settings.namespace, extra_queues=(service,))

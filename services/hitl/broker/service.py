@@ -17,12 +17,13 @@ from collections.abc import Awaitable, Callable
 from aio_pika.abc import (
     AbstractChannel,
     AbstractIncomingMessage,
-    AbstractQueue,
     AbstractRobustConnection,
 )
 from redis.asyncio import Redis
 
 from hitl.adapters.amqp.connection import connect_amqp, connect_redis
+from hitl.adapters.amqp.consumer import Consumer
+from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import Names, declare_broker_topology
 from hitl.adapters.redis.keys import Keys
@@ -65,7 +66,7 @@ class BrokerService:
         self._connection: AbstractRobustConnection | None = None
         self._redis: Redis | None = None
         self._channels: list[AbstractChannel] = []
-        self._consumers: list[tuple[AbstractQueue, str]] = []
+        self._consumers: list[Consumer] = []
         self._poller_task: asyncio.Task[None] | None = None
         self._janitor: OutboxJanitor | None = None
         self._sender: Sender | None = None
@@ -141,7 +142,7 @@ class BrokerService:
             (responses, handlers.on_response, "responses"),
         ):
             wrapped = self._guard(self.metrics.timed(source)(handler), source)
-            self._consumers.append((queue, await queue.consume(wrapped)))
+            self._consumers.append(await consume_queue(consume, queue.name, wrapped))
         if s.metrics_port:
             self.ops = OpsServer(self.metrics.registry, self.not_ready_reason)
             await self.ops.start(s.metrics_host, s.metrics_port)
@@ -241,8 +242,8 @@ class BrokerService:
 
     async def _cancel_consumers(self) -> None:
         consumers, self._consumers = self._consumers, []
-        for queue, tag in consumers:
-            await queue.cancel(tag)
+        for consumer in consumers:
+            await consumer.cancel()
 
     @staticmethod
     async def _step(what: str, work: Awaitable[object], timeout: float) -> None:

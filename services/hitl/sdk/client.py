@@ -23,6 +23,7 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from pydantic import ValidationError
 
 from hitl.adapters.amqp.connection import connect_amqp
+from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.publisher import Envelope, Publisher
 from hitl.adapters.amqp.topology import (
     Names,
@@ -107,12 +108,12 @@ class HitlClient:
             )
             await queue.bind(names.outcomes, reply_to)
             client = cls(connection, publish, consume, names, service, reply_to, on_outcome)
-            tag = await queue.consume(client._receive)
+            consumer = await consume_queue(consume, queue.name, client._receive)
             try:
                 yield client
             finally:
                 with contextlib.suppress(Exception):
-                    await queue.cancel(tag)
+                    await consumer.cancel()
                 client._abandon()
         finally:
             await connection.close()
