@@ -67,7 +67,8 @@ class HitlClient:
         # Each waiter (an ask, a wait) has a future of its own: one timing out or being
         # cancelled never cancels another's.
         self._futures: dict[UUID, list[asyncio.Future[InteractionOutcome]]] = {}
-        self._unclaimed: dict[UUID, tuple[InteractionOutcome, AbstractIncomingMessage]] = {}
+        # Outcomes nobody waited for yet, with their delivery to ack (None: acked already).
+        self._unclaimed: dict[UUID, tuple[InteractionOutcome, AbstractIncomingMessage | None]] = {}
         self._delivered: OrderedDict[UUID, None] = OrderedDict()
 
     @classmethod
@@ -184,7 +185,8 @@ class HitlClient:
         held = self._unclaimed.pop(interaction_id, None)
         if held is not None:
             outcome, message = held
-            await message.ack()
+            if message is not None:
+                await message.ack()
             self._remember(interaction_id)
             return outcome
         return await self._await(interaction_id, self._waiter(interaction_id), timeout)
@@ -266,11 +268,18 @@ class HitlClient:
         if iid in self._delivered:  # a redelivery after a broker crash: already handed over
             await message.ack()
             return
-        waiters = [f for f in self._futures.pop(iid, ()) if not f.done()]
-        if waiters:
+        if any(not f.done() for f in self._futures.get(iid, ())):
+            # Acked first: the ack's frames leave before the waiter's code runs (which may ask
+            # again at once), and an ack that fails leaves the outcome to a redelivery.
+            await message.ack()
+            self._remember(iid)
+            waiters = [f for f in self._futures.pop(iid, ()) if not f.done()]
             for future in waiters:
                 future.set_result(outcome)
-        elif self._on_outcome is not None:
+            if not waiters:  # each gave up during the ack: a late outcome, already acked
+                await self._late(outcome)
+            return
+        if self._on_outcome is not None:
             try:
                 await self._on_outcome(outcome)
             except Exception:
@@ -282,6 +291,15 @@ class HitlClient:
             return
         self._remember(iid)
         await message.ack()
+
+    async def _late(self, outcome: InteractionOutcome) -> None:
+        if self._on_outcome is None:
+            self._unclaimed[outcome.interaction_id] = (outcome, None)  # for wait()
+            return
+        try:
+            await self._on_outcome(outcome)
+        except Exception:
+            log.exception("on_outcome failed for %s (acked already)", outcome.interaction_id)
 
     def _remember(self, interaction_id: UUID) -> None:
         self._delivered[interaction_id] = None
