@@ -1,16 +1,24 @@
-"""How the SDK hands an outcome over (pure logic over stand-in deliveries; test_flow covers the
-same path against RabbitMQ): acked before its waiter runs, and kept for ``wait()`` when every
-waiter gave up while the ack was being written."""
+"""How the SDK hands an outcome to its waiter: the ack is queued before the waiter resumes, an
+ack that cannot be queued leaves the waiter for the redelivery, and the ack really reaches
+RabbitMQ (nothing comes back to the next client)."""
 
 import asyncio
 import uuid
 from typing import Any, cast
 
 import orjson
+import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
 from hitl.adapters.amqp.topology import Names
-from hitl.sdk import HitlClient
+from hitl.broker.service import BrokerService
+from hitl.errors import TransportError
+from hitl.sdk import HitlClient, Responder
+from hitl.sdk import client as client_module
+from hitl.settings import Settings
+from hitl_contract import InteractionOutcome
+from tests.conftest import AMQP_URL
+from tests.helpers import answer
 
 
 def outcome_body(iid: uuid.UUID) -> bytes:
@@ -31,55 +39,70 @@ def outcome_body(iid: uuid.UUID) -> bytes:
 
 
 class Delivery:
-    def __init__(self, body: bytes, gate: asyncio.Event | None = None) -> None:
+    def __init__(self, body: bytes) -> None:
         self.body = body
         self.message_id = "m"
-        self.gate = gate
-        self.events: list[str] = []
-
-    async def ack(self) -> None:
-        self.events.append("ack")
-        if self.gate is not None:
-            await self.gate.wait()
 
 
-def client() -> HitlClient:
+def bare_client() -> HitlClient:
     none = cast(Any, None)
     return HitlClient(none, none, none, Names("t"), "svc", "svc", None)
 
 
-async def test_the_outcome_is_acked_before_its_waiter_resumes() -> None:
-    hitl, iid = client(), uuid.uuid4()
-    delivery = Delivery(outcome_body(iid), gate=asyncio.Event())
+async def test_the_ack_is_queued_before_the_waiter_resumes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hitl, iid, order = bare_client(), uuid.uuid4(), []
+    monkeypatch.setattr(client_module, "ack_at_once", lambda _: order.append("ack"))
 
-    async def waiter() -> uuid.UUID:
-        outcome = await hitl.wait(iid, timeout=5)
-        delivery.events.append("resumed")
-        return outcome.interaction_id
+    async def waiter() -> None:
+        await hitl.wait(iid, timeout=5)
+        order.append("resumed")
 
     waiting = asyncio.create_task(waiter())
     await asyncio.sleep(0)
-    receiving = asyncio.create_task(hitl._receive(cast(AbstractIncomingMessage, delivery)))
-    for _ in range(5):
-        await asyncio.sleep(0)
-    assert not waiting.done() and delivery.events == ["ack"]  # the ack is still being written
-    assert delivery.gate is not None
-    delivery.gate.set()
-    await receiving
-    assert await waiting == iid and delivery.events == ["ack", "resumed"]
+    await hitl._receive(cast(AbstractIncomingMessage, Delivery(outcome_body(iid))))
+    await waiting
+    assert order == ["ack", "resumed"]
 
 
-async def test_a_waiter_that_gives_up_during_the_ack_leaves_the_outcome_for_wait() -> None:
-    hitl, iid = client(), uuid.uuid4()
+async def test_an_ack_that_cannot_be_queued_leaves_the_waiter_for_the_redelivery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    hitl, iid = bare_client(), uuid.uuid4()
+
+    def closed(_: object) -> None:
+        raise TransportError("cannot ack: the channel closed")
+
+    monkeypatch.setattr(client_module, "ack_at_once", closed)
     waiting = asyncio.create_task(hitl.wait(iid, timeout=5))
     await asyncio.sleep(0)
-    delivery = Delivery(outcome_body(iid), gate=asyncio.Event())
-    receiving = asyncio.create_task(hitl._receive(cast(AbstractIncomingMessage, delivery)))
-    await asyncio.sleep(0)
-    waiting.cancel()  # the waiter gives up while the ack is on its way
-    await asyncio.sleep(0)
-    assert delivery.gate is not None
-    delivery.gate.set()
-    await receiving
-    outcome = await hitl.wait(iid, timeout=1)  # acked already: handed over without a new ack
-    assert outcome.interaction_id == iid and delivery.events == ["ack"]
+    with pytest.raises(TransportError):
+        await hitl._receive(cast(AbstractIncomingMessage, Delivery(outcome_body(iid))))
+    assert not waiting.done()
+    monkeypatch.setattr(client_module, "ack_at_once", lambda _: None)
+    await hitl._receive(cast(AbstractIncomingMessage, Delivery(outcome_body(iid))))  # again
+    assert (await waiting).interaction_id == iid
+
+
+@pytest.mark.integration
+async def test_an_outcome_handed_to_its_waiter_is_acked_on_rabbitmq(
+    broker: BrokerService, responder: Responder, settings: Settings
+) -> None:
+    async with HitlClient.connect(
+        AMQP_URL, service="producer", namespace=settings.namespace
+    ) as hitl:
+        request = hitl.new_request("approval", thread_id="t", prompt="Ship it?")
+        asked = asyncio.create_task(hitl.ask(request, timeout=10))
+        await responder.respond(answer(request.id, "approve"), timeout=None)
+        assert (await asked).action == "approve"
+    redelivered: list[InteractionOutcome] = []
+
+    async def on_outcome(outcome: InteractionOutcome) -> None:
+        redelivered.append(outcome)
+
+    async with HitlClient.connect(
+        AMQP_URL, service="producer", namespace=settings.namespace, on_outcome=on_outcome
+    ):
+        await asyncio.sleep(0.5)
+    assert redelivered == []  # unacked, it would have come back to this client

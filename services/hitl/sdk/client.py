@@ -22,6 +22,7 @@ from uuid import UUID, uuid4
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 from pydantic import ValidationError
 
+from hitl.adapters.amqp.acks import ack_at_once
 from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.publisher import Envelope, Publisher
@@ -67,8 +68,7 @@ class HitlClient:
         # Each waiter (an ask, a wait) has a future of its own: one timing out or being
         # cancelled never cancels another's.
         self._futures: dict[UUID, list[asyncio.Future[InteractionOutcome]]] = {}
-        # Outcomes nobody waited for yet, with their delivery to ack (None: acked already).
-        self._unclaimed: dict[UUID, tuple[InteractionOutcome, AbstractIncomingMessage | None]] = {}
+        self._unclaimed: dict[UUID, tuple[InteractionOutcome, AbstractIncomingMessage]] = {}
         self._delivered: OrderedDict[UUID, None] = OrderedDict()
 
     @classmethod
@@ -185,8 +185,7 @@ class HitlClient:
         held = self._unclaimed.pop(interaction_id, None)
         if held is not None:
             outcome, message = held
-            if message is not None:
-                await message.ack()
+            await message.ack()
             self._remember(interaction_id)
             return outcome
         return await self._await(interaction_id, self._waiter(interaction_id), timeout)
@@ -269,15 +268,14 @@ class HitlClient:
             await message.ack()
             return
         if any(not f.done() for f in self._futures.get(iid, ())):
-            # Acked first: the ack's frames leave before the waiter's code runs (which may ask
-            # again at once), and an ack that fails leaves the outcome to a redelivery.
-            await message.ack()
+            # The ack is queued first, so it is written before the waiter's code runs (which
+            # may ask again at once) instead of landing in the next request's commit. If it
+            # cannot be (channel closed), the waiters stay for the redelivery.
+            ack_at_once(message)
             self._remember(iid)
-            waiters = [f for f in self._futures.pop(iid, ()) if not f.done()]
-            for future in waiters:
-                future.set_result(outcome)
-            if not waiters:  # each gave up during the ack: a late outcome, already acked
-                await self._late(outcome)
+            for future in self._futures.pop(iid):
+                if not future.done():
+                    future.set_result(outcome)
             return
         if self._on_outcome is not None:
             try:
@@ -291,15 +289,6 @@ class HitlClient:
             return
         self._remember(iid)
         await message.ack()
-
-    async def _late(self, outcome: InteractionOutcome) -> None:
-        if self._on_outcome is None:
-            self._unclaimed[outcome.interaction_id] = (outcome, None)  # for wait()
-            return
-        try:
-            await self._on_outcome(outcome)
-        except Exception:
-            log.exception("on_outcome failed for %s (acked already)", outcome.interaction_id)
 
     def _remember(self, interaction_id: UUID) -> None:
         self._delivered[interaction_id] = None

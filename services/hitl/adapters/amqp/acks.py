@@ -25,16 +25,35 @@ class Acker:
         results: list[TransportError | None] = [None] * len(messages)
         for n, message in enumerate(messages):
             try:
-                channel = message.channel  # the aiormq channel it arrived on
-            except ChannelInvalidStateError as exc:
-                results[n] = TransportError(f"cannot ack: the channel closed ({exc!r})")
+                channel = _channel(message)
+            except TransportError as exc:
+                results[n] = exc
                 continue
-            assert isinstance(channel, Channel)
             if message.delivery_tag is not None:
                 tags.setdefault(channel, []).append(message.delivery_tag)
         for channel, delivered in tags.items():
-            frames = [Basic.Ack(delivery_tag=tag) for tag in delivered]
-            await channel.write_queue.put(
-                ChannelFrame.marshall(channel_number=channel.number, frames=frames)
-            )
+            _write_acks(channel, delivered)
         return results
+
+
+def ack_at_once(message: AbstractIncomingMessage) -> None:
+    """Queue the ack's frame for the connection's writer now, without waiting for it to be
+    written: the writer, woken first, writes it before any task woken after this call runs."""
+    if message.delivery_tag is not None:
+        _write_acks(_channel(message), [message.delivery_tag])
+
+
+def _channel(message: AbstractIncomingMessage) -> Channel:
+    try:
+        channel = message.channel  # the aiormq channel it arrived on
+    except ChannelInvalidStateError as exc:
+        raise TransportError(f"cannot ack: the channel closed ({exc!r})") from exc
+    assert isinstance(channel, Channel)
+    return channel
+
+
+def _write_acks(channel: Channel, tags: list[int]) -> None:
+    frames = [Basic.Ack(delivery_tag=tag) for tag in tags]
+    channel.write_queue.put_nowait(  # unbounded: never full
+        ChannelFrame.marshall(channel_number=channel.number, frames=frames)
+    )
