@@ -8,7 +8,7 @@ from collections import Counter
 import orjson
 import pytest
 
-from hitl.adapters.amqp.publisher import Envelope
+from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.answers import pack_held
 from hitl.broker.outbound import encode_model
 from hitl.broker.rejections import ReplyTarget

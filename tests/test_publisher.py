@@ -12,7 +12,8 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.amqp.publisher import Publisher
 from hitl.errors import TransportError
 
 pytestmark = pytest.mark.integration

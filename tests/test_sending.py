@@ -10,7 +10,8 @@ from typing import cast
 import orjson
 import pytest
 
-from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.amqp.publisher import Publisher
 from hitl.broker.outbound import EVENT_TYPE, OutboxMessage
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import orjson
 
-from hitl.adapters.amqp.publisher import Envelope
+from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.rejections import Rejections, ReplyTarget
 from hitl.broker.transitions import Committer

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from hitl.adapters.amqp.publisher import Envelope
+from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.outbound import OUTBOX_ENTRY_TYPE, OutboxEntry, OutboxMessage
 from hitl.broker.rejections import Rejections

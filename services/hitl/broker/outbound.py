@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import orjson
 from pydantic import BaseModel
 
-from hitl.adapters.amqp.publisher import Envelope
+from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.topology import Names
 from hitl.core.machine import Deliver, Emit, Notify, Transition
 from hitl_contract import SCHEMA_VERSION, LifecycleEvent, Notification

@@ -11,7 +11,8 @@ from uuid import UUID
 import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
-from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import Names
 from hitl.broker.outbound import RECEIPT_TYPE, encode_model, event_message
 from hitl.broker.sending import Sender

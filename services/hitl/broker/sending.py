@@ -20,7 +20,8 @@ import contextlib
 import logging
 from collections.abc import Sequence
 
-from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.batching import Coalescer
 from hitl.broker.outbound import OutboxMessage, event_batch
 

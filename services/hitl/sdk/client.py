@@ -25,7 +25,8 @@ from pydantic import ValidationError
 from hitl.adapters.amqp.acks import ack_at_once
 from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.consumer import consume as consume_queue
-from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import (
     Names,
     QueueType,

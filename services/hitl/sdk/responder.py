@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from hitl.adapters.amqp.connection import connect_amqp
-from hitl.adapters.amqp.publisher import Envelope, Publisher
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import Names
 from hitl.broker.outbound import encode_model
 from hitl.sdk.client import RESPONSE_TYPE

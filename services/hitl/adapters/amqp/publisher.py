@@ -13,35 +13,17 @@ their batches themselves.
 """
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 
-from aio_pika.abc import AbstractChannel, FieldValue
+from aio_pika.abc import AbstractChannel
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 from aiormq import Channel
 from aiormq.abc import ChannelFrame, DeliveredMessage
-from pamqp.body import ContentBody
-from pamqp.commands import Basic
-from pamqp.header import ContentHeader
 
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.amqp.frames import publish_frames
 from hitl.adapters.batching import Coalescer
 from hitl.errors import TransportError
-
-Properties = Basic.Properties
-PERSISTENT = 2  # AMQP delivery mode: written to disk
-Headers = Mapping[str, FieldValue]
-
-
-@dataclass(frozen=True, slots=True)
-class Envelope:
-    exchange: str
-    routing_key: str
-    body: bytes
-    message_type: str
-    message_id: str
-    correlation_id: str | None = None
-    headers: Headers = field(default_factory=dict)
-    reply_to: str | None = None
 
 
 class Publisher:
@@ -104,7 +86,7 @@ async def _write(
 ) -> list["asyncio.Future[object]"]:
     """Marshal every publish of the batch into one frame buffer and queue it for the writer;
     the futures resolve with each one's confirm (or the returned message, if unroutable)."""
-    frames: list[object] = []
+    frames: list[bytes] = []
     confirmations: list[asyncio.Future[object]] = []
     async with channel.lock:
         first_tag = channel.delivery_tag
@@ -112,7 +94,9 @@ async def _write(
             for envelope, mandatory in batch:
                 confirmation: asyncio.Future[object] = channel.create_future()
                 confirmations.append(confirmation)
-                frames += _frames(envelope, mandatory, channel.max_content_size)
+                frames.append(
+                    publish_frames(channel.number, envelope, mandatory, channel.max_content_size)
+                )
                 if not channel.publisher_confirms:  # nothing will come back: done once written
                     confirmation.set_result(None)
                     continue
@@ -121,9 +105,7 @@ async def _write(
                 channel.confirmations[tag] = confirmation
                 channel.message_id_delivery_tag[envelope.message_id] = tag
                 confirmation.add_done_callback(_forget(channel, envelope.message_id, tag))
-            await channel.write_queue.put(
-                ChannelFrame.marshall(channel_number=channel.number, frames=frames)  # type: ignore[arg-type]
-            )
+            await channel.write_queue.put(ChannelFrame(b"".join(frames), should_close=False))
         except BaseException:
             # Nothing reached the writer: give the delivery tags back, as aiormq does.
             for tag in range(first_tag + 1, channel.delivery_tag + 1):
@@ -133,26 +115,6 @@ async def _write(
                 confirmation.cancel()
             raise
     return confirmations
-
-
-def _frames(envelope: Envelope, mandatory: bool, max_content: int) -> list[object]:
-    properties = Properties(
-        content_type="application/json",
-        delivery_mode=PERSISTENT,
-        message_type=envelope.message_type,
-        message_id=envelope.message_id,
-        correlation_id=envelope.correlation_id,
-        headers=dict(envelope.headers) if envelope.headers else None,
-        reply_to=envelope.reply_to,
-    )
-    body = envelope.body
-    return [
-        Basic.Publish(
-            exchange=envelope.exchange, routing_key=envelope.routing_key, mandatory=mandatory
-        ),
-        ContentHeader(properties=properties, body_size=len(body)),
-        *(ContentBody(body[i : i + max_content]) for i in range(0, len(body), max_content)),
-    ]
 
 
 def _forget(channel: Channel, message_id: str, tag: int) -> Callable[[object], None]:
