@@ -53,7 +53,11 @@ async def test_the_ack_is_queued_before_the_waiter_resumes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     hitl, iid, order = bare_client(), uuid.uuid4(), []
-    monkeypatch.setattr(client_module, "ack_at_once", lambda _: order.append("ack"))
+
+    async def ack(_: object) -> None:
+        order.append("ack")
+
+    monkeypatch.setattr(client_module, "ack_at_once", ack)
 
     async def waiter() -> None:
         await hitl.wait(iid, timeout=5)
@@ -71,8 +75,11 @@ async def test_an_ack_that_cannot_be_queued_leaves_the_waiter_for_the_redelivery
 ) -> None:
     hitl, iid = bare_client(), uuid.uuid4()
 
-    def closed(_: object) -> None:
+    async def closed(_: object) -> None:
         raise TransportError("cannot ack: the channel closed")
+
+    async def fine(_: object) -> None:
+        return None
 
     monkeypatch.setattr(client_module, "ack_at_once", closed)
     waiting = asyncio.create_task(hitl.wait(iid, timeout=5))
@@ -80,7 +87,7 @@ async def test_an_ack_that_cannot_be_queued_leaves_the_waiter_for_the_redelivery
     with pytest.raises(TransportError):
         await hitl._receive(cast(AbstractIncomingMessage, Delivery(outcome_body(iid))))
     assert not waiting.done()
-    monkeypatch.setattr(client_module, "ack_at_once", lambda _: None)
+    monkeypatch.setattr(client_module, "ack_at_once", fine)
     await hitl._receive(cast(AbstractIncomingMessage, Delivery(outcome_body(iid))))  # again
     assert (await waiting).interaction_id == iid
 

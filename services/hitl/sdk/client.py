@@ -110,7 +110,7 @@ class HitlClient:
             )
             await queue.bind(names.outcomes, reply_to)
             client = cls(connection, publish, consume, names, service, reply_to, on_outcome)
-            consumer = await consume_queue(consume, queue.name, client._receive)
+            consumer = await consume_queue(consume, queue, client._receive)
             try:
                 yield client
             finally:
@@ -272,7 +272,7 @@ class HitlClient:
             # The ack is queued first, so it is written before the waiter's code runs (which
             # may ask again at once) instead of landing in the next request's commit. If it
             # cannot be (channel closed), the waiters stay for the redelivery.
-            ack_at_once(message)
+            await ack_at_once(message)
             self._remember(iid)
             for future in self._futures.pop(iid):
                 if not future.done():

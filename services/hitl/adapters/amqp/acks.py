@@ -32,15 +32,16 @@ class Acker:
             if message.delivery_tag is not None:
                 tags.setdefault(channel, []).append(message.delivery_tag)
         for channel, delivered in tags.items():
-            _write_acks(channel, delivered)
+            await _write_acks(channel, delivered)
         return results
 
 
-def ack_at_once(message: AbstractIncomingMessage) -> None:
+async def ack_at_once(message: AbstractIncomingMessage) -> None:
     """Queue the ack's frame for the connection's writer now, without waiting for it to be
-    written: the writer, woken first, writes it before any task woken after this call runs."""
+    written: the writer, woken first, writes it before any task woken after this call runs.
+    (The queue is bounded; only when it is full does this wait for room.)"""
     if message.delivery_tag is not None:
-        _write_acks(_channel(message), [message.delivery_tag])
+        await _write_acks(_channel(message), [message.delivery_tag])
 
 
 def _channel(message: AbstractIncomingMessage) -> Channel:
@@ -52,8 +53,9 @@ def _channel(message: AbstractIncomingMessage) -> Channel:
     return channel
 
 
-def _write_acks(channel: Channel, tags: list[int]) -> None:
+async def _write_acks(channel: Channel, tags: list[int]) -> None:
     frames = [Basic.Ack(delivery_tag=tag) for tag in tags]
-    channel.write_queue.put_nowait(  # unbounded: never full
+    # aiormq's write queue is bounded (10 frames): put waits for room, and only then.
+    await channel.write_queue.put(
         ChannelFrame.marshall(channel_number=channel.number, frames=frames)
     )
