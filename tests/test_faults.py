@@ -1,6 +1,7 @@
 """Faults a production broker meets: RabbitMQ closing its connection under it."""
 
 import asyncio
+import logging
 import os
 import shutil
 import sys
@@ -13,7 +14,7 @@ from hitl.errors import TransportError
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from tests.conftest import AMQP_URL, REDIS_URL, delete_namespace
-from tests.helpers import answer
+from tests.helpers import answer, eventually
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -111,3 +112,23 @@ async def test_a_producer_keeps_receiving_outcomes_after_rabbitmq_closes_its_con
         await responder.respond(answer(second.id, "reject"), timeout=None)
         assert (await waiting).action == "reject"
     await delete_namespace(settings.namespace, extra_queues=(service,))
+
+
+@pytest.mark.timeout(60)
+async def test_the_broker_consumes_again_after_rabbitmq_cancels_its_consumer(
+    broker: BrokerService,
+    client: HitlClient,
+    responder: Responder,
+    amqp,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING, "hitl.adapters.amqp.consumer")
+    channel = await amqp.channel()
+    await channel.queue_delete(broker.names.requests_queue)  # RabbitMQ cancels the consumer
+    await channel.close()
+    await eventually(lambda: "re-attached" in caplog.text)  # declared, bound, consumed again
+    assert broker.not_ready_reason() is None
+    request = client.new_request("approval", thread_id="t", prompt="after the cancel")
+    asked = asyncio.create_task(client.ask(request, timeout=20))
+    await responder.respond(answer(request.id, "approve"), timeout=None)
+    assert (await asked).action == "approve"

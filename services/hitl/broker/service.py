@@ -142,7 +142,7 @@ class BrokerService:
             (responses, handlers.on_response, "responses"),
         ):
             wrapped = self._guard(self.metrics.timed(source)(handler), source)
-            self._consumers.append(await consume_queue(consume, queue.name, wrapped))
+            self._consumers.append(await consume_queue(consume, queue, wrapped))
         if s.metrics_port:
             self.ops = OpsServer(self.metrics.registry, self.not_ready_reason)
             await self.ops.start(s.metrics_host, s.metrics_port)
@@ -155,7 +155,7 @@ class BrokerService:
             return "RabbitMQ connection closed"
         if any(channel.is_closed for channel in self._channels):
             return "a RabbitMQ channel is closed"
-        if len(self._consumers) != 2:
+        if len(self._consumers) != 2 or not all(c.attached for c in self._consumers):
             return "consumers not attached"
         if self._poller_task is None or self._poller_task.done():
             return "deadline poller stopped"
@@ -242,8 +242,11 @@ class BrokerService:
 
     async def _cancel_consumers(self) -> None:
         consumers, self._consumers = self._consumers, []
-        for consumer in consumers:
-            await consumer.cancel()
+        for consumer in consumers:  # each on its own: one failing leaves none attached
+            try:
+                await consumer.cancel()
+            except Exception as exc:  # noqa: BLE001 - closing the channel stops it anyway
+                log.warning("could not cancel a consumer: %r", exc)
 
     @staticmethod
     async def _step(what: str, work: Awaitable[object], timeout: float) -> None:
