@@ -111,3 +111,28 @@ async def test_send_waits_for_its_own_confirm() -> None:
     assert publisher.event_ids() == ["i1:rejected"]
     with pytest.raises(TransportError):
         await sender(RecordingPublisher(fail_direct=True)).send(direct(1))
+
+
+async def test_a_later_transition_does_not_overtake_the_events_of_an_earlier_one() -> None:
+    publisher = RecordingPublisher()
+    send = sender(publisher, linger=0)
+    # A reminder (a notification to confirm first), then a vote of the same interaction
+    # (events only, nothing to wait for) while the reminder's notification is on its way.
+    reminder = asyncio.create_task(send.send_all([direct(1), event(1, "reminded")]))
+    await asyncio.sleep(0)
+    _, voted = await send.send_all([event(1, "responded"), event(1, "voted")])
+    _, reminded = await reminder
+    await asyncio.gather(voted, reminded)
+    assert publisher.event_ids() == ["i1:reminded", "i1:responded", "i1:voted"]
+
+
+async def test_a_failed_transition_does_not_hold_back_the_events_behind_it() -> None:
+    publisher = RecordingPublisher(fail_direct=True)
+    send = sender(publisher, linger=0)
+    failed = asyncio.create_task(send.send_all([direct(1), event(1, "reminded")]))
+    await asyncio.sleep(0)
+    _, voted = await send.send_all([event(2, "voted")])
+    await asyncio.wait_for(voted, 1)
+    [result], _ = await failed
+    assert isinstance(result, TransportError)
+    assert publisher.event_ids() == ["i2:voted"]

@@ -18,6 +18,7 @@ messages carry the events of hundreds.
 import asyncio
 import contextlib
 import logging
+from collections import deque
 from collections.abc import Sequence
 
 from hitl.adapters.amqp.envelope import Envelope
@@ -47,7 +48,9 @@ class Sender:
         counts as routed: nobody listening is normal, so events are not ``mandatory``)."""
         if not message.event:
             return await self._direct.submit(message)
-        await self._events.add([message])
+        slot = self._events.reserve()
+        self._events.fill(slot, [message])
+        await slot.done
         return True
 
     async def send_all(
@@ -57,12 +60,24 @@ class Sender:
         confirmed, the result of each (routed, or the failure) and a future for the events,
         which follow in the background: it resolves once they are confirmed, or fails with
         their error. If a notification or outcome failed, the events are not sent and the
-        future never resolves: the relay sends them later, with what failed."""
+        future never resolves: the relay sends them later, with what failed.
+
+        Events keep the order of the ``send_all`` calls: the place of a transition's events
+        is taken when it is called, so a later transition of the same interaction (a vote,
+        with no message to wait for) cannot overtake them."""
         direct = [m for m in messages if not m.event]
-        results = await self._direct.submit_many(direct) if direct else []
+        events = [m for m in messages if m.event]
+        slot = self._events.reserve()
+        try:
+            results = await self._direct.submit_many(direct) if direct else []
+        except BaseException:
+            self._events.drop(slot)
+            raise
         if any(isinstance(r, BaseException) for r in results):
+            self._events.drop(slot)
             return results, asyncio.get_running_loop().create_future()
-        return results, self._events.add([m for m in messages if m.event])
+        self._events.fill(slot, events)
+        return results, slot.done
 
     async def drain(self) -> None:
         """Flush the events waiting in the queue now, and wait for their confirms."""
@@ -72,49 +87,75 @@ class Sender:
         return await self._publisher.publish_batch([(m.envelope, True) for m in messages])
 
 
+class _Slot:
+    """A transition's place in the event queue, taken before its events are ready."""
+
+    __slots__ = ("done", "events", "ready")
+
+    def __init__(self, done: "asyncio.Future[None]") -> None:
+        self.done = done
+        self.events: list[OutboxMessage] | None = None  # None: dropped (never sent)
+        self.ready = False
+
+
 class _TrailingEvents:
-    """Queued events, each group with a future; one task flushes the queue after a linger,
-    and again while more keep coming."""
+    """Slots in call order; one task flushes the ready ones at the head of the queue after a
+    linger, and again while more keep coming."""
 
     def __init__(self, publisher: Publisher, linger: float, max_per_message: int) -> None:
         self._publisher = publisher
         self._linger = linger
         self._max = max_per_message
-        self._queue: list[tuple[list[OutboxMessage], asyncio.Future[None]]] = []
+        self._slots: deque[_Slot] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Event()  # a slot became ready
         self._now = asyncio.Event()  # cut the linger short (drain)
 
-    def add(self, events: list[OutboxMessage]) -> "asyncio.Future[None]":
-        loop = asyncio.get_running_loop()
-        done: asyncio.Future[None] = loop.create_future()
-        if not events:
-            done.set_result(None)
-            return done
-        self._queue.append((events, done))
+    def reserve(self) -> _Slot:
+        slot = _Slot(asyncio.get_running_loop().create_future())
+        self._slots.append(slot)
+        return slot
+
+    def fill(self, slot: _Slot, events: list[OutboxMessage]) -> None:
+        slot.events, slot.ready = events, True
+        self._changed.set()
         if self._task is None:
-            self._task = loop.create_task(self._run(), name="hitl-trailing-events")
-        return done
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="hitl-trailing-events"
+            )
+
+    def drop(self, slot: _Slot) -> None:
+        slot.events, slot.ready = None, True
+        self._changed.set()
 
     async def drain(self) -> None:
         while self._task is not None:
             self._now.set()
-            await asyncio.shield(self._task)
+            await asyncio.wait({self._task})  # not shield: a cancelled task ends the wait too
 
     async def _run(self) -> None:
         try:
-            while self._queue:
+            while self._slots:
+                while self._slots and not self._slots[0].ready:  # wait for the head
+                    self._changed.clear()
+                    await self._changed.wait()
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(self._linger):
                         await self._now.wait()
-                batch, self._queue = self._queue, []
-                error = await self._publish([e for events, _ in batch for e in events])
-                for _, done in batch:
-                    if done.done():  # its waiter gave up
+                batch: list[_Slot] = []
+                while self._slots and self._slots[0].ready:
+                    batch.append(self._slots.popleft())
+                sent = [slot for slot in batch if slot.events is not None]
+                if not sent:
+                    continue
+                error = await self._publish([e for slot in sent for e in slot.events or ()])
+                for slot in sent:
+                    if slot.done.done():  # its waiter gave up
                         continue
                     if error is None:
-                        done.set_result(None)
+                        slot.done.set_result(None)
                     else:
-                        done.set_exception(error)
+                        slot.done.set_exception(error)
         finally:
             self._task = None
             self._now.clear()
