@@ -72,7 +72,9 @@ async def test_relay_publishes_old_entries_and_parks_unreadable_ones(
 async def test_a_stopping_broker_sends_its_lingering_events_and_cleans_its_outbox(
     namespace: str, redis: Redis, capture
 ) -> None:
-    broker = BrokerService(test_settings(namespace, events_linger_seconds=5))
+    broker = BrokerService(
+        test_settings(namespace, events_linger_seconds=5, outbox_lease_seconds=30)
+    )
     await broker.start()
     stopped = False
     try:

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -97,6 +97,17 @@ class Settings(BaseSettings):
         default_factory=list, description="Rules that answer matching requests without a person."
     )
     default_route: str = Field(default="default", description="Notification route for requests.")
+
+    @model_validator(mode="after")
+    def _events_linger_fits_the_outbox_lease(self) -> "Settings":
+        # An outbox entry is deleted once its events are confirmed; lingering longer than
+        # the lease would have the relay publish every notification and outcome again.
+        if self.events_linger_seconds * 2 > self.outbox_lease_seconds:
+            raise ValueError(
+                f"events_linger_seconds ({self.events_linger_seconds}) must be at most half "
+                f"of outbox_lease_seconds ({self.outbox_lease_seconds})"
+            )
+        return self
 
     @classmethod
     def settings_customise_sources(
