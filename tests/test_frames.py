@@ -14,6 +14,7 @@ ENVELOPES = [
     Envelope("", "ünïcode.✓", b"", "t", "m", None),  # empty body: no body frame
     Envelope("x", "k", b"z" * 10_000, "t", "m", "c", reply_to="r"),  # several body frames
     Envelope("x", "k", b"{}", "t", "m", headers={"x-hitl-error-code": "bad", "n": 3}),
+    Envelope("x", "k", b"{}", "", ""),  # empty strings: pamqp leaves those properties out
     Envelope("x", "k" * 300, b"{}", "t", "m"),  # too long for AMQP: pamqp decides
 ]
 
@@ -36,3 +37,9 @@ def test_a_string_too_long_for_amqp_fails_as_pamqp_fails() -> None:
     with pytest.raises(Exception) as theirs:
         pamqp_frames(1, envelope, True, 131_064)
     assert type(ours.value) is type(theirs.value)
+
+
+@pytest.mark.parametrize("exchange", ["x" * 128, "bad!name"])
+def test_an_exchange_name_pamqp_refuses_is_refused_before_anything_is_sent(exchange: str) -> None:
+    with pytest.raises(ValueError, match="exchange"):
+        publish_frames(1, Envelope(exchange, "k", b"{}", "t", "m"), True, 131_064)

@@ -3,8 +3,9 @@ its body frames, byte for byte what pamqp writes (tests/test_frames.py checks th
 times faster. Every notification, outcome, event batch and request goes through here.
 
 Only the properties hitl sets are written (content type, delivery mode, correlation id,
-reply-to, message id, type). A message with headers (dead letters), or a string too long for
-an AMQP short string, goes through pamqp instead, errors included.
+reply-to, message id, type). A message with headers (dead letters), an empty message id or
+type, an exchange name pamqp would refuse, or a string too long for an AMQP short string goes
+through pamqp instead, errors included.
 """
 
 import struct
@@ -12,6 +13,7 @@ from collections.abc import Callable
 
 from pamqp.body import ContentBody
 from pamqp.commands import Basic
+from pamqp.constants import DOMAIN_REGEX
 from pamqp.frame import marshal
 from pamqp.header import ContentHeader
 
@@ -43,7 +45,7 @@ def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_conten
         reply_to = _short(envelope.reply_to) if envelope.reply_to else None
     except _TooLong:
         return pamqp_frames(channel, envelope, mandatory, max_content)
-    if envelope.headers:
+    if envelope.headers or not _plain(envelope):
         return pamqp_frames(channel, envelope, mandatory, max_content)
     method = b"".join(
         (
@@ -80,6 +82,24 @@ def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_conten
 
 class _TooLong(Exception):
     pass
+
+
+_EXCHANGE_NAME = DOMAIN_REGEX["exchange-name"]
+_exchanges_seen: set[str] = set()  # names known to pass pamqp's checks
+
+
+def _plain(envelope: Envelope) -> bool:
+    """True when pamqp would write every property we write (it leaves out empty strings)
+    and accept the exchange name (it refuses bad ones before anything is sent)."""
+    if not (envelope.message_id and envelope.message_type):
+        return False
+    exchange = envelope.exchange
+    if exchange not in _exchanges_seen:
+        if len(exchange) > 127 or not _EXCHANGE_NAME.fullmatch(exchange):
+            return False
+        if len(_exchanges_seen) < 1024:
+            _exchanges_seen.add(exchange)
+    return True
 
 
 def _short(text: str) -> bytes:
