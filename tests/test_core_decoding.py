@@ -116,3 +116,12 @@ def test_backoff_grows_and_is_capped() -> None:
         0 <= backoff_delay(n, base=0.1, cap=1.0, rng=rng) <= min(1.0, 0.1 * 2 ** (n - 1))
         for n in range(1, 20)
     )
+
+
+def test_a_reply_to_too_long_for_an_amqp_routing_key_is_refused_where_it_is() -> None:
+    body = orjson.dumps(good_request(reply_to="é" * 200))  # 200 characters, 400 bytes
+    with pytest.raises(InvalidMessage) as err:
+        decode_request(body, LIMIT)
+    assert err.value.detail.path == "reply_to"
+    assert "at most 255 bytes" in err.value.detail.message
+    assert decode_request(orjson.dumps(good_request(reply_to="é" * 127)), LIMIT)  # 254 bytes

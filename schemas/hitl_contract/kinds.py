@@ -91,6 +91,14 @@ class RequestBase(Message):
     def allowed_actions(cls) -> tuple[str, ...]:
         return cls.ACTIONS + UNIVERSAL_ACTIONS
 
+    @field_validator("reply_to")
+    @classmethod
+    def _reply_to_fits_amqp(cls, value: str) -> str:
+        size = len(value.encode())
+        if size > 255:  # an AMQP short string
+            raise ValueError(f"reply_to is an AMQP routing key: at most 255 bytes, got {size}")
+        return value
+
     @model_validator(mode="after")
     def _timeout_action_fits_kind(self) -> "RequestBase":
         allowed = (TIMEOUT_ACTION, *self.allowed_actions())
