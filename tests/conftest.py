@@ -74,7 +74,15 @@ async def redis() -> AsyncIterator["Redis"]:
     await client.aclose()
 
 
-REPLY_SERVICES = ("producer", "hitl-demo", "raw-producer", "restarted", "bench", "billing")
+REPLY_SERVICES = (
+    "producer",
+    "hitl-demo",
+    "raw-producer",
+    "restarted",
+    "bench",
+    "billing",
+    "cut-connection",
+)
 
 
 async def delete_namespace(namespace: str, extra_queues: tuple[str, ...] = ()) -> None:
