@@ -8,8 +8,8 @@ confirms. aiormq has no batch publish, so ``_write`` does what its ``basic_publi
 per message (delivery tag, confirmation future, message id for returns, all under the channel
 lock), with the channel attributes aiormq exposes for that; the pinned aiormq version is tested
 against the real RabbitMQ (tests/test_publisher.py), returns and confirms included.
-``publish_batch`` and ``publish_writes`` are that step on its own, for callers that assemble
-their batches themselves.
+``publish_batch`` is that step on its own, for callers that assemble their batches
+themselves.
 """
 
 import asyncio
@@ -41,17 +41,8 @@ class Publisher:
     async def publish_batch(self, batch: list[tuple[Envelope, bool]]) -> list[bool]:
         """Publish (envelope, mandatory) pairs in one write; routed or not, per pair. A
         failure (closed channel, refused publish, no confirm in time) fails the whole batch."""
-        [routed] = await self.publish_writes([batch])
-        return routed
-
-    async def publish_writes(
-        self, writes: Sequence[list[tuple[Envelope, bool]]]
-    ) -> list[list[bool]]:
-        """``publish_batch`` for several batches, each its own write, in order; then all
-        their confirms are awaited together."""
-        pairs = [pair for batch in writes for pair in batch]
-        if not pairs:
-            return [[] for _ in writes]
+        if not batch:
+            return []
         if self._channel.is_closed:
             raise TransportError(f"publish failed: {self._channel!r} is closed")
         try:
@@ -59,12 +50,9 @@ class Publisher:
             channel = await self._channel.get_underlay_channel()
             assert isinstance(channel, Channel)
             async with asyncio.timeout(self._timeout):
-                confirmations = [
-                    c for batch in writes if batch for c in await _write(channel, batch)
-                ]
-                answers = await asyncio.gather(*confirmations)
+                answers = await asyncio.gather(*await _write(channel, batch))
         except (AMQPError, ChannelInvalidStateError, OSError, TimeoutError) as exc:
-            where = sorted({envelope.exchange for envelope, _ in pairs})
+            where = sorted({envelope.exchange for envelope, _ in batch})
             raise TransportError(f"publish to {where} failed: {exc!r}") from exc
         except asyncio.CancelledError as exc:
             task = asyncio.current_task()
@@ -73,12 +61,7 @@ class Publisher:
             # aio-pika closes a channel with a CancelledError, which aiormq hands to every
             # pending confirmation: for us that is a lost channel, not a cancellation.
             raise TransportError("publish failed: the channel closed") from exc
-        routed = [not isinstance(answer, DeliveredMessage) for answer in answers]
-        out: list[list[bool]] = []
-        for batch in writes:
-            out.append(routed[: len(batch)])
-            routed = routed[len(batch) :]
-        return out
+        return [not isinstance(answer, DeliveredMessage) for answer in answers]
 
 
 async def _write(
