@@ -57,7 +57,7 @@ class Coalescer(Generic[Item, Result]):
                     results.append(exc)
         except asyncio.CancelledError:
             for future in futures:
-                future.add_done_callback(_retrieved)
+                future.add_done_callback(mark_retrieved)
             raise
         return results
 
@@ -77,7 +77,7 @@ class Coalescer(Generic[Item, Result]):
         except asyncio.CancelledError:  # before the flush: someone else must lead the batch
             self._keep(loop.create_task(self._lead_later()))
             for future in futures:
-                future.add_done_callback(_retrieved)
+                future.add_done_callback(mark_retrieved)
             raise
         alone = len(self._queue) == len(futures)  # nobody joined: a task would buy nothing
         flushing = self._flush_queued()
@@ -85,7 +85,7 @@ class Coalescer(Generic[Item, Result]):
             await (flushing if alone else asyncio.shield(self._keep(loop.create_task(flushing))))
         except asyncio.CancelledError:  # a shared batch goes on for the others
             for future in futures:
-                future.add_done_callback(_retrieved)
+                future.add_done_callback(mark_retrieved)
             raise
         return futures
 
@@ -143,7 +143,8 @@ class Coalescer(Generic[Item, Result]):
                 future.set_result(result)
 
 
-def _retrieved(future: "asyncio.Future[Any]") -> None:
-    """Mark the outcome of a cancelled caller's item as seen: nobody is left to read it."""
+def mark_retrieved(future: "asyncio.Future[Any]") -> None:
+    """A done callback marking a future's exception as seen, for a future nobody is left to
+    read (asyncio would log it as never retrieved)."""
     if not future.cancelled():
         future.exception()

@@ -16,6 +16,7 @@ from collections.abc import Coroutine, Sequence
 from typing import Any
 
 from hitl.adapters.amqp.envelope import Envelope
+from hitl.adapters.batching import mark_retrieved
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.outbound import OUTBOX_ENTRY_TYPE, OutboxEntry, OutboxMessage
 from hitl.broker.rejections import Rejections
@@ -104,7 +105,7 @@ class Dispatcher:
         try:
             await settle_all([self._unroutable(m) for m in unroutable])
         except BaseException:
-            events.add_done_callback(_seen)  # the entries stay: the relay sends them again
+            events.add_done_callback(mark_retrieved)  # the entries stay: the relay sends them again
             raise
         for outcome in sent:
             if isinstance(outcome, BaseException):
@@ -139,8 +140,3 @@ class Dispatcher:
                 got=e.routing_key,
             )
             await self._rejections.park(e, detail, "unroutable")
-
-
-def _seen(future: "asyncio.Future[None]") -> None:
-    if not future.cancelled():
-        future.exception()
