@@ -36,6 +36,8 @@ _header_head: Callable[..., bytes] = struct.Struct(">HHQH").pack
 
 
 def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_content: int) -> bytes:
+    if envelope.headers or not _plain(envelope):
+        return pamqp_frames(channel, envelope, mandatory, max_content)
     try:
         exchange = _short(envelope.exchange)
         routing_key = _short(envelope.routing_key)
@@ -44,8 +46,6 @@ def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_conten
         correlation_id = _short(envelope.correlation_id) if envelope.correlation_id else None
         reply_to = _short(envelope.reply_to) if envelope.reply_to else None
     except _TooLong:
-        return pamqp_frames(channel, envelope, mandatory, max_content)
-    if envelope.headers or not _plain(envelope):
         return pamqp_frames(channel, envelope, mandatory, max_content)
     method = b"".join(
         (
