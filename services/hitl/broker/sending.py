@@ -5,14 +5,15 @@ message goes at once when nothing is in flight; under load, messages gather whil
 previous batch waits for its confirms, then go out together in one socket write
 (``Publisher.publish_batch``).
 
-A transition's lifecycle events trail behind: once its notifications and outcomes are
-confirmed they join a queue that is flushed at most every ``events_linger`` seconds, as one
-``LifecycleEvents`` message per routing key. Nobody waits on an event, and the transition's
-outbox entry keeps them safe until they are confirmed (a broker that dies first leaves them to
-the relay), so its handler does not wait for them either. Trailing, they neither delay the
-write of a notification nor compete with it inside RabbitMQ while its queue commits it; with
-one interaction in flight a window carries the events of several, and under load a few
-messages carry the events of hundreds.
+A transition's lifecycle events trail behind: they take their place in a queue when the
+transition is sent, are ready once its notifications and outcomes are confirmed, and the
+ready head of the queue is flushed at most every ``events_linger`` seconds, as one
+``LifecycleEvents`` message per routing key (so an interaction's events keep their order).
+Nobody waits on an event, and the transition's outbox entry keeps them safe until they are
+confirmed (a broker that dies first leaves them to the relay), so its handler does not wait
+for them either. Trailing, they neither delay the write of a notification nor compete with it
+inside RabbitMQ while its queue commits it; with one interaction in flight a window carries
+the events of several, and under load a few messages carry the events of hundreds.
 """
 
 import asyncio
