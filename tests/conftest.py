@@ -1,29 +1,40 @@
-"""Fixtures for tests against the real RabbitMQ and Redis.
+"""Fixtures shared by every test group, and the group markers.
 
-Every test gets its own namespace (exchange, queue and key prefix), so tests can run repeatedly
-and in parallel; everything the namespace created is deleted afterwards.
+A test's folder says its kind, and marks it so the groups run on their own:
+``pytest tests/unit`` or ``pytest -m unit`` (pure logic and in-memory twins, seconds),
+``-m integration`` (the real RabbitMQ and Redis), ``-m faults`` (connections cut, processes
+killed), ``-m docs`` (the examples in the docs), ``-m bench`` (the benchmark harness).
 """
 
 import asyncio
 import contextlib
-import os
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import aio_pika
 import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from redis.asyncio import Redis
 
-from hitl.adapters.amqp.topology import Names
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
-from hitl_bench.cleanup import delete_amqp, delete_keys
+from tests.servers import AMQP_URL, REDIS_URL, REPLY_SERVICES, delete_namespace, test_settings
 
-AMQP_URL = os.environ.get("HITL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-REDIS_URL = os.environ.get("HITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+GROUPS = ("unit", "integration", "faults", "docs", "bench")
+_HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = Path(item.path).relative_to(_HERE).parts[0]
+        if group not in GROUPS:
+            raise pytest.UsageError(
+                f"{item.nodeid}: tests live in one of tests/{{{','.join(GROUPS)}}}/"
+            )
+        item.add_marker(group)
 
 
 @pytest.fixture
@@ -33,26 +44,6 @@ async def namespace() -> AsyncIterator[str]:
     name = f"test-{uuid.uuid4().hex[:12]}"
     yield name
     await delete_namespace(name, extra_queues=REPLY_SERVICES)
-
-
-def test_settings(namespace: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "amqp_url": AMQP_URL,
-        "redis_url": REDIS_URL,
-        "namespace": namespace,
-        "poll_interval_seconds": 0.05,
-        "metrics_port": 0,
-        "shutdown_grace_seconds": 5,
-        "startup_attempts": 3,
-        "outbox_lease_seconds": 1.0,
-        "claim_lease_seconds": 2.0,
-        "early_answer_hold_seconds": 0.5,
-    }
-    values.update(overrides)
-    return Settings(**values)  # type: ignore[arg-type]
-
-
-test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test
 
 
 @pytest.fixture
@@ -72,33 +63,6 @@ async def redis() -> AsyncIterator["Redis"]:
     client: Redis = Redis.from_url(REDIS_URL)
     yield client
     await client.aclose()
-
-
-REPLY_SERVICES = (
-    "producer",
-    "hitl-demo",
-    "raw-producer",
-    "restarted",
-    "bench",
-    "billing",
-    "cut-connection",
-)
-
-
-async def delete_namespace(namespace: str, extra_queues: tuple[str, ...] = ()) -> None:
-    names = Names(namespace)
-    queues = (
-        names.requests_queue,
-        names.responses_queue,
-        names.dead_letter_queue,
-        *(names.reply_queue(s) for s in extra_queues),
-    )
-    await delete_amqp(AMQP_URL, queues, (*names.exchanges, names.dead_letter))
-    client: Redis = Redis.from_url(REDIS_URL)
-    try:
-        await delete_keys(client, f"{namespace}:")
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from hitl.errors import AskTimeout
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from hitl_contract import InteractionOutcome, OutcomeStatus, ReceiptResult
-from tests.conftest import AMQP_URL
 from tests.helpers import (
     answer,
     dead_letters,
@@ -23,8 +22,7 @@ from tests.helpers import (
     publish_raw,
     raw_request,
 )
-
-pytestmark = pytest.mark.integration
+from tests.servers import AMQP_URL
 
 
 async def test_ask_answer_resume_with_lifecycle_events(

@@ -29,10 +29,10 @@ from hitl.adapters.amqp.topology import Names, declare_exchanges
 from hitl.adapters.redis.keys import Keys
 from hitl.sdk import HitlClient, Responder
 from hitl_contract import InteractionOutcome, InteractionRequest, LifecycleEvents, Notification
-from tests.conftest import AMQP_URL, REDIS_URL
 from tests.helpers import answer
+from tests.servers import AMQP_URL, REDIS_URL
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 BROKER_CMD = (sys.executable, "-m", "hitl.cli.main", "broker")
 SHARDS = 8

@@ -10,8 +10,6 @@ from redis.exceptions import ResponseError
 
 from hitl.adapters.redis.line import ScriptLine
 
-pytestmark = pytest.mark.integration
-
 
 async def test_replies_come_back_in_order_with_errors_in_place(
     redis: Redis, namespace: str

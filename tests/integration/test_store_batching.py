@@ -4,7 +4,6 @@ pipeline and each gets its own result, also when Redis has forgotten the scripts
 import asyncio
 import time
 
-import pytest
 from redis.asyncio import Redis
 
 from hitl.adapters.redis.keys import Keys
@@ -12,8 +11,6 @@ from hitl.adapters.redis.store import RedisStore
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.machine import Transition, open_interaction
 from tests.helpers import raw_request
-
-pytestmark = pytest.mark.integration
 
 
 def opened() -> Transition:

@@ -17,8 +17,8 @@ from hitl.sdk import HitlClient, Responder
 from hitl.sdk import client as client_module
 from hitl.settings import Settings
 from hitl_contract import InteractionOutcome
-from tests.conftest import AMQP_URL
 from tests.helpers import answer
+from tests.servers import AMQP_URL
 
 
 def outcome_body(iid: uuid.UUID) -> bytes:
@@ -92,7 +92,6 @@ async def test_an_ack_that_cannot_be_queued_leaves_the_waiter_for_the_redelivery
     assert (await waiting).interaction_id == iid
 
 
-@pytest.mark.integration
 async def test_an_outcome_handed_to_its_waiter_is_acked_on_rabbitmq(
     broker: BrokerService, responder: Responder, settings: Settings
 ) -> None:

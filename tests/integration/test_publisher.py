@@ -16,8 +16,6 @@ from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.errors import TransportError
 
-pytestmark = pytest.mark.integration
-
 
 async def bound_queue(
     amqp: AbstractRobustConnection, namespace: str, *, confirms: bool

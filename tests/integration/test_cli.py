@@ -13,10 +13,8 @@ from hitl.broker.service import BrokerService
 from hitl.cli.samples import SAMPLES
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
-from tests.conftest import AMQP_URL, REDIS_URL
 from tests.helpers import eventually
-
-pytestmark = pytest.mark.integration
+from tests.servers import AMQP_URL, REDIS_URL
 
 
 def cli_env(settings: Settings) -> dict[str, str]:

@@ -19,8 +19,6 @@ from tests.helpers import (
     raw_request,
 )
 
-pytestmark = pytest.mark.integration
-
 BIG = "x" * (300 * 1024)
 CASES = [
     ("malformed_json", b'{"id": "1", oops', "malformed_json", ""),

@@ -25,7 +25,7 @@ from hitl.settings import Settings
 from hitl_contract import KIND_NAMES, ErrorCode
 from hitl_contract.export import JSON_SCHEMA_DIALECT, WIRE_MESSAGES, json_schemas
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"
 CONTRACT_MD = ROOT / "docs" / "contract.md"
 NAMES = Names("hitl")

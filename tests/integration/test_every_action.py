@@ -2,16 +2,12 @@
 
 from typing import Any
 
-import pytest
-
 from hitl.broker.service import BrokerService
 from hitl.cli.samples import SAMPLES
 from hitl.sdk import HitlClient, Responder
 from hitl_contract import HumanResponse, Identity
 from hitl_contract.kinds import KIND_MODELS
 from tests.helpers import eventually
-
-pytestmark = pytest.mark.integration
 
 ANSWERS: dict[tuple[str, str], dict[str, Any]] = {
     ("approval", "approve"): {},

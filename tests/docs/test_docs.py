@@ -14,17 +14,16 @@ from hitl.broker.service import BrokerService
 from hitl.sdk import Responder
 from hitl.settings import Settings
 from hitl_contract import Notification
-from tests.conftest import AMQP_URL
 from tests.helpers import answer
+from tests.servers import AMQP_URL
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def fenced(path: Path, language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", path.read_text(), flags=re.DOTALL)
 
 
-@pytest.mark.integration
 async def test_readme_python_example_asks_and_resumes(
     broker: BrokerService, responder: Responder, settings: Settings, capture
 ) -> None:

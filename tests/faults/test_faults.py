@@ -12,10 +12,10 @@ from hitl.broker.service import BrokerService
 from hitl.errors import TransportError
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
-from tests.conftest import AMQP_URL, REDIS_URL
 from tests.helpers import answer, eventually
+from tests.servers import AMQP_URL, REDIS_URL
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 async def rabbitmqctl(*args: str) -> str:

@@ -6,7 +6,6 @@ import uuid
 from collections import Counter
 
 import orjson
-import pytest
 
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.answers import pack_held
@@ -16,10 +15,8 @@ from hitl.broker.service import BrokerService
 from hitl.core.machine import open_interaction
 from hitl.sdk import HitlClient, Responder
 from hitl_contract import Notification, ReceiptResult
-from tests.conftest import test_settings
 from tests.helpers import answer, eventually
-
-pytestmark = pytest.mark.integration
+from tests.servers import test_settings
 
 
 async def test_reminders_and_escalation_fire_once_each_with_two_brokers(

@@ -6,17 +6,14 @@ import time
 import uuid
 
 import orjson
-import pytest
 from redis.asyncio import Redis
 
 from hitl.broker.outbound import OUTBOX_ENTRY_TYPE
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
-from tests.conftest import AMQP_URL, test_settings
 from tests.helpers import dead_letters, eventually, lifecycle_events
-
-pytestmark = pytest.mark.integration
+from tests.servers import AMQP_URL, test_settings
 
 
 async def test_relay_publishes_old_entries_and_parks_unreadable_ones(

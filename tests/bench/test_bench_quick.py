@@ -11,9 +11,9 @@ import sys
 
 import pytest
 
-from tests.conftest import AMQP_URL, REDIS_URL
+from tests.servers import AMQP_URL, REDIS_URL
 
-pytestmark = [pytest.mark.integration, pytest.mark.slow]
+pytestmark = pytest.mark.slow
 
 
 @pytest.mark.timeout(300)

@@ -10,10 +10,8 @@ from hitl.broker.service import BrokerService
 from hitl.observability.logs import ContextFilter, JsonFormatter, interaction_context
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
-from tests.conftest import test_settings
 from tests.helpers import answer
-
-pytestmark = pytest.mark.integration
+from tests.servers import test_settings
 
 
 async def http_get(port: int, path: str) -> tuple[int, str]:

@@ -25,11 +25,9 @@ from hitl.broker.service import BrokerService
 from hitl.contract_docs import DEAD_LETTER_HEADERS  # only to check the published contract
 from hitl.sdk import HitlClient
 from hitl_contract import KIND_NAMES
-from tests.conftest import AMQP_URL
+from tests.servers import AMQP_URL
 
-pytestmark = pytest.mark.integration
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
 SERVICE = "raw-producer"  # conftest deletes this reply queue after each test
 ALICE = {"id": "alice@example.com", "display_name": "Alice", "service": None}

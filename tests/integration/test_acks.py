@@ -3,13 +3,10 @@ aiormq's bounded write queue holds) all reach RabbitMQ, through the Acker and ac
 
 import asyncio
 
-import pytest
 from aio_pika import Message
 from aio_pika.abc import AbstractRobustConnection
 
 from hitl.adapters.amqp.acks import Acker, ack_at_once
-
-pytestmark = pytest.mark.integration
 
 
 async def test_many_acks_at_once_all_arrive(amqp: AbstractRobustConnection, namespace: str) -> None:

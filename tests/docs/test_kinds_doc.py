@@ -13,9 +13,7 @@ from hitl.sdk import HitlClient, Responder
 from hitl_contract import HumanResponse, Identity
 from tests.helpers import eventually
 
-pytestmark = pytest.mark.integration
-
-DOC = Path(__file__).resolve().parent.parent / "docs" / "kinds.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "kinds.md"
 
 
 def examples() -> list[Any]:

@@ -1,0 +1,63 @@
+"""The real RabbitMQ and Redis the tests talk to, and what a test namespace creates there.
+
+Every test gets its own namespace (exchange, queue and key prefix), so tests can run repeatedly
+and in parallel; ``delete_namespace`` removes everything a namespace created.
+"""
+
+import os
+
+from redis.asyncio import Redis
+
+from hitl.adapters.amqp.topology import Names
+from hitl.settings import Settings
+from hitl_bench.cleanup import delete_amqp, delete_keys
+
+AMQP_URL = os.environ.get("HITL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
+REDIS_URL = os.environ.get("HITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def test_settings(namespace: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "amqp_url": AMQP_URL,
+        "redis_url": REDIS_URL,
+        "namespace": namespace,
+        "poll_interval_seconds": 0.05,
+        "metrics_port": 0,
+        "shutdown_grace_seconds": 5,
+        "startup_attempts": 3,
+        "outbox_lease_seconds": 1.0,
+        "claim_lease_seconds": 2.0,
+        "early_answer_hold_seconds": 0.5,
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+test_settings.__test__ = False  # type: ignore[attr-defined]  # a factory, not a test
+
+
+REPLY_SERVICES = (
+    "producer",
+    "hitl-demo",
+    "raw-producer",
+    "restarted",
+    "bench",
+    "billing",
+    "cut-connection",
+)
+
+
+async def delete_namespace(namespace: str, extra_queues: tuple[str, ...] = ()) -> None:
+    names = Names(namespace)
+    queues = (
+        names.requests_queue,
+        names.responses_queue,
+        names.dead_letter_queue,
+        *(names.reply_queue(s) for s in extra_queues),
+    )
+    await delete_amqp(AMQP_URL, queues, (*names.exchanges, names.dead_letter))
+    client: Redis = Redis.from_url(REDIS_URL)
+    try:
+        await delete_keys(client, f"{namespace}:")
+    finally:
+        await client.aclose()
