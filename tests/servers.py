@@ -6,11 +6,13 @@ and in parallel; ``delete_namespace`` removes everything a namespace created.
 
 import os
 
+import aio_pika
 from redis.asyncio import Redis
 
-from hitl.adapters.amqp.topology import Names
+from hitl.adapters.amqp.teardown import delete_topology
+from hitl.adapters.redis.purge import purge_namespace
 from hitl.settings import Settings
-from hitl_bench.cleanup import delete_amqp, delete_keys
+from hitl_contract.wire import Names
 
 AMQP_URL = os.environ.get("HITL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("HITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -48,16 +50,13 @@ REPLY_SERVICES = (
 
 
 async def delete_namespace(namespace: str, extra_queues: tuple[str, ...] = ()) -> None:
-    names = Names(namespace)
-    queues = (
-        names.requests_queue,
-        names.responses_queue,
-        names.dead_letter_queue,
-        *(names.reply_queue(s) for s in extra_queues),
-    )
-    await delete_amqp(AMQP_URL, queues, (*names.exchanges, names.dead_letter))
+    connection = await aio_pika.connect(AMQP_URL)
+    try:
+        await delete_topology(connection, Names(namespace), reply_to=extra_queues)
+    finally:
+        await connection.close()
     client: Redis = Redis.from_url(REDIS_URL)
     try:
-        await delete_keys(client, f"{namespace}:")
+        await purge_namespace(client, namespace)
     finally:
         await client.aclose()

@@ -14,12 +14,13 @@ import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
-from hitl.adapters.amqp.topology import Names
+from hitl.adapters.amqp.teardown import delete_topology
+from hitl.adapters.redis.purge import purge_namespace
 from hitl.sdk import HitlClient
-from hitl_bench.cleanup import delete_amqp, delete_keys
 from hitl_bench.procs import Child, start_child
 from hitl_bench.scenario import AutoResponder, answer_notification
 from hitl_contract import InteractionRequest
+from hitl_contract.wire import Names
 
 SERVICE = "bench"
 NOTIFIER = "bench-notifier"
@@ -135,20 +136,18 @@ class HitlRig:
             await self.delete()
 
     async def delete(self) -> None:
-        n = self.names
-        await delete_amqp(
-            self.amqp_url,
-            [
-                n.requests_queue,
-                n.responses_queue,
-                n.dead_letter_queue,
-                n.reply_queue(SERVICE),
-                f"{self.namespace}.{NOTIFIER}",
-            ],
-            [*n.exchanges, n.dead_letter],
-        )
+        connection = await aio_pika.connect(self.amqp_url)
+        try:
+            await delete_topology(
+                connection,
+                self.names,
+                reply_to=[SERVICE],
+                queues=[f"{self.namespace}.{NOTIFIER}"],
+            )
+        finally:
+            await connection.close()
         redis: Redis = Redis.from_url(self.redis_url)
         try:
-            await delete_keys(redis, f"{self.namespace}:")
+            await purge_namespace(redis, self.namespace)
         finally:
             await redis.aclose()

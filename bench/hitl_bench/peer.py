@@ -17,7 +17,8 @@ import orjson
 from aio_pika.abc import AbstractExchange, AbstractIncomingMessage
 from redis.asyncio import Redis
 
-from hitl_bench.cleanup import delete_amqp, delete_keys
+from hitl.adapters.amqp.teardown import delete_queues_and_exchanges
+from hitl.adapters.redis.purge import purge_namespace
 from hitl_bench.peer_consumer import PeerNames, persistent
 from hitl_bench.procs import Child, start_child
 from hitl_bench.scenario import AutoResponder, answer_notification
@@ -125,13 +126,17 @@ class PeerRig:
             await self.consumer.stop()
         if cleanup:
             n = self.names
-            await delete_amqp(
-                self.amqp_url,
-                [n.requests_queue, n.responses_queue, n.notifier_queue, n.reply_queue(SERVICE)],
-                n.exchanges,
-            )
+            connection = await aio_pika.connect(self.amqp_url)
+            try:
+                await delete_queues_and_exchanges(
+                    connection,
+                    [n.requests_queue, n.responses_queue, n.notifier_queue, n.reply_queue(SERVICE)],
+                    n.exchanges,
+                )
+            finally:
+                await connection.close()
             redis: Redis = Redis.from_url(self.redis_url)
             try:
-                await delete_keys(redis, f"{self.namespace}:")
+                await purge_namespace(redis, self.namespace)
             finally:
                 await redis.aclose()

@@ -17,8 +17,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from hitl.adapters.redis.keys import Keys
+from hitl.adapters.redis.purge import purge_namespace
 from hitl_bench import report
-from hitl_bench.cleanup import delete_keys
 from hitl_bench.growth import GrowthSample, Seeding, measure_level, seed
 from hitl_bench.hitl_side import HitlRig, new_namespace
 from hitl_bench.peer import PeerRig
@@ -205,7 +205,7 @@ async def _growth(opts: Options, log_dir: Path, results: Results) -> None:
             await rig.close(cleanup=False)
         with contextlib.suppress(Exception):
             await rig.delete()
-        await delete_keys(redis, f"{namespace}:")
+        await purge_namespace(redis, namespace)
         await redis.aclose()
 
 

@@ -12,6 +12,11 @@ from uuid import UUID
 from hitl.core.sharding import shard_of
 
 
+def namespace_prefix(namespace: str) -> str:
+    """What every key of a namespace starts with."""
+    return f"{namespace}:"
+
+
 @dataclass(frozen=True, slots=True)
 class Keys:
     namespace: str
