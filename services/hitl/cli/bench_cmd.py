@@ -1,9 +1,11 @@
 """``hitl bench``: measure hitl end to end against a hand-written peer pipeline on the RabbitMQ
 and Redis of ``HITL_AMQP_URL`` / ``HITL_REDIS_URL``; ``--quick`` (under a minute) ends with
-``ratio_vs_handwritten=<x.xx>``. The harness lives in ``bench/hitl_bench``; see
-docs/benchmarks.md."""
+``ratio_vs_handwritten=<x.xx>``. The harness is a package of its own, ``hitl-bench``
+(``bench/`` of the repository, installed by ``uv sync`` with the dev group), loaded only when
+this command runs; see docs/benchmarks.md."""
 
 import argparse
+import sys
 from pathlib import Path
 
 from hitl.settings import Settings
@@ -49,8 +51,20 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.set_defaults(handler=run)
 
 
+NOT_INSTALLED = (
+    "hitl bench: the benchmark harness (package hitl-bench) is not installed; from a checkout "
+    "of hitl run `uv sync` (it is in the dev group) or `pip install ./bench`"
+)
+
+
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    from hitl_bench.runner import Options, run_bench  # the harness loads only when asked
+    try:
+        from hitl_bench.runner import Options, run_bench  # the harness loads only when asked
+    except ModuleNotFoundError as exc:
+        if exc.name != "hitl_bench":
+            raise
+        print(NOT_INSTALLED, file=sys.stderr)
+        return 2
 
     overrides: dict[str, object] = {
         "amqp_url": settings.amqp_url,
