@@ -9,8 +9,8 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
-from hitl.adapters.amqp.topology import Names
 from hitl_contract import HumanResponse, Identity, LifecycleEvent, LifecycleEvents
+from hitl_contract.wire import Names
 
 
 def answer(

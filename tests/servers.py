@@ -10,9 +10,9 @@ import aio_pika
 from redis.asyncio import Redis
 
 from hitl.adapters.amqp.teardown import delete_topology
-from hitl.adapters.amqp.topology import Names
 from hitl.adapters.redis.purge import purge_namespace
 from hitl.settings import Settings
+from hitl_contract.wire import Names
 
 AMQP_URL = os.environ.get("HITL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("HITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")

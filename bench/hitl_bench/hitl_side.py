@@ -15,12 +15,12 @@ from aio_pika.abc import AbstractRobustConnection
 from redis.asyncio import Redis
 
 from hitl.adapters.amqp.teardown import delete_topology
-from hitl.adapters.amqp.topology import Names
 from hitl.adapters.redis.purge import purge_namespace
 from hitl.sdk import HitlClient
 from hitl_bench.procs import Child, start_child
 from hitl_bench.scenario import AutoResponder, answer_notification
 from hitl_contract import InteractionRequest
+from hitl_contract.wire import Names
 
 SERVICE = "bench"
 NOTIFIER = "bench-notifier"

@@ -16,10 +16,6 @@ from uuid import UUID
 import yaml
 from pydantic import BaseModel
 
-from hitl.adapters.amqp.topology import Names, queue_arguments
-from hitl.broker.outbound import EVENT_TYPE, NOTIFICATION_TYPE, OUTCOME_TYPE, RECEIPT_TYPE
-from hitl.broker.rejections import DEAD_LETTER_HEADERS
-from hitl.sdk.client import REQUEST_TYPE, RESPONSE_TYPE
 from hitl.settings import Settings
 from hitl_contract import (
     KIND_NAMES,
@@ -42,6 +38,17 @@ from hitl_contract import (
     TimeoutPolicy,
 )
 from hitl_contract.export import WIRE_MESSAGES, component_schemas, dumps_json, json_schemas
+from hitl_contract.wire import (
+    DEAD_LETTER_HEADERS,
+    EVENT_TYPE,
+    NOTIFICATION_TYPE,
+    OUTCOME_TYPE,
+    RECEIPT_TYPE,
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
+    Names,
+    queue_arguments,
+)
 
 DEFAULT_NAMESPACE = "hitl"
 ASYNCAPI_FILE = "asyncapi.yaml"

@@ -17,6 +17,14 @@ from pydantic_settings import (
 
 from hitl.core.policies import AutoApproveRule
 from hitl.errors import ConfigError
+from hitl_contract.wire import (
+    DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_NAMESPACE,
+    DEFAULT_QUEUE_TYPE,
+    DEFAULT_ROUTE,
+    NAMESPACE_PATTERN,
+    QueueType,
+)
 
 
 class Settings(BaseSettings):
@@ -25,12 +33,13 @@ class Settings(BaseSettings):
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ.")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis.")
     namespace: str = Field(
-        default="hitl",
-        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        default=DEFAULT_NAMESPACE,
+        pattern=NAMESPACE_PATTERN,
         description="Prefix of every exchange, queue and Redis key; isolates deployments.",
     )
-    queue_type: Literal["quorum", "classic"] = Field(
-        default="quorum", description="quorum for production; classic for a quick dev box."
+    queue_type: QueueType = Field(
+        default=DEFAULT_QUEUE_TYPE,
+        description="quorum for production; classic for a quick dev box.",
     )
     prefetch: int = Field(
         default=256, ge=1, le=65_535, description="Unacked deliveries a consumer holds."
@@ -39,7 +48,7 @@ class Settings(BaseSettings):
         default=256 * 1024, ge=1024, description="Larger messages are dead-lettered."
     )
     delivery_limit: int = Field(
-        default=5,
+        default=DEFAULT_DELIVERY_LIMIT,
         ge=1,
         description="Redeliveries of a message that keeps failing before it is dead-lettered.",
     )
@@ -96,7 +105,9 @@ class Settings(BaseSettings):
     auto_approve: list[AutoApproveRule] = Field(
         default_factory=list, description="Rules that answer matching requests without a person."
     )
-    default_route: str = Field(default="default", description="Notification route for requests.")
+    default_route: str = Field(
+        default=DEFAULT_ROUTE, description="Notification route for requests."
+    )
 
     @model_validator(mode="after")
     def _events_linger_fits_the_outbox_lease(self) -> "Settings":

@@ -9,21 +9,28 @@ from typing import Any
 import pytest
 import yaml
 
-from hitl.adapters.amqp.topology import Names, queue_arguments
-from hitl.broker.outbound import EVENT_TYPE, NOTIFICATION_TYPE, OUTCOME_TYPE, RECEIPT_TYPE
 from hitl.cli.main import main
 from hitl.cli.schemas_cmd import differences
 from hitl.contract_docs import (
     ASYNCAPI_FILE,
-    DEAD_LETTER_HEADERS,
     asyncapi_document,
     kind_actions,
     render_files,
 )
-from hitl.sdk.client import REQUEST_TYPE, RESPONSE_TYPE
 from hitl.settings import Settings
 from hitl_contract import KIND_NAMES, ErrorCode
 from hitl_contract.export import JSON_SCHEMA_DIALECT, WIRE_MESSAGES, json_schemas
+from hitl_contract.wire import (
+    DEAD_LETTER_HEADERS,
+    EVENT_TYPE,
+    NOTIFICATION_TYPE,
+    OUTCOME_TYPE,
+    RECEIPT_TYPE,
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
+    Names,
+    queue_arguments,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = ROOT / "schemas"

@@ -25,10 +25,11 @@ import pytest
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from redis.asyncio import Redis
 
-from hitl.adapters.amqp.topology import Names, declare_exchanges
+from hitl.adapters.amqp.topology import declare_exchanges
 from hitl.adapters.redis.keys import Keys
 from hitl.sdk import HitlClient, Responder
 from hitl_contract import InteractionOutcome, InteractionRequest, LifecycleEvents, Notification
+from hitl_contract.wire import Names
 from tests.helpers import answer
 from tests.servers import AMQP_URL, REDIS_URL
 

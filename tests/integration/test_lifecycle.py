@@ -9,12 +9,12 @@ import orjson
 
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.answers import pack_held
-from hitl.broker.outbound import encode_model
 from hitl.broker.rejections import ReplyTarget
 from hitl.broker.service import BrokerService
 from hitl.core.machine import open_interaction
 from hitl.sdk import HitlClient, Responder
 from hitl_contract import Notification, ReceiptResult
+from hitl_contract.wire import encode_model
 from tests.helpers import answer, eventually
 from tests.servers import test_settings
 

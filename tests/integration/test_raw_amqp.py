@@ -22,9 +22,9 @@ import pytest
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
 
 from hitl.broker.service import BrokerService
-from hitl.contract_docs import DEAD_LETTER_HEADERS  # only to check the published contract
 from hitl.sdk import HitlClient
 from hitl_contract import KIND_NAMES
+from hitl_contract.wire import DEAD_LETTER_HEADERS  # only to check the published contract
 from tests.servers import AMQP_URL
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,10 +8,10 @@ import uuid
 import orjson
 from redis.asyncio import Redis
 
-from hitl.broker.outbound import OUTBOX_ENTRY_TYPE
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
+from hitl_contract.wire import OUTBOX_ENTRY_TYPE
 from tests.helpers import dead_letters, eventually, lifecycle_events
 from tests.servers import AMQP_URL, test_settings
 

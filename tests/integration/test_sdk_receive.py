@@ -10,13 +10,13 @@ import orjson
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
 
-from hitl.adapters.amqp.topology import Names
 from hitl.broker.service import BrokerService
 from hitl.errors import TransportError
 from hitl.sdk import HitlClient, Responder
 from hitl.sdk import client as client_module
 from hitl.settings import Settings
 from hitl_contract import InteractionOutcome
+from hitl_contract.wire import Names
 from tests.helpers import answer
 from tests.servers import AMQP_URL
 

@@ -6,10 +6,8 @@ import uuid
 
 import orjson
 
-from hitl.adapters.amqp.topology import Names
 from hitl.broker.outbound import (
     OutboxEntry,
-    encode_model,
     event_batch,
     notification_body,
     render,
@@ -17,6 +15,7 @@ from hitl.broker.outbound import (
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.machine import Notify, Transition, answer, open_interaction
 from hitl_contract import LifecycleEvents, Notification
+from hitl_contract.wire import Names, encode_model
 from tests.helpers import answer as response
 
 NAMES = Names("t")

@@ -12,9 +12,10 @@ import pytest
 
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
-from hitl.broker.outbound import EVENT_TYPE, OutboxMessage
+from hitl.broker.outbound import OutboxMessage
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError
+from hitl_contract.wire import EVENT_TYPE
 
 
 class RecordingPublisher:

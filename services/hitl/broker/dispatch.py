@@ -18,12 +18,13 @@ from typing import Any
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.batching import mark_retrieved
 from hitl.adapters.redis.store import RedisStore
-from hitl.broker.outbound import OUTBOX_ENTRY_TYPE, OutboxEntry, OutboxMessage
+from hitl.broker.outbound import OutboxEntry, OutboxMessage
 from hitl.broker.rejections import Rejections
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
 from hitl_contract import ErrorCode, ErrorDetail
+from hitl_contract.wire import OUTBOX_ENTRY_TYPE
 
 log = logging.getLogger(__name__)
 

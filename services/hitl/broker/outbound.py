@@ -7,18 +7,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import orjson
-from pydantic import BaseModel
 
 from hitl.adapters.amqp.envelope import Envelope
-from hitl.adapters.amqp.topology import Names
 from hitl.core.machine import Deliver, Emit, Notify, Transition
 from hitl_contract import SCHEMA_VERSION, LifecycleEvent, Notification
-
-NOTIFICATION_TYPE = "hitl.notification"
-EVENT_TYPE = "hitl.events"
-OUTCOME_TYPE = "hitl.outcome"
-RECEIPT_TYPE = "hitl.receipt"
-OUTBOX_ENTRY_TYPE = "hitl.outbox-entry"  # only on a parked, unreadable outbox entry
+from hitl_contract.wire import (
+    EVENT_TYPE,
+    NOTIFICATION_TYPE,
+    OUTCOME_TYPE,
+    Names,
+    encode_model,
+    event_key,
+    notification_key,
+    notification_message_id,
+    outcome_key,
+    outcome_message_id,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,15 +108,10 @@ def _message(meta: dict[str, object], body: bytes, *, event: bool) -> OutboxMess
     return OutboxMessage(envelope, bool(meta["crit"]), event)
 
 
-def encode_model(model: BaseModel) -> bytes:
-    """JSON in one pass of pydantic's compiled serializer."""
-    return model.__pydantic_serializer__.to_json(model)
-
-
 def event_message(event: LifecycleEvent, names: Names, message_id: str) -> OutboxMessage:
     envelope = Envelope(
         names.events,
-        f"{event.event}.{event.kind or 'unknown'}",
+        event_key(event.event, event.kind),
         encode_model(event),
         EVENT_TYPE,
         message_id,
@@ -153,10 +152,10 @@ def render(
             note = command.notification
             envelope = Envelope(
                 names.notifications,
-                f"{note.route}.{state.request.kind}",
+                notification_key(note.route, state.request.kind),
                 notification_body(note, request_json or encode_model(state.request)),
                 NOTIFICATION_TYPE,
-                f"notification:{iid}:{note.reason}:{note.attempt}",
+                notification_message_id(iid, note.reason, note.attempt),
                 iid,
             )
             out.append(OutboxMessage(envelope, critical=False))
@@ -166,10 +165,10 @@ def render(
         elif isinstance(command, Deliver):
             envelope = Envelope(
                 names.outcomes,
-                command.reply_to,
+                outcome_key(command.reply_to),
                 outcome_json or encode_model(command.outcome),
                 OUTCOME_TYPE,
-                f"outcome:{iid}",
+                outcome_message_id(iid),
                 iid,
             )
             out.append(OutboxMessage(envelope, critical=True))

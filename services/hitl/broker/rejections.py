@@ -8,13 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
-from hitl.adapters.amqp.topology import Names
-from hitl.broker.outbound import RECEIPT_TYPE, encode_model, event_message
+from hitl.broker.outbound import event_message
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
@@ -25,38 +23,15 @@ from hitl_contract import (
     ReceiptResult,
     ResponseReceipt,
 )
-
-log = logging.getLogger(__name__)
-
-# (header, always present, meaning): the one definition, used here and in the AsyncAPI export.
-DEAD_LETTER_HEADERS: tuple[tuple[str, bool, str], ...] = (
-    ("x-hitl-error-code", True, "Why: one of the ErrorCode values."),
-    ("x-hitl-error-message", True, "What was wrong, for a person."),
-    ("x-hitl-error-path", True, "Where in the message, e.g. 'options[2]'; '' for the whole."),
-    ("x-hitl-error-allowed", True, "JSON text: the values that would have been valid, or null."),
-    ("x-hitl-error-got", True, "JSON text: what was sent there (truncated), or null."),
-    ("x-hitl-source", True, "Which stage refused it: requests, responses, unroutable or outbox."),
-    ("x-original-exchange", True, "The exchange the message was first published to."),
-    ("x-original-routing-key", True, "Its routing key there."),
-    ("x-hitl-rejected-at", True, "When, as an ISO 8601 UTC timestamp."),
+from hitl_contract.wire import (
+    RECEIPT_TYPE,
+    Names,
+    dead_letter_headers,
+    encode_model,
+    receipt_message_id,
 )
 
-
-def dead_letter_headers(
-    detail: ErrorDetail, source: str, exchange: str, routing_key: str
-) -> dict[str, str]:
-    values = (
-        detail.code.value,
-        detail.message,
-        detail.path or "",
-        orjson.dumps(detail.allowed).decode(),
-        orjson.dumps(detail.got).decode(),
-        source,
-        exchange,
-        routing_key,
-        datetime.now(UTC).isoformat(),
-    )
-    return {name: value for (name, _, _), value in zip(DEAD_LETTER_HEADERS, values, strict=True)}
+log = logging.getLogger(__name__)
 
 
 def message_key(message_id: str | None, body: bytes) -> str:
@@ -169,7 +144,7 @@ class Rejections:
                 reply.reply_to,
                 encode_model(receipt),
                 RECEIPT_TYPE,
-                f"receipt:{receipt.response_id}:{receipt.result}",
+                receipt_message_id(receipt.response_id, receipt.result),
                 cid,
             ),
             mandatory=False,

@@ -25,7 +25,7 @@ from hitl.adapters.amqp.connection import connect_amqp, connect_redis
 from hitl.adapters.amqp.consumer import Consumer
 from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.publisher import Publisher
-from hitl.adapters.amqp.topology import Names, declare_broker_topology
+from hitl.adapters.amqp.topology import declare_broker_topology
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.answers import AnswerApplier
@@ -42,6 +42,7 @@ from hitl.observability.http import OpsServer
 from hitl.observability.metrics import Metrics
 from hitl.settings import Settings
 from hitl_contract import ErrorCode, ErrorDetail
+from hitl_contract.wire import Names
 
 log = logging.getLogger(__name__)
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]

@@ -2,7 +2,6 @@
 count it, publish. Handlers and the poller all go through here, so every state change is
 committed, measured and announced the same way."""
 
-from hitl.adapters.amqp.topology import Names
 from hitl.adapters.redis.codec import dump_outcome, dump_request
 from hitl.adapters.redis.store import Created, RedisStore
 from hitl.broker.cache import StateCache
@@ -10,6 +9,7 @@ from hitl.broker.dispatch import Dispatcher
 from hitl.broker.outbound import OutboxEntry, render
 from hitl.core.machine import InteractionState, Notify, Transition
 from hitl.observability.metrics import Metrics
+from hitl_contract.wire import Names
 
 
 class Committer:

@@ -19,13 +19,13 @@ import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
 from hitl.adapters.amqp.connection import connect_amqp
-from hitl.adapters.amqp.topology import Names
 from hitl.broker.service import BrokerService
 from hitl.cli.samples import SAMPLES
 from hitl.observability.logs import configure_logging
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, Notification
+from hitl_contract.wire import Names
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:

@@ -27,24 +27,26 @@ from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
-from hitl.adapters.amqp.topology import (
-    Names,
-    QueueType,
-    declare_exchanges,
-    declare_queue,
-    ensure_broker_queues,
-    queue_arguments,
-)
-from hitl.broker.outbound import encode_model
+from hitl.adapters.amqp.topology import declare_exchanges, declare_queue, ensure_broker_queues
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.errors import AskTimeout, TransportError
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, InteractionRequest
+from hitl_contract.wire import (
+    DEFAULT_DELIVERY_LIMIT,
+    DEFAULT_NAMESPACE,
+    DEFAULT_QUEUE_TYPE,
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
+    Names,
+    QueueType,
+    encode_model,
+    outcome_key,
+    queue_arguments,
+)
 
 log = logging.getLogger(__name__)
 OutcomeHandler = Callable[[InteractionOutcome], Awaitable[None]]
 _REMEMBERED = 100_000
-REQUEST_TYPE = "hitl.request"
-RESPONSE_TYPE = "hitl.response"
 
 
 class HitlClient:
@@ -80,10 +82,10 @@ class HitlClient:
         *,
         service: str | None = None,
         instance: str | None = None,
-        namespace: str = "hitl",
+        namespace: str = DEFAULT_NAMESPACE,
         on_outcome: OutcomeHandler | None = None,
-        queue_type: QueueType = "quorum",
-        delivery_limit: int = 5,
+        queue_type: QueueType = DEFAULT_QUEUE_TYPE,
+        delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         prefetch: int = 1000,
         startup_attempts: int = 5,
     ) -> AsyncIterator["HitlClient"]:
@@ -108,7 +110,7 @@ class HitlClient:
                 names.reply_queue(reply_to),
                 queue_arguments(names, queue_type, delivery_limit),
             )
-            await queue.bind(names.outcomes, reply_to)
+            await queue.bind(names.outcomes, outcome_key(reply_to))
             client = cls(connection, publish, consume, names, service, reply_to, on_outcome)
             consumer = await consume_queue(consume, queue, client._receive)
             try:

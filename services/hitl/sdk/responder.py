@@ -12,10 +12,8 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
-from hitl.adapters.amqp.topology import Names
-from hitl.broker.outbound import encode_model
-from hitl.sdk.client import RESPONSE_TYPE
 from hitl_contract import HumanResponse, ResponseReceipt
+from hitl_contract.wire import DEFAULT_NAMESPACE, RESPONSE_TYPE, Names, encode_model
 
 
 class Responder:
@@ -28,7 +26,7 @@ class Responder:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
-        cls, url: str, *, namespace: str = "hitl", startup_attempts: int = 5
+        cls, url: str, *, namespace: str = DEFAULT_NAMESPACE, startup_attempts: int = 5
     ) -> AsyncIterator["Responder"]:
         connection = await connect_amqp(url, startup_attempts, name="hitl-responder")
         try:

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
-from hitl.adapters.amqp.topology import Names
+from hitl_contract.wire import Names
 
 log = logging.getLogger(__name__)
 

@@ -1,80 +1,14 @@
-"""Every exchange, queue and binding hitl uses, named from one namespace, declared idempotently.
+"""Declaring every exchange and queue hitl uses, idempotently; their names and arguments are
+the contract's (``hitl_contract.wire``)."""
 
-Producers publish requests to ``<ns>.requests`` and read outcomes from ``<ns>.outcomes`` (routing
-key = the request's ``reply_to``). Notifier bots bind to ``<ns>.notifications`` (``<route>.<kind>``)
-and publish answers to ``<ns>.responses``. ``<ns>.events`` carries lifecycle events
-(``<event>.<kind>``). Bad messages end in ``<ns>.dead-letter`` with headers saying why.
-"""
-
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import Mapping
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
 from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
 
 from hitl.errors import ConfigError
-
-QueueType = Literal["quorum", "classic"]
-
-
-@dataclass(frozen=True, slots=True)
-class Names:
-    namespace: str
-
-    @property
-    def requests(self) -> str:
-        return f"{self.namespace}.requests"
-
-    @property
-    def responses(self) -> str:
-        return f"{self.namespace}.responses"
-
-    @property
-    def notifications(self) -> str:
-        return f"{self.namespace}.notifications"
-
-    @property
-    def outcomes(self) -> str:
-        return f"{self.namespace}.outcomes"
-
-    @property
-    def events(self) -> str:
-        return f"{self.namespace}.events"
-
-    @property
-    def dead_letter(self) -> str:
-        return f"{self.namespace}.dlx"
-
-    @property
-    def requests_queue(self) -> str:
-        return f"{self.namespace}.broker.requests"
-
-    @property
-    def responses_queue(self) -> str:
-        return f"{self.namespace}.broker.responses"
-
-    @property
-    def dead_letter_queue(self) -> str:
-        return f"{self.namespace}.dead-letter"
-
-    def reply_queue(self, reply_to: str) -> str:
-        return f"{self.namespace}.reply.{reply_to}"
-
-    @property
-    def exchanges(self) -> tuple[str, ...]:
-        return (self.requests, self.responses, self.notifications, self.outcomes, self.events)
-
-
-def queue_arguments(
-    names: Names, queue_type: QueueType, delivery_limit: int, *, dead_letter: bool = True
-) -> dict[str, aio_pika.abc.FieldValue]:
-    args: dict[str, aio_pika.abc.FieldValue] = {"x-queue-type": queue_type}
-    if dead_letter:  # the dead-letter queue itself has nowhere further to send, and no limit
-        args["x-dead-letter-exchange"] = names.dead_letter
-        if queue_type == "quorum":
-            args["x-delivery-limit"] = delivery_limit
-    return args
+from hitl_contract.wire import Names, QueueType, queue_arguments
 
 
 async def declare_exchanges(channel: AbstractChannel, names: Names) -> None:
@@ -84,10 +18,10 @@ async def declare_exchanges(channel: AbstractChannel, names: Names) -> None:
 
 
 async def declare_queue(
-    channel: AbstractChannel, name: str, arguments: dict[str, aio_pika.abc.FieldValue]
+    channel: AbstractChannel, name: str, arguments: Mapping[str, str | int]
 ) -> AbstractQueue:
     try:
-        return await channel.declare_queue(name, durable=True, arguments=arguments)
+        return await channel.declare_queue(name, durable=True, arguments=dict(arguments))
     except ChannelPreconditionFailed as exc:
         raise ConfigError(
             f"queue {name!r} already exists with other arguments than {arguments}: "
