@@ -1,20 +1,16 @@
 """hitl from a producer that knows only AMQP and JSON, as docs/contract.md describes it.
 
 The producer and responder paths here use aio_pika and plain dicts only (no SDK, no contract
-models): if the broker needs anything the contract does not say, these tests fail. The last test
-runs the JavaScript producer from docs/contract.md with node against a real broker.
+models): if the broker needs anything the contract does not say, these tests fail. The
+JavaScript producer of docs/contract.md runs in tests/docs/test_contract_js.py.
 """
 
 import asyncio
 import contextlib
 import json
-import os
-import re
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import aio_pika
@@ -27,8 +23,6 @@ from hitl_contract import KIND_NAMES
 from hitl_contract.wire import DEAD_LETTER_HEADERS  # only to check the published contract
 from tests.servers import AMQP_URL
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "docs" / "examples"
 SERVICE = "raw-producer"  # conftest deletes this reply queue after each test
 ALICE = {"id": "alice@example.com", "display_name": "Alice", "service": None}
 
@@ -369,81 +363,3 @@ async def test_refused_request_is_dead_lettered_with_the_documented_headers(
     assert message.message_id == request["id"]
     assert message.correlation_id == request["id"]
     assert message.type == "hitl.request"
-
-
-# --- the JavaScript example of docs/contract.md ---------------------------------------------
-
-
-def contract_js_example() -> str:
-    text = (ROOT / "docs" / "contract.md").read_text(encoding="utf-8")
-    blocks = re.findall(r"```js\n(.*?)```", text, flags=re.DOTALL)
-    assert len(blocks) == 1, f"docs/contract.md should hold one ```js block, not {len(blocks)}"
-    return blocks[0]
-
-
-def node_or_fail() -> str:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail(
-            "node is not installed, so the JavaScript example of docs/contract.md "
-            "cannot run: install Node.js >= 18, then `npm ci --prefix docs/examples`"
-        )
-    if not (EXAMPLES / "node_modules" / "amqplib").is_dir():
-        pytest.fail(
-            "amqplib is not installed for the docs examples: run `npm ci --prefix docs/examples`"
-        )
-    return node
-
-
-async def test_contract_md_javascript_producer_runs(
-    broker: BrokerService, namespace: str, amqp: AbstractRobustConnection, tmp_path: Path
-) -> None:
-    node = node_or_fail()
-    script = tmp_path / "producer.js"
-    script.write_text(contract_js_example(), encoding="utf-8")
-    env = {
-        **os.environ,
-        "HITL_AMQP_URL": AMQP_URL,
-        "HITL_NAMESPACE": namespace,
-        "HITL_SERVICE": SERVICE,
-        "NODE_PATH": str(EXAMPLES / "node_modules"),
-    }
-    async with raw_responder(amqp, namespace) as bot:
-        proc = await asyncio.create_subprocess_exec(
-            node,
-            str(script),
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        finished = asyncio.ensure_future(proc.communicate())
-        try:
-            noted = asyncio.ensure_future(bot.next_notification(timeout=30))
-            await asyncio.wait({finished, noted}, return_when=asyncio.FIRST_COMPLETED)
-            if not noted.done():
-                noted.cancel()
-                out, err = await finished
-                pytest.fail(
-                    f"the JS producer exited ({proc.returncode}) before asking:\n"
-                    f"{err.decode()}{out.decode()}"
-                )
-            note = noted.result()
-            receipt = await bot.respond(
-                note["interaction_id"], "approve", {"reason": "within budget"}, ALICE
-            )
-            assert receipt["result"] == "accepted", receipt
-            out, err = await asyncio.wait_for(finished, 30)
-        finally:
-            if proc.returncode is None:
-                proc.kill()
-                await proc.wait()
-    assert proc.returncode == 0, err.decode()
-    assert f"asked {note['interaction_id']}" in err.decode()
-    outcome = json.loads(out.decode().strip().splitlines()[-1])
-    assert outcome["interaction_id"] == note["interaction_id"]
-    assert outcome["status"] == "resolved"
-    assert outcome["action"] == "approve"
-    assert outcome["data"] == {"reason": "within budget"}
-    assert outcome["decided_by"]["identity"]["id"] == ALICE["id"]
-    assert outcome["resume_state"] == {"step": 3}
-    assert outcome["thread_id"] == "invoice-run-42"
