@@ -11,15 +11,11 @@ import yaml
 
 from hitl.cli.main import main
 from hitl.cli.schemas_cmd import differences
-from hitl.contract_docs import (
-    ASYNCAPI_FILE,
-    asyncapi_document,
-    kind_actions,
-    render_files,
-)
 from hitl.settings import Settings
 from hitl_contract import KIND_NAMES, ErrorCode
+from hitl_contract.asyncapi import asyncapi_document, kind_actions
 from hitl_contract.export import JSON_SCHEMA_DIALECT, WIRE_MESSAGES, json_schemas
+from hitl_contract.files import ASYNCAPI_FILE, render_files
 from hitl_contract.wire import (
     DEAD_LETTER_HEADERS,
     EVENT_TYPE,

@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from hitl.contract_docs import JSON_DIR, render_files
 from hitl.settings import Settings
+from hitl_contract.files import JSON_DIR, render_files
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
