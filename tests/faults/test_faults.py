@@ -125,7 +125,7 @@ async def test_the_broker_consumes_again_after_rabbitmq_cancels_its_consumer(
     await channel.queue_delete(broker.names.requests_queue)  # RabbitMQ cancels the consumer
     await channel.close()
     await eventually(lambda: "re-attached" in caplog.text)  # declared, bound, consumed again
-    assert broker.not_ready_reason() is None
+    assert await broker.not_ready() == []
     request = client.new_request("approval", thread_id="t", prompt="after the cancel")
     asked = asyncio.create_task(client.ask(request, timeout=20))
     await responder.respond(answer(request.id, "approve"), timeout=None)

@@ -9,7 +9,7 @@ import orjson
 
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.answers import pack_held
-from hitl.broker.rejections import ReplyTarget
+from hitl.broker.inbound import ReplyTarget
 from hitl.broker.service import BrokerService
 from hitl.core.machine import open_interaction
 from hitl.sdk import HitlClient, Responder

@@ -41,7 +41,12 @@ async def test_metrics_and_readiness_endpoints(
     try:
         assert broker.ops is not None
         assert await http_get(broker.ops.port, "/healthz") == (200, "ok\n")
-        assert await http_get(broker.ops.port, "/readyz") == (200, "ready\n")
+        status, body = await http_get(broker.ops.port, "/readyz")
+        assert status == 200, body
+        lines = body.splitlines()
+        assert lines[0] == "ready"
+        for component in ("redis", "rabbitmq", "deadline poller", "consumer of "):
+            assert any(line.startswith(component) and line.endswith(": ok") for line in lines)
         request = client.new_request("approval", thread_id="t", prompt="ok?")
         asked = asyncio.create_task(client.ask(request, timeout=10))
         while not broker.metrics.registry.get_sample_value(
@@ -59,9 +64,11 @@ async def test_metrics_and_readiness_endpoints(
         )
         assert "hitl_pending_interactions" in body
         assert "hitl_handler_duration_seconds_bucket" in body
-        await broker._channels[0].close()  # a consumer channel lost: no longer ready
+        await broker.host._channels[0].close()  # the consumers' channel lost: no longer ready
         status, body = await http_get(broker.ops.port, "/readyz")
-        assert status == 503 and "channel" in body
+        assert status == 503
+        assert body.splitlines()[0] == "not ready"
+        assert "channel 1 (consume): closed" in body.splitlines()
     finally:
         await broker.stop()
 

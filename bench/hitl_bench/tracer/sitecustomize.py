@@ -114,7 +114,7 @@ def _install() -> None:
 
     from hitl.adapters.amqp import acks, publisher
     from hitl.adapters.redis import store
-    from hitl.broker import answers, handlers, transitions
+    from hitl.broker import answers, committer, handlers
     from hitl.sdk import client
     from hitl_bench import peer, peer_consumer, scenario
 
@@ -124,8 +124,8 @@ def _install() -> None:
     _around(handlers, "decode_response", "decode", "decoded")
     _around(handlers, "open_interaction", "core", "core:done")
     _around(answers, "answer", "core", "core:done")
-    _around(transitions, "render", "render", "render:done")
-    _around(transitions.Committer, "_dispatch", "dispatch", "dispatch:done")
+    _around(committer, "render", "render", "render:done")
+    _around(committer.Committer, "_dispatch", "dispatch", "dispatch:done")
     _around(store.RedisStore, "_evalsha_all", "scripts", "scripts:done")
     _around(publisher, "_write", "publish", "publish:queued")
     _around(acks.Acker, "ack", "ack")

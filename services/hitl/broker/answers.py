@@ -7,26 +7,26 @@ does, it is dead-lettered as ``unknown_interaction`` with a receipt and an event
 """
 
 import logging
-from collections.abc import Callable
 from uuid import UUID
 
 import orjson
 
 from hitl.adapters.amqp.envelope import Envelope
-from hitl.adapters.redis.store import RedisStore
-from hitl.broker.rejections import Rejections, ReplyTarget
-from hitl.broker.transitions import Committer
+from hitl.broker.committer import Committer
+from hitl.broker.dead_letters import DeadLetters
+from hitl.broker.inbound import ReplyTarget
+from hitl.broker.receipts import Receipts
+from hitl.broker.refusals import Refusals
 from hitl.core.decoding import decode_response
 from hitl.core.machine import InteractionState, answer
 from hitl.errors import AlreadyResolved, InvalidMessage, InvalidResponse, TransportError
 from hitl.observability.metrics import Metrics
+from hitl.ports import Clock, InteractionStore
 from hitl_contract import (
     ErrorCode,
     ErrorDetail,
     HumanResponse,
-    InteractionOutcome,
     ReceiptResult,
-    ResponseReceipt,
 )
 
 log = logging.getLogger(__name__)
@@ -37,18 +37,22 @@ SOURCE = "responses"
 class AnswerApplier:
     def __init__(
         self,
-        store: RedisStore,
+        store: InteractionStore,
         committer: Committer,
-        rejections: Rejections,
+        receipts: Receipts,
+        refusals: Refusals,
+        dead_letters: DeadLetters,
         metrics: Metrics,
-        clock: Callable[[], float],
+        clock: Clock,
         *,
         hold_seconds: float,
         max_payload_bytes: int,
     ) -> None:
         self._store = store
         self._committer = committer
-        self._rejections = rejections
+        self._receipts = receipts
+        self._refusals = refusals
+        self._dead_letters = dead_letters
         self._metrics = metrics
         self._clock = clock
         self._hold = hold_seconds
@@ -83,7 +87,7 @@ class AnswerApplier:
             try:
                 response = decode_response(original.body, self._max_bytes)
             except InvalidMessage as exc:  # it was valid when held; the limit may have changed
-                await self._rejections.dead_letter(original, exc.detail, SOURCE, reply=reply)
+                await self._dead_letters.dead_letter(original, exc.detail, SOURCE, reply=reply)
                 continue
             self._metrics.early_answers.labels("applied").inc()
             await self.apply(original, reply, response, may_hold=False)
@@ -114,7 +118,7 @@ class AnswerApplier:
             transition = answer(state, response, now)
         except InvalidResponse as exc:
             log.info("answer refused at %s: %s", exc.detail.path, exc.detail.message)
-            await self._rejections.report(
+            await self._refusals.refuse(
                 exc.detail,
                 SOURCE,
                 f"{response.response_id}:{state.version}",
@@ -132,7 +136,7 @@ class AnswerApplier:
             if not same:
                 self._metrics.already_resolved.labels(request.kind).inc()
             result = ReceiptResult.ACCEPTED if same else ReceiptResult.ALREADY_RESOLVED
-            await self._receipt(reply, response, result, exc.outcome)
+            await self._receipts.answered(reply, response, result, exc.outcome)
             return True
         if not await self._committer.commit(state, transition, now):
             return False
@@ -143,7 +147,7 @@ class AnswerApplier:
         else:
             log.debug("%s: %s by %s", outcome.status, outcome.action, response.responder.id)
         result = ReceiptResult.ACCEPTED if outcome else ReceiptResult.RECORDED
-        await self._receipt(reply, response, result, outcome)
+        await self._receipts.answered(reply, response, result, outcome)
         return True
 
     async def _hold_early(
@@ -155,25 +159,8 @@ class AnswerApplier:
         if held:
             self._metrics.early_answers.labels("held").inc()
             log.info("holding an answer for %.0fs until its request arrives", self._hold)
-            await self._receipt(reply, response, ReceiptResult.HELD, None)
+            await self._receipts.answered(reply, response, ReceiptResult.HELD, None)
         return held
-
-    async def _receipt(
-        self,
-        reply: ReplyTarget,
-        response: HumanResponse,
-        result: ReceiptResult,
-        outcome: InteractionOutcome | None,
-    ) -> None:
-        await self._rejections.receipt(
-            reply,
-            ResponseReceipt(
-                interaction_id=response.interaction_id,
-                response_id=response.response_id,
-                result=result,
-                outcome=outcome,
-            ),
-        )
 
     async def _unknown(
         self, original: Envelope, reply: ReplyTarget, response: HumanResponse
@@ -184,7 +171,7 @@ class AnswerApplier:
             message="no interaction has this id (never asked, or expired)",
             got=str(response.interaction_id),
         )
-        await self._rejections.dead_letter(
+        await self._dead_letters.dead_letter(
             original,
             detail,
             SOURCE,

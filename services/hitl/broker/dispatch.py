@@ -17,12 +17,12 @@ from typing import Any
 
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.batching import mark_retrieved
-from hitl.adapters.redis.store import RedisStore
+from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.outbound import OutboxEntry, OutboxMessage
-from hitl.broker.rejections import Rejections
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
+from hitl.ports import InteractionStore
 from hitl_contract import ErrorCode, ErrorDetail
 from hitl_contract.wire import OUTBOX_ENTRY_TYPE
 
@@ -42,7 +42,7 @@ class OutboxJanitor:
     """Deletes published outbox entries in batches. An entry it has not deleted yet when the
     process dies is published again by the relay, with the same message id: never lost."""
 
-    def __init__(self, store: RedisStore, *, interval: float = 0.05) -> None:
+    def __init__(self, store: InteractionStore, *, interval: float = 0.05) -> None:
         self._store = store
         self._interval = interval
         self._published: dict[int, list[str]] = defaultdict(list)
@@ -88,12 +88,12 @@ class Dispatcher:
         self,
         sender: Sender,
         janitor: OutboxJanitor,
-        rejections: Rejections,
+        dead_letters: DeadLetters,
         metrics: Metrics,
     ) -> None:
         self._sender = sender
         self._janitor = janitor
-        self._rejections = rejections
+        self._dead_letters = dead_letters
         self._metrics = metrics
 
     async def dispatch(self, shard: int, entries: Sequence[OutboxEntry]) -> None:
@@ -126,7 +126,7 @@ class Dispatcher:
         delete it, so that the relay does not trip over it on every pass."""
         detail = ErrorDetail(code=ErrorCode.INTERNAL, message=problem[:500])
         envelope = Envelope("outbox", entry_id, payload, OUTBOX_ENTRY_TYPE, f"outbox:{entry_id}")
-        await self._rejections.park(envelope, detail, "outbox")
+        await self._dead_letters.park(envelope, detail, "outbox")
         self._janitor.published(shard, [entry_id])
 
     async def _unroutable(self, message: OutboxMessage) -> None:
@@ -140,4 +140,4 @@ class Dispatcher:
                 path="reply_to",
                 got=e.routing_key,
             )
-            await self._rejections.park(e, detail, "unroutable")
+            await self._dead_letters.park(e, detail, "unroutable")

@@ -1,26 +1,25 @@
 """Where a request becomes pending (or is answered at once by an auto-approve policy), and
 where an answer comes in.
 
-Each handler: decode -> core decision -> one atomic Redis commit (state + outbox) -> publish
--> ack. A crash anywhere before the ack means redelivery, which the idempotent commit absorbs.
+Each handler: decode -> core decision -> one atomic commit (state + outbox) -> publish. The
+runtime acks the delivery when the handler returns; a crash anywhere before that means
+redelivery, which the idempotent commit absorbs.
 """
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from aio_pika.abc import AbstractIncomingMessage
-
-from hitl.adapters.amqp.acks import Acker
 from hitl.broker.answers import AnswerApplier
-from hitl.broker.rejections import Rejections, received
-from hitl.broker.transitions import Committer
+from hitl.broker.committer import Committer
+from hitl.broker.dead_letters import DeadLetters
+from hitl.broker.inbound import received
 from hitl.core.decoding import decode_request, decode_response
 from hitl.core.machine import open_interaction
 from hitl.core.policies import AutoApproveRule, auto_answer
 from hitl.errors import InvalidMessage, InvalidResponse
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
+from hitl.ports import Clock, Delivery
 from hitl_contract import ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)
@@ -30,21 +29,19 @@ log = logging.getLogger(__name__)
 class Handlers:
     committer: Committer
     answers: AnswerApplier
-    rejections: Rejections
+    dead_letters: DeadLetters
     metrics: Metrics
-    clock: Callable[[], float]
+    clock: Clock
     max_payload_bytes: int
     route: str
     auto_rules: tuple[AutoApproveRule, ...] = ()
-    acker: Acker = field(default_factory=Acker)  # acks of one loop turn share a write
 
-    async def on_request(self, message: AbstractIncomingMessage) -> None:
+    async def on_request(self, message: Delivery) -> None:
         original, _ = received(message)
         try:
             request = decode_request(message.body, self.max_payload_bytes)
         except InvalidMessage as exc:
-            await self.rejections.dead_letter(original, exc.detail, "requests")
-            await self.acker.ack(message)
+            await self.dead_letters.dead_letter(original, exc.detail, "requests")
             return
         with interaction_context(request.id, request.thread_id):
             try:
@@ -74,7 +71,7 @@ class Handlers:
                     got=str(request.id),
                     message="this id is already used by a different request",
                 )
-                await self.rejections.dead_letter(
+                await self.dead_letters.dead_letter(
                     original,
                     detail,
                     "requests",
@@ -82,16 +79,13 @@ class Handlers:
                     thread_id=request.thread_id,
                     kind=request.kind,
                 )
-            await self.acker.ack(message)
 
-    async def on_response(self, message: AbstractIncomingMessage) -> None:
+    async def on_response(self, message: Delivery) -> None:
         original, reply = received(message)
         try:
             response = decode_response(message.body, self.max_payload_bytes)
         except InvalidMessage as exc:
-            await self.rejections.dead_letter(original, exc.detail, "responses", reply=reply)
-            await self.acker.ack(message)
+            await self.dead_letters.dead_letter(original, exc.detail, "responses", reply=reply)
             return
         with interaction_context(response.interaction_id, None):
             await self.answers.apply(original, reply, response)
-            await self.acker.ack(message)

@@ -12,18 +12,17 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Callable
 from uuid import UUID
 
-from hitl.adapters.redis.store import EARLY, RedisStore
 from hitl.broker.answers import AnswerApplier
+from hitl.broker.committer import Committer
 from hitl.broker.dispatch import Dispatcher, settle_all
 from hitl.broker.outbound import OutboxEntry, UnreadableEntry
-from hitl.broker.transitions import Committer
-from hitl.core.machine import fire, parse_deadline_member
+from hitl.core.machine import EARLY, fire, parse_deadline_member
 from hitl.errors import HitlError
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
+from hitl.ports import Clock, InteractionStore
 
 log = logging.getLogger(__name__)
 _BATCH = 500
@@ -34,12 +33,12 @@ _TRIM_EVERY = 60.0
 class Poller:
     def __init__(
         self,
-        store: RedisStore,
+        store: InteractionStore,
         committer: Committer,
         answers: AnswerApplier,
         dispatcher: Dispatcher,
         metrics: Metrics,
-        clock: Callable[[], float],
+        clock: Clock,
         *,
         interval: float,
         lease: float,

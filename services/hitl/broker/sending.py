@@ -23,9 +23,9 @@ from collections import deque
 from collections.abc import Sequence
 
 from hitl.adapters.amqp.envelope import Envelope
-from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.batching import Coalescer
 from hitl.broker.outbound import OutboxMessage, event_batch
+from hitl.ports import MessageSink
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 class Sender:
     def __init__(
         self,
-        publisher: Publisher,
+        publisher: MessageSink,
         *,
         events_linger: float = 0.05,
         max_events_per_message: int = 200,
@@ -103,7 +103,7 @@ class _TrailingEvents:
     """Slots in call order; one task flushes the ready ones at the head of the queue after a
     linger, and again while more keep coming."""
 
-    def __init__(self, publisher: Publisher, linger: float, max_per_message: int) -> None:
+    def __init__(self, publisher: MessageSink, linger: float, max_per_message: int) -> None:
         self._publisher = publisher
         self._linger = linger
         self._max = max_per_message

@@ -18,10 +18,10 @@ import aio_pika
 import orjson
 from aio_pika.abc import AbstractIncomingMessage
 
-from hitl.adapters.amqp.connection import connect_amqp
 from hitl.broker.service import BrokerService
 from hitl.cli.samples import SAMPLES
 from hitl.observability.logs import configure_logging
+from hitl.runtime.startup import connect_amqp
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, Notification

@@ -9,10 +9,10 @@ from uuid import UUID
 
 import orjson
 
-from hitl.adapters.amqp.connection import connect_redis
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.core.machine import InteractionState
+from hitl.runtime.startup import connect_redis
 from hitl.settings import Settings
 
 

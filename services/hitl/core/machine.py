@@ -43,6 +43,7 @@ PENDING = "pending"
 TIMEOUT = "timeout"
 REMIND = "remind"
 ESCALATE = "escalate:"
+EARLY = "early"  # not a timer of the state: answers held until their request arrives
 
 _FINAL_EVENT = {
     OutcomeStatus.RESOLVED: LifecycleEventName.RESOLVED,

@@ -23,13 +23,13 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from pydantic import ValidationError
 
 from hitl.adapters.amqp.acks import ack_at_once
-from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import declare_exchanges, declare_queue, ensure_broker_queues
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.errors import AskTimeout, TransportError
+from hitl.runtime.startup import connect_amqp
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, InteractionRequest
 from hitl_contract.wire import (
     DEFAULT_DELIVERY_LIMIT,

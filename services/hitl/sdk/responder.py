@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from hitl.adapters.amqp.connection import connect_amqp
 from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
+from hitl.runtime.startup import connect_amqp
 from hitl_contract import HumanResponse, ResponseReceipt
 from hitl_contract.wire import DEFAULT_NAMESPACE, RESPONSE_TYPE, Names, encode_model
 

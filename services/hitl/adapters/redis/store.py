@@ -8,9 +8,8 @@ never committed without its state nor the other way round.
 import asyncio
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from redis.asyncio import Redis
@@ -26,14 +25,11 @@ from hitl.adapters.redis.codec import (
 )
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.line import ScriptLine
-from hitl.core.machine import InteractionState, Transition, deadline_member
+from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
 from hitl.errors import TransportError
+from hitl.ports import CommitResult, Created, OutboxWrite
 
-OutboxEntry = tuple[str, bytes]
 ScriptCall = tuple[str, list[str], list[Any]]
-CreateResult = Literal["created", "duplicate", "conflict"]
-CommitResult = Literal["ok", "stale", "missing"]
-EARLY = "early"
 
 
 def _script(name: str) -> str:
@@ -44,13 +40,9 @@ def request_digest(request_json: bytes) -> str:
     return hashlib.blake2b(request_json, digest_size=16).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Created:
-    result: CreateResult
-    early_answers: tuple[bytes, ...] = ()
-
-
 class RedisStore:
+    """``InteractionStore`` (``hitl.ports``) on Redis."""
+
     def __init__(
         self,
         redis: "Redis",
@@ -72,10 +64,13 @@ class RedisStore:
         self._line = ScriptLine(redis, timeout=script_timeout)
         self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch, one_at_a_time=True)
 
+    def shard(self, interaction_id: UUID) -> int:
+        return self.keys.shard(interaction_id)
+
     async def create(
         self,
         transition: Transition,
-        outbox: Sequence[OutboxEntry],
+        outbox: Sequence[OutboxWrite],
         request_json: bytes | None = None,
     ) -> Created:
         """``request_json``: the request as ``dump_request`` writes it, if the caller has it."""
@@ -106,7 +101,7 @@ class RedisStore:
         self,
         transition: Transition,
         expected_version: int,
-        outbox: Sequence[OutboxEntry],
+        outbox: Sequence[OutboxWrite],
         now: float,
         outcome_json: bytes | None = None,
     ) -> CommitResult:
@@ -307,7 +302,7 @@ def _translated(script: str, result: Any) -> Any:
     return error
 
 
-def _schedule_and_outbox(transition: Transition, outbox: Sequence[OutboxEntry]) -> list[Any]:
+def _schedule_and_outbox(transition: Transition, outbox: Sequence[OutboxWrite]) -> list[Any]:
     """The tail both scripts share: (score, member) per new deadline, then outbox pairs."""
     tail: list[Any] = []
     for deadline in transition.schedule:

@@ -1,21 +1,20 @@
-"""Committing a transition: render its messages, write state and outbox in one atomic step,
-count it, publish. Handlers and the poller all go through here, so every state change is
-committed, measured and announced the same way."""
+"""Where a transition is committed: render its messages, write state and outbox in one atomic
+step (compare-and-set), count it, publish. Handlers and the poller all go through here, so every
+state change is committed, measured and announced the same way."""
 
-from hitl.adapters.redis.codec import dump_outcome, dump_request
-from hitl.adapters.redis.store import Created, RedisStore
 from hitl.broker.cache import StateCache
 from hitl.broker.dispatch import Dispatcher
 from hitl.broker.outbound import OutboxEntry, render
 from hitl.core.machine import InteractionState, Notify, Transition
 from hitl.observability.metrics import Metrics
-from hitl_contract.wire import Names
+from hitl.ports import Created, InteractionStore
+from hitl_contract.wire import Names, encode_model
 
 
 class Committer:
     def __init__(
         self,
-        store: RedisStore,
+        store: InteractionStore,
         dispatcher: Dispatcher,
         names: Names,
         metrics: Metrics,
@@ -28,7 +27,7 @@ class Committer:
         self._metrics = metrics
 
     async def create(self, transition: Transition) -> Created:
-        request_json = dump_request(transition.state)  # serialised once: stored and notified
+        request_json = encode_model(transition.state.request)  # once: stored and notified
         outbox = render(transition, self._names, request_json)
         created = await self._store.create(transition, _entries(outbox), request_json)
         if created.result == "created":
@@ -42,7 +41,7 @@ class Committer:
     async def commit(self, before: InteractionState, transition: Transition, now: float) -> bool:
         """False when someone else changed the interaction first (re-read and decide again)."""
         state = transition.state
-        outcome_json = dump_outcome(state) if state.outcome is not None else None  # stored, sent
+        outcome_json = encode_model(state.outcome) if state.outcome is not None else None
         outbox = render(transition, self._names, outcome_json=outcome_json)
         result = await self._store.commit(
             transition, before.version, _entries(outbox), now, outcome_json
@@ -70,7 +69,7 @@ class Committer:
 
     async def _dispatch(self, transition: Transition, outbox: OutboxEntry) -> None:
         if outbox.messages:
-            shard = self._store.keys.shard(transition.state.request.id)
+            shard = self._store.shard(transition.state.request.id)
             await self._dispatcher.dispatch(shard, [outbox])
 
 

@@ -1,0 +1,14 @@
+"""An incoming message held in memory, as the handlers read one (``hitl.ports.Delivery``)."""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryDelivery:
+    body: bytes
+    exchange: str | None = None
+    routing_key: str | None = None
+    type: str | None = None
+    message_id: str | None = None
+    correlation_id: str | None = None
+    reply_to: str | None = None

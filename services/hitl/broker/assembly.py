@@ -1,0 +1,101 @@
+"""The broker's logic wired to its ports: one place that builds every part from a store, a
+message sink and a clock.
+
+``BrokerService`` assembles it with Redis and RabbitMQ and hosts it in the service runtime;
+tests assemble it with the in-memory twins (``hitl.adapters.memory``) and call the handlers and
+the poller directly. Nothing here does I/O of its own.
+"""
+
+from dataclasses import dataclass
+
+from hitl.broker.answers import AnswerApplier
+from hitl.broker.cache import StateCache
+from hitl.broker.committer import Committer
+from hitl.broker.dead_letters import DeadLetters
+from hitl.broker.dispatch import Dispatcher, OutboxJanitor
+from hitl.broker.handlers import Handlers
+from hitl.broker.poller import Poller
+from hitl.broker.receipts import Receipts
+from hitl.broker.refusals import Refusals
+from hitl.broker.sending import Sender
+from hitl.observability.metrics import Metrics
+from hitl.ports import Clock, InteractionStore, MessageSink
+from hitl.settings import Settings
+from hitl_contract.wire import Names
+
+
+@dataclass(frozen=True, slots=True)
+class Broker:
+    handlers: Handlers
+    poller: Poller
+    dead_letters: DeadLetters
+    store: InteractionStore
+    metrics: Metrics
+    names: Names
+    _sender: Sender
+    _janitor: OutboxJanitor
+
+    @classmethod
+    def assemble(
+        cls,
+        settings: Settings,
+        *,
+        store: InteractionStore,
+        sink: MessageSink,
+        clock: Clock,
+        metrics: Metrics,
+    ) -> "Broker":
+        s = settings
+        names = Names(s.namespace)
+        sender = Sender(sink, events_linger=s.events_linger_seconds)
+        receipts = Receipts(sink)
+        refusals = Refusals(sender, receipts, names, metrics)
+        dead_letters = DeadLetters(sink, refusals, names, metrics)
+        janitor = OutboxJanitor(store)
+        dispatcher = Dispatcher(sender, janitor, dead_letters, metrics)
+        committer = Committer(store, dispatcher, names, metrics, StateCache(s.state_cache_size))
+        answers = AnswerApplier(
+            store,
+            committer,
+            receipts,
+            refusals,
+            dead_letters,
+            metrics,
+            clock,
+            hold_seconds=s.early_answer_hold_seconds,
+            max_payload_bytes=s.max_payload_bytes,
+        )
+        handlers = Handlers(
+            committer,
+            answers,
+            dead_letters,
+            metrics,
+            clock,
+            s.max_payload_bytes,
+            s.default_route,
+            tuple(s.auto_approve),
+        )
+        poller = Poller(
+            store,
+            committer,
+            answers,
+            dispatcher,
+            metrics,
+            clock,
+            interval=s.poll_interval_seconds,
+            lease=s.claim_lease_seconds,
+            retention_seconds=s.retention_seconds,
+        )
+        return cls(handlers, poller, dead_letters, store, metrics, names, sender, janitor)
+
+    def start(self) -> None:
+        """Start the outbox janitor (published entries are deleted in batches)."""
+        self._janitor.start()
+
+    async def send_lingering_events(self) -> None:
+        """Send the lifecycle events still waiting to be batched, and wait for their confirms."""
+        await self._sender.drain()
+
+    async def flush_outbox_deletes(self) -> None:
+        """Stop the janitor after deleting what it was told was published."""
+        await self._janitor.stop()

@@ -1,0 +1,35 @@
+"""A delivery as the envelope it was published with, and where its sender waits for a receipt.
+
+Dead letters carry the envelope as first sent; receipts go to the ``ReplyTarget``.
+"""
+
+import hashlib
+from dataclasses import dataclass
+
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.ports import Delivery
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where the sender of an answer waits for its receipt (AMQP reply_to, correlation_id)."""
+
+    reply_to: str | None
+    correlation_id: str | None
+
+
+def message_key(message_id: str | None, body: bytes) -> str:
+    """A stable name for a message, so a redelivery produces the same ids downstream."""
+    return message_id or hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+def received(delivery: Delivery) -> tuple[Envelope, ReplyTarget]:
+    envelope = Envelope(
+        delivery.exchange or "",
+        delivery.routing_key or "",
+        delivery.body,
+        delivery.type or "unknown",
+        message_key(delivery.message_id, delivery.body),
+        delivery.correlation_id,
+    )
+    return envelope, ReplyTarget(delivery.reply_to, delivery.correlation_id)

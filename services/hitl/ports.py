@@ -1,0 +1,141 @@
+"""The ports: what the broker's logic needs from the world, as Protocols.
+
+The handlers, the committer and the poller are written against these, never against Redis or
+RabbitMQ types. Two kinds of adapter implement each port: the real one (``adapters/redis``,
+``adapters/amqp``) and an in-memory twin (``adapters/memory``) that is passed in the same way
+(never picked by an environment variable), so the broker's decisions can be tested in
+milliseconds, and the same behaviour tests then run against the real servers
+(``tests/unit/test_broker_behaviour.py``, ``tests/integration/test_broker_behaviour.py``).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+from uuid import UUID
+
+from hitl.adapters.amqp.envelope import Envelope
+from hitl.core.machine import InteractionState, Transition
+
+CreateResult = Literal["created", "duplicate", "conflict"]
+CommitResult = Literal["ok", "stale", "missing"]
+OutboxWrite = tuple[str, bytes]  # (entry id, payload): written in the same step as its state
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    result: CreateResult
+    early_answers: tuple[bytes, ...] = ()  # answers held until this request arrived
+
+
+class Clock(Protocol):
+    """Seconds since the epoch, as ``time.time``; a test passes a clock it moves by hand."""
+
+    def __call__(self) -> float: ...
+
+
+class InteractionReads(Protocol):
+    """What a reader (``hitl pending``, ``hitl show``, the gateway) may ask of the store."""
+
+    async def load(self, interaction_id: UUID) -> InteractionState | None:
+        """The interaction as last committed; None if never asked or past retention."""
+        ...
+
+    async def pending(self, limit: int = 1000) -> list[InteractionState]:
+        """The oldest pending interactions, oldest first."""
+        ...
+
+    async def count_pending(self) -> int: ...
+
+
+class InteractionStore(InteractionReads, Protocol):
+    """Interaction state, deadlines, held early answers and the outbox. Every write is atomic
+    per interaction: a state change and its outbox entries are committed together or not at
+    all, and ``commit`` is a compare-and-set on the version, so replicas never both decide."""
+
+    def shard(self, interaction_id: UUID) -> int:
+        """The partition an interaction's keys live in (outbox entries are grouped by it)."""
+        ...
+
+    async def create(
+        self,
+        transition: Transition,
+        outbox: Sequence[OutboxWrite],
+        request_json: bytes | None = None,
+    ) -> Created:
+        """Store a new interaction unless its id exists: ``duplicate`` for the same request
+        again, ``conflict`` for another request under the same id."""
+        ...
+
+    async def commit(
+        self,
+        transition: Transition,
+        expected_version: int,
+        outbox: Sequence[OutboxWrite],
+        now: float,
+        outcome_json: bytes | None = None,
+    ) -> CommitResult:
+        """Apply ``transition`` if the stored version is still ``expected_version``."""
+        ...
+
+    async def hold_early(
+        self, interaction_id: UUID, answer: bytes, hold_seconds: float, now: float
+    ) -> bool:
+        """Keep an answer until its request arrives; False if the interaction exists by now."""
+        ...
+
+    async def take_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
+        """Held answers (dropped from the store), and whether their interaction exists."""
+        ...
+
+    async def claim_due(self, now: float, lease_until: float, limit: int) -> list[str]:
+        """Deadline members due by ``now``, leased to the caller until ``lease_until``."""
+        ...
+
+    async def claim_outbox(
+        self, now: float, lease_until: float, limit: int
+    ) -> list[tuple[int, str, bytes]]:
+        """Outbox entries their writer did not publish in time: (shard, entry id, payload)."""
+        ...
+
+    async def outbox_done_many(self, published: dict[int, list[str]]) -> None:
+        """Delete published outbox entries, by shard."""
+        ...
+
+    async def reschedule(self, interaction_id: UUID, member: str, at: float | None) -> None:
+        """Move a deadline to ``at``, or drop it (None)."""
+        ...
+
+    async def trim_done(self, before: float) -> None:
+        """Forget the index entries of interactions finished before ``before``."""
+        ...
+
+
+class MessageSink(Protocol):
+    """Where outgoing messages go: RabbitMQ with publisher confirms, or a recording twin. Each
+    call returns once the messages are confirmed, saying per message whether it was routed."""
+
+    async def publish(self, envelope: Envelope, *, mandatory: bool = True) -> bool: ...
+
+    async def publish_batch(self, batch: list[tuple[Envelope, bool]]) -> list[bool]:
+        """(envelope, mandatory) pairs, sent together; a failure fails the whole batch."""
+        ...
+
+
+class Delivery(Protocol):
+    """An incoming message as the handlers read it. An aio-pika ``IncomingMessage`` is one;
+    the runtime acks it once its handler returned (the effect is committed by then)."""
+
+    @property
+    def body(self) -> bytes: ...
+    @property
+    def exchange(self) -> str | None: ...
+    @property
+    def routing_key(self) -> str | None: ...
+    @property
+    def type(self) -> str | None: ...
+    @property
+    def message_id(self) -> str | None: ...
+    @property
+    def correlation_id(self) -> str | None: ...
+    @property
+    def reply_to(self) -> str | None: ...

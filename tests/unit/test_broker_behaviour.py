@@ -1,0 +1,118 @@
+"""The broker's decisions on the in-memory twins of its ports: no servers, milliseconds.
+
+The same cases run on the real RabbitMQ and Redis in tests/integration/test_broker_behaviour.py;
+this run is for speed, that one is the evidence.
+"""
+
+import asyncio
+import inspect
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+from uuid import UUID
+
+import orjson
+import pytest
+
+from hitl.adapters.memory import ManualClock, MemoryDelivery, MemorySink, MemoryStore
+from hitl.broker.assembly import Broker
+from hitl.core.machine import InteractionState
+from hitl.observability.metrics import Metrics
+from hitl_contract import LifecycleEvents
+from hitl_contract.wire import EVENT_TYPE, REQUEST_TYPE, RESPONSE_TYPE
+from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json
+from tests.helpers import answer
+from tests.servers import test_settings
+
+RECEIPTS = "memory-receipts"
+
+
+class TwinHarness:
+    """Deliveries go straight to the handlers; time moves by hand; the poller runs when a test
+    waits, as it would on its own in a running broker."""
+
+    def __init__(self, broker: Broker, sink: MemorySink, clock: ManualClock) -> None:
+        self.broker = broker
+        self.sink = sink
+        self.clock = clock
+
+    async def publish_request(self, body: Json) -> None:
+        data = orjson.dumps(body)
+        names = self.broker.names
+        await self.broker.handlers.on_request(
+            MemoryDelivery(data, names.requests, body["kind"], REQUEST_TYPE, body["id"], body["id"])
+        )
+
+    async def answer(
+        self, interaction_id: UUID, action: str, data: Json | None = None, who: str = "alice"
+    ) -> Json:
+        response = answer(interaction_id, action, data, who)
+        key = str(response.response_id)
+        await self.broker.handlers.on_response(
+            MemoryDelivery(
+                response.model_dump_json().encode(),
+                self.broker.names.responses,
+                str(interaction_id),
+                RESPONSE_TYPE,
+                key,
+                key,
+                RECEIPTS,
+            )
+        )
+        [receipt] = [e for e in self.sink.on("", RECEIPTS) if e.correlation_id == key]
+        return orjson.loads(receipt.body)  # type: ignore[no-any-return]
+
+    def notifications(self, interaction_id: UUID) -> list[Json]:
+        return self._bodies(self.broker.names.notifications, interaction_id)
+
+    def outcomes(self, interaction_id: UUID) -> list[Json]:
+        return self._bodies(self.broker.names.outcomes, interaction_id, REPLY_TO)
+
+    def events(self, interaction_id: UUID) -> list[str]:
+        batches = [
+            e for e in self.sink.on(self.broker.names.events) if e.message_type == EVENT_TYPE
+        ]
+        return [
+            event.event
+            for batch in batches
+            for event in LifecycleEvents.model_validate_json(batch.body).events
+            if event.interaction_id == interaction_id
+        ]
+
+    def _bodies(self, exchange: str, iid: UUID, key: str | None = None) -> list[Json]:
+        found = [orjson.loads(e.body) for e in self.sink.on(exchange, key)]
+        return [body for body in found if body["interaction_id"] == str(iid)]
+
+    async def state(self, interaction_id: UUID) -> InteractionState | None:
+        return await self.broker.store.load(interaction_id)
+
+    def metric(self, name: str, labels: dict[str, str]) -> float:
+        return self.broker.metrics.registry.get_sample_value(name, labels) or 0.0
+
+    async def until(
+        self, check: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0
+    ) -> None:
+        async with asyncio.timeout(timeout):
+            while True:
+                result = check()
+                if await result if inspect.isawaitable(result) else result:
+                    return
+                await self.broker.poller.tick()
+                await asyncio.sleep(0.001)  # trailing events have a task of their own
+
+
+@pytest.fixture
+async def hitl() -> AsyncIterator[Any]:
+    clock = ManualClock()
+    settings = test_settings(f"twin-{uuid.uuid4().hex[:8]}", events_linger_seconds=0.0)
+    store = MemoryStore(shards=settings.shards, clock=clock)
+    sink = MemorySink()
+    broker = Broker.assemble(settings, store=store, sink=sink, clock=clock, metrics=Metrics())
+    broker.start()
+    yield TwinHarness(broker, sink, clock)
+    await broker.send_lingering_events()
+    await broker.flush_outbox_deletes()
+
+
+class TestOnTwins(BrokerBehaviour):
+    pass
