@@ -15,7 +15,6 @@ from aio_pika.abc import AbstractIncomingMessage
 
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import declare_broker_topology
-from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.assembly import Broker
 from hitl.broker.inbound import received
@@ -23,6 +22,7 @@ from hitl.observability.metrics import Metrics
 from hitl.ports import Clock
 from hitl.runtime import ServiceHost
 from hitl.runtime.ops import OpsServer
+from hitl.runtime.stores import redis_store
 from hitl.settings import Settings
 from hitl_contract import ErrorCode, ErrorDetail
 from hitl_contract.wire import Names
@@ -44,13 +44,7 @@ class BrokerService:
 
     async def start(self) -> None:
         s, host = self.settings, self.host
-        self.store = RedisStore(
-            await host.redis(),
-            Keys(s.namespace, s.shards),
-            retention_seconds=s.retention_seconds,
-            outbox_lease_seconds=s.outbox_lease_seconds,
-            script_timeout=s.redis_script_timeout_seconds,
-        )
+        self.store = redis_store(await host.redis(), s)
         consume = await host.channel(confirms=False, prefetch=s.prefetch)
         publish = await host.channel(confirms=True)
         requests, responses = await declare_broker_topology(

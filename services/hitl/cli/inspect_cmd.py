@@ -3,16 +3,12 @@
 import argparse
 import sys
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from uuid import UUID
 
 import orjson
 
-from hitl.adapters.redis.keys import Keys
-from hitl.adapters.redis.store import RedisStore
 from hitl.core.machine import InteractionState
-from hitl.runtime.startup import connect_redis
+from hitl.runtime.stores import open_reads
 from hitl.settings import Settings
 
 
@@ -26,22 +22,8 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     s.set_defaults(handler=show)
 
 
-@asynccontextmanager
-async def open_store(settings: Settings) -> AsyncIterator[RedisStore]:
-    redis = await connect_redis(settings.redis_url, settings.startup_attempts)
-    try:
-        yield RedisStore(
-            redis,
-            Keys(settings.namespace, settings.shards),
-            retention_seconds=settings.retention_seconds,
-            outbox_lease_seconds=settings.outbox_lease_seconds,
-        )
-    finally:
-        await redis.aclose()
-
-
 async def pending(args: argparse.Namespace, settings: Settings) -> int:
-    async with open_store(settings) as store:
+    async with open_reads(settings) as store:
         states = await store.pending(args.limit)
     if args.json:
         for state in states:
@@ -74,7 +56,7 @@ async def pending(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def show(args: argparse.Namespace, settings: Settings) -> int:
-    async with open_store(settings) as store:
+    async with open_reads(settings) as store:
         state = await store.load(args.id)
     if state is None:
         print(

@@ -29,11 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        settings = Settings()
-    except (ValidationError, ConfigError) as exc:
-        print(f"hitl: invalid settings:\n{exc}", file=sys.stderr)
-        return 2
+    settings = None
+    if getattr(args, "needs_settings", True):  # ``hitl schemas`` works whatever HITL_* says
+        try:
+            settings = Settings()
+        except (ValidationError, ConfigError) as exc:
+            print(f"hitl: invalid settings:\n{exc}", file=sys.stderr)
+            return 2
     try:
         return run(args.handler(args, settings))
     except HitlError as exc:

@@ -32,10 +32,10 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         action="store_true",
         help="write nothing; exit 1 listing the files that differ from the models",
     )
-    e.set_defaults(handler=run)
+    e.set_defaults(handler=run, needs_settings=False)
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
+async def run(args: argparse.Namespace, settings: Settings | None) -> int:
     return check(args.dir) if args.check else export(args.dir)
 
 

@@ -1,0 +1,36 @@
+"""The interaction store a process gets from its settings: Redis, keyed by namespace and shards.
+
+One place builds it, for the broker (which writes) and for readers such as ``hitl pending`` and
+the gateway, which see it only as ``InteractionReads``.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+
+from hitl.adapters.redis.keys import Keys
+from hitl.adapters.redis.store import RedisStore
+from hitl.ports import InteractionReads
+from hitl.runtime.startup import connect_redis
+from hitl.settings import Settings
+
+
+def redis_store(redis: Redis, settings: Settings) -> RedisStore:
+    return RedisStore(
+        redis,
+        Keys(settings.namespace, settings.shards),
+        retention_seconds=settings.retention_seconds,
+        outbox_lease_seconds=settings.outbox_lease_seconds,
+        script_timeout=settings.redis_script_timeout_seconds,
+    )
+
+
+@contextlib.asynccontextmanager
+async def open_reads(settings: Settings) -> AsyncIterator[InteractionReads]:
+    """Read access to the interactions of ``settings.namespace``, for a short-lived process."""
+    redis = await connect_redis(settings.redis_url, settings.startup_attempts)
+    try:
+        yield redis_store(redis, settings)
+    finally:
+        await redis.aclose()
