@@ -5,6 +5,8 @@ fixture implementing ``Harness``; the cases only speak the contract (request and
 in, notifications, receipts, outcomes and events out), so the same assertions hold on both.
 """
 
+import asyncio
+import inspect
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 from uuid import UUID
@@ -37,6 +39,20 @@ class Harness(Protocol):
     ) -> None:
         """Wait (moving the broker's own loops, on the twins) until ``check()`` holds."""
         ...
+
+
+async def wait_until(
+    check: Callable[[], bool | Awaitable[bool]],
+    between: Callable[[], Awaitable[object]],
+    timeout: float,
+) -> None:
+    """Until ``check()`` holds, running ``between()`` after each miss; a harness's ``until``."""
+    async with asyncio.timeout(timeout):
+        while True:
+            result = check()
+            if await result if inspect.isawaitable(result) else result:
+                return
+            await between()
 
 
 async def ask(hitl: Harness, **fields: Any) -> UUID:

@@ -8,7 +8,6 @@ to the broker process's parts, so timeouts fire without waiting for them.
 
 import asyncio
 import contextlib
-import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from uuid import UUID
@@ -23,7 +22,7 @@ from hitl.broker.service import BrokerService
 from hitl.core.machine import InteractionState
 from hitl_contract import LifecycleEvents
 from hitl_contract.wire import Names
-from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json
+from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json, wait_until
 from tests.helpers import answer, publish_raw
 from tests.servers import test_settings
 
@@ -122,15 +121,13 @@ class ServerHarness:
     async def until(
         self, check: Callable[[], bool | Awaitable[bool]], timeout: float = 10.0
     ) -> None:
-        async with asyncio.timeout(timeout):
-            while True:
-                result = check()
-                if await result if inspect.isawaitable(result) else result:
-                    return
-                self._arrived.clear()
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(0.05):  # the broker's poller runs every 50 ms
-                        await self._arrived.wait()
+        await wait_until(check, self._next_message, timeout)
+
+    async def _next_message(self) -> None:
+        self._arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(0.05):  # the broker's poller runs every 50 ms
+                await self._arrived.wait()
 
 
 @pytest.fixture

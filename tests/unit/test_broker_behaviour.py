@@ -5,7 +5,6 @@ this run is for speed, that one is the evidence.
 """
 
 import asyncio
-import inspect
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -20,7 +19,7 @@ from hitl.core.machine import InteractionState
 from hitl.observability.metrics import Metrics
 from hitl_contract import LifecycleEvents
 from hitl_contract.wire import EVENT_TYPE, REQUEST_TYPE, RESPONSE_TYPE
-from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json
+from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json, wait_until
 from tests.helpers import answer
 from tests.servers import test_settings
 
@@ -92,13 +91,11 @@ class TwinHarness:
     async def until(
         self, check: Callable[[], bool | Awaitable[bool]], timeout: float = 5.0
     ) -> None:
-        async with asyncio.timeout(timeout):
-            while True:
-                result = check()
-                if await result if inspect.isawaitable(result) else result:
-                    return
-                await self.broker.poller.tick()
-                await asyncio.sleep(0.001)  # trailing events have a task of their own
+        await wait_until(check, self._step, timeout)
+
+    async def _step(self) -> None:
+        await self.broker.poller.tick()  # what the running poller would do meanwhile
+        await asyncio.sleep(0.001)  # trailing events have a task of their own
 
 
 @pytest.fixture
