@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         ge=1,
         description="Redeliveries of a message that keeps failing before it is dead-lettered.",
     )
+    amqp_fast_path: bool = Field(
+        default=True,
+        description="Publish and ack through hitl's own AMQP frame writer (adapters/amqp/wire.py); "
+        "false: through aio-pika's public API only, if an aio-pika or aiormq upgrade breaks it.",
+    )
     redis_max_connections: int = Field(
         default=64, ge=2, le=10_000, description="Redis connections per process; more wait."
     )

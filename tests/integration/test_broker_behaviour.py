@@ -130,10 +130,14 @@ class ServerHarness:
                 await self._arrived.wait()
 
 
-@pytest.fixture
-async def hitl(namespace: str, amqp: AbstractRobustConnection) -> AsyncIterator[Any]:
+@pytest.fixture(params=[True, False], ids=["fast-path", "aio-pika-only"])
+async def hitl(
+    request: pytest.FixtureRequest, namespace: str, amqp: AbstractRobustConnection
+) -> AsyncIterator[Any]:
+    """The broker as shipped, and with ``HITL_AMQP_FAST_PATH=false`` (aio-pika's public API)."""
     clock = ManualClock()
-    broker = BrokerService(test_settings(namespace), clock=clock)
+    settings = test_settings(namespace, amqp_fast_path=request.param)
+    broker = BrokerService(settings, clock=clock)
     await broker.start()
     channel = await amqp.channel()
     harness = ServerHarness(broker, amqp, clock)

@@ -51,7 +51,11 @@ class BrokerService:
             consume, self.names, s.queue_type, s.delivery_limit
         )
         broker = Broker.assemble(
-            s, store=self.store, sink=Publisher(publish), clock=self._clock, metrics=self.metrics
+            s,
+            store=self.store,
+            sink=Publisher(publish, fast=s.amqp_fast_path),
+            clock=self._clock,
+            metrics=self.metrics,
         )
         self.broker = broker
         broker.start()

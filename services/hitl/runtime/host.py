@@ -56,7 +56,7 @@ class ServiceHost:
         self.stopping = asyncio.Event()
         self.readiness = Readiness()
         self.ops: OpsServer | None = None
-        self._acker = Acker()  # acks of one loop turn share a write
+        self._acker = Acker(fast=settings.amqp_fast_path)  # a loop turn's acks share a write
         self._inflight = 0
         self._idle = asyncio.Event()
         self._idle.set()
@@ -118,7 +118,7 @@ class ServiceHost:
         async def deliver(message: AbstractIncomingMessage) -> None:
             await self.handle(message, handler, source, on_failure)
 
-        consumer = await consume_queue(channel, queue, deliver)
+        consumer = await consume_queue(channel, queue, deliver, fast=self.settings.amqp_fast_path)
         self._consumers.append(consumer)
         self.check(
             f"consumer of {queue.name}",
