@@ -112,7 +112,7 @@ def _install() -> None:
         redis.asyncio.connection.AbstractConnection, "read_response", "redis:read", "redis:reply"
     )
 
-    from hitl.adapters.amqp import acks, publisher
+    from hitl.adapters.amqp import acks, wire
     from hitl.adapters.redis import store
     from hitl.broker import answers, committer, handlers
     from hitl.sdk import client
@@ -127,7 +127,7 @@ def _install() -> None:
     _around(committer, "render", "render", "render:done")
     _around(committer.Committer, "_dispatch", "dispatch", "dispatch:done")
     _around(store.RedisStore, "_evalsha_all", "scripts", "scripts:done")
-    _around(publisher, "_write", "publish", "publish:queued")
+    _around(wire, "write_publishes", "publish", "publish:queued")
     _around(acks.Acker, "ack", "ack")
     _around(client.HitlClient, "ask", "ask", "ask:done")
     _around(client.HitlClient, "_receive", "outcome")

@@ -1,22 +1,29 @@
 """Consuming a queue with one task per delivery.
 
 aio-pika runs each delivery through two tasks: aiormq's, then one of its own for the callback.
-A ``Consumer`` registers with the aiormq channel under aio-pika's robust channel instead, so
-the handler runs in aiormq's task and gets the same ``IncomingMessage`` aio-pika would build
-(acks, nacks and properties as usual). With one message in flight that is a loop turn less on
-each delivery of the round trip; under load, a task less per message.
+On the fast path (``fast=True``, the default) a ``Consumer`` registers with the aiormq channel
+under aio-pika's robust channel instead (``wire.DirectConsumer``), so the handler runs in
+aiormq's task and gets the same ``IncomingMessage`` aio-pika would build (acks, nacks and
+properties as usual). With one message in flight that is a loop turn less on each delivery of
+the round trip; under load, a task less per message. With ``fast=False`` it consumes with
+aio-pika's public ``Queue.consume``: for when an aio-pika or aiormq upgrade breaks the fast path
+(see the docstring of ``hitl.adapters.amqp.wire``).
 
-What aio-pika's robust consumers do, it does too: it attaches itself again when the robust
-channel reopens after a reconnect (aio-pika declares and binds the queue again first), and
-when RabbitMQ cancels it (its queue was deleted, say) it declares and binds the queue again
-and re-attaches, retrying with backoff until it is back or cancelled.
+Either way it comes back by itself. On the fast path it does what aio-pika's robust consumers
+do: it attaches itself again when the robust channel reopens after a reconnect (aio-pika
+declares and binds the queue again first), and when RabbitMQ cancels it (its queue was
+deleted, say) it declares and binds the queue again and re-attaches, retrying with backoff
+until it is back or cancelled. On the plain path the consumer is aio-pika's own (give it a
+robust queue), which does both itself: aio-pika 10.2.1 declares, binds and consumes again after
+RabbitMQ cancelled it, at its connection's next recovery round (up to ``reconnect_interval``
+later, 5 s by default). ``attached`` cannot see that cancel: aio-pika tells no one.
 """
 
 import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aio_pika.abc import (
     AbstractIncomingMessage,
@@ -24,18 +31,26 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustQueue,
 )
-from aio_pika.message import IncomingMessage
-from aiormq.abc import DeliveredMessage
 
 from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
+
+if TYPE_CHECKING:
+    from hitl.adapters.amqp.wire import DirectConsumer
 
 log = logging.getLogger(__name__)
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
 class Consumer:
-    def __init__(self, channel: AbstractRobustChannel, queue: AbstractQueue, handler: Handler):
+    def __init__(
+        self,
+        channel: AbstractRobustChannel,
+        queue: AbstractQueue,
+        handler: Handler,
+        *,
+        fast: bool = True,
+    ) -> None:
         self._channel = channel
         self._queue = queue
         self._handler = handler
@@ -43,10 +58,12 @@ class Consumer:
         self._cancelled = False  # before basic.consume-ok does
         self.attached = False
         self._recovery: asyncio.Task[None] | None = None
+        self._direct = _direct(self.tag, handler, self._on_cancelled_by_server) if fast else None
 
     async def start(self) -> None:
         await self._attach()
-        self._channel.reopen_callbacks.add(self._reattach)
+        if self._direct is not None:  # aio-pika restores its own consumers, not this one
+            self._channel.reopen_callbacks.add(self._reattach)
 
     async def cancel(self) -> None:
         """Stop new deliveries; those already handed over finish as usual."""
@@ -58,13 +75,16 @@ class Consumer:
             self._recovery.cancel()
         if self.attached and not self._channel.is_closed:
             self.attached = False
-            channel = await self._channel.get_underlay_channel()
-            await channel.basic_cancel(self.tag)
+            if self._direct is not None:
+                await self._direct.detach(self._channel)
+            else:
+                await self._queue.cancel(self.tag)
 
     async def _attach(self) -> None:
-        channel = await self._channel.get_underlay_channel()
-        channel.on_consumer_cancel_callbacks.add(self._on_cancelled_by_server)
-        await channel.basic_consume(self._queue.name, self._deliver, consumer_tag=self.tag)
+        if self._direct is not None:
+            await self._direct.attach(self._channel, self._queue.name)
+        else:
+            await self._queue.consume(self._handler, consumer_tag=self.tag)
         self.attached = True
 
     async def _reattach(self, _: Any) -> None:
@@ -77,8 +97,8 @@ class Consumer:
             raise
         log.info("consuming %s again after a reconnect", self._queue.name)
 
-    def _on_cancelled_by_server(self, frame: Any) -> None:
-        if getattr(frame, "consumer_tag", None) != self.tag or self._cancelled:
+    def _on_cancelled_by_server(self) -> None:
+        if self._cancelled:
             return
         self.attached = False
         if self._recovery is None or self._recovery.done():
@@ -108,15 +128,18 @@ class Consumer:
             else:
                 log.warning("RabbitMQ cancelled our consumer of %s; re-attached", self._queue.name)
 
-    async def _deliver(self, message: DeliveredMessage) -> None:
-        await self._handler(IncomingMessage(message, no_ack=False))
+
+def _direct(tag: str, handler: Handler, on_cancelled: Callable[[], None]) -> "DirectConsumer":
+    from hitl.adapters.amqp import wire  # only the fast path imports it: an upgrade may break it
+
+    return wire.DirectConsumer(tag, handler, on_cancelled)
 
 
 async def consume(
-    channel: AbstractRobustChannel, queue: AbstractQueue, handler: Handler
+    channel: AbstractRobustChannel, queue: AbstractQueue, handler: Handler, *, fast: bool = True
 ) -> Consumer:
     """Start a ``Consumer`` of ``queue`` on ``channel``."""
-    consumer = Consumer(channel, queue, handler)
+    consumer = Consumer(channel, queue, handler, fast=fast)
     try:
         await consumer.start()
     except Exception as exc:
