@@ -8,17 +8,31 @@ milliseconds, and the same behaviour tests then run against the real servers
 (``tests/unit/test_broker_behaviour.py``, ``tests/integration/test_broker_behaviour.py``).
 """
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 from uuid import UUID
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.core.machine import InteractionState, Transition
 
 CreateResult = Literal["created", "duplicate", "conflict"]
 CommitResult = Literal["ok", "stale", "missing"]
 OutboxWrite = tuple[str, bytes]  # (entry id, payload): written in the same step as its state
+Headers = Mapping[str, str | int | bool | None]
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One outgoing message with the AMQP properties hitl sets, before it becomes frames."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    message_type: str
+    message_id: str
+    correlation_id: str | None = None
+    headers: Headers = field(default_factory=dict)
+    reply_to: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,8 +18,8 @@ from aio_pika.abc import (
 )
 
 from hitl.adapters.amqp.consumer import consume
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
+from hitl.ports import Envelope
 from tests.helpers import eventually
 
 

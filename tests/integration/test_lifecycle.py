@@ -7,11 +7,11 @@ from collections import Counter
 
 import orjson
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.answers import pack_held
 from hitl.broker.inbound import ReplyTarget
 from hitl.broker.service import BrokerService
 from hitl.core.machine import open_interaction
+from hitl.ports import Envelope
 from hitl.sdk import HitlClient, Responder
 from hitl_contract import Notification, ReceiptResult
 from hitl_contract.wire import encode_model

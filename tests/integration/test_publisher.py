@@ -13,9 +13,9 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.errors import TransportError
+from hitl.ports import Envelope
 
 
 @pytest.fixture(params=[True, False], ids=["fast", "plain"])

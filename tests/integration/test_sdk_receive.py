@@ -54,7 +54,7 @@ async def test_the_ack_is_queued_before_the_waiter_resumes(
 ) -> None:
     hitl, iid, order = bare_client(), uuid.uuid4(), []
 
-    async def ack(_: object) -> None:
+    async def ack(_: object, **__: object) -> None:
         order.append("ack")
 
     monkeypatch.setattr(client_module, "ack_at_once", ack)
@@ -75,10 +75,10 @@ async def test_an_ack_that_cannot_be_queued_leaves_the_waiter_for_the_redelivery
 ) -> None:
     hitl, iid = bare_client(), uuid.uuid4()
 
-    async def closed(_: object) -> None:
+    async def closed(_: object, **__: object) -> None:
         raise TransportError("cannot ack: the channel closed")
 
-    async def fine(_: object) -> None:
+    async def fine(_: object, **__: object) -> None:
         return None
 
     monkeypatch.setattr(client_module, "ack_at_once", closed)

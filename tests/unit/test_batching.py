@@ -6,8 +6,8 @@ import gc
 
 import pytest
 
-from hitl.adapters.batching import Coalescer
 from hitl.errors import TransportError
+from hitl.runtime.coalescer import Coalescer
 
 
 class Recorder:

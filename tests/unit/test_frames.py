@@ -4,8 +4,8 @@ publishes; the rare ones (headers, over-long strings) go through pamqp."""
 
 import pytest
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.wire import pamqp_frames, publish_frames
+from hitl.ports import Envelope
 
 ENVELOPES = [
     Envelope("ns.notifications", "default.approval", b'{"a":1}' * 200, "hitl.notification", "n:1"),

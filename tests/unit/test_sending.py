@@ -10,11 +10,11 @@ from typing import cast
 import orjson
 import pytest
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.broker.outbound import OutboxMessage
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError
+from hitl.ports import Envelope
 from hitl_contract.wire import EVENT_TYPE
 
 

@@ -11,7 +11,6 @@ from uuid import UUID
 
 import orjson
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.committer import Committer
 from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.inbound import ReplyTarget
@@ -21,7 +20,7 @@ from hitl.core.decoding import decode_response
 from hitl.core.machine import InteractionState, answer
 from hitl.errors import AlreadyResolved, InvalidMessage, InvalidResponse, TransportError
 from hitl.observability.metrics import Metrics
-from hitl.ports import Clock, InteractionStore
+from hitl.ports import Clock, Envelope, InteractionStore
 from hitl_contract import (
     ErrorCode,
     ErrorDetail,

@@ -11,12 +11,11 @@ interaction never came), ``unroutable`` (an outcome nobody is bound to receive) 
 import logging
 from uuid import UUID
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.inbound import ReplyTarget, message_key
 from hitl.broker.refusals import Refusals
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
-from hitl.ports import MessageSink
+from hitl.ports import Envelope, MessageSink
 from hitl_contract import ErrorDetail, ReceiptResult
 from hitl_contract.wire import Names, dead_letter_headers
 

@@ -15,14 +15,13 @@ from collections import defaultdict
 from collections.abc import Coroutine, Sequence
 from typing import Any
 
-from hitl.adapters.amqp.envelope import Envelope
-from hitl.adapters.batching import mark_retrieved
 from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.outbound import OutboxEntry, OutboxMessage
 from hitl.broker.sending import Sender
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
-from hitl.ports import InteractionStore
+from hitl.ports import Envelope, InteractionStore
+from hitl.runtime.coalescer import mark_retrieved
 from hitl_contract import ErrorCode, ErrorDetail
 from hitl_contract.wire import OUTBOX_ENTRY_TYPE
 

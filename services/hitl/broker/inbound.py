@@ -6,8 +6,7 @@ Dead letters carry the envelope as first sent; receipts go to the ``ReplyTarget`
 import hashlib
 from dataclasses import dataclass
 
-from hitl.adapters.amqp.envelope import Envelope
-from hitl.ports import Delivery
+from hitl.ports import Delivery, Envelope
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import orjson
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.core.machine import Deliver, Emit, Notify, Transition
+from hitl.ports import Envelope
 from hitl_contract import SCHEMA_VERSION, LifecycleEvent, Notification
 from hitl_contract.wire import (
     EVENT_TYPE,

@@ -7,9 +7,8 @@ or, from ``Refusals``, ``rejected`` / ``unknown_interaction`` with the error. Re
 mandatory: a sender that stopped waiting is no reason to fail.
 """
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.broker.inbound import ReplyTarget
-from hitl.ports import MessageSink
+from hitl.ports import Envelope, MessageSink
 from hitl_contract import HumanResponse, InteractionOutcome, ReceiptResult, ResponseReceipt
 from hitl_contract.wire import RECEIPT_TYPE, encode_model, receipt_message_id
 

@@ -22,10 +22,9 @@ import logging
 from collections import deque
 from collections.abc import Sequence
 
-from hitl.adapters.amqp.envelope import Envelope
-from hitl.adapters.batching import Coalescer
 from hitl.broker.outbound import OutboxMessage, event_batch
-from hitl.ports import MessageSink
+from hitl.ports import Envelope, MessageSink
+from hitl.runtime.coalescer import Coalescer
 
 log = logging.getLogger(__name__)
 

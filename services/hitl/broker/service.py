@@ -20,7 +20,7 @@ from hitl.broker.assembly import Broker
 from hitl.broker.inbound import received
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock
-from hitl.runtime import ServiceHost
+from hitl.runtime.host import ServiceHost
 from hitl.runtime.ops import OpsServer
 from hitl.runtime.stores import redis_store
 from hitl.settings import Settings

@@ -54,6 +54,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             namespace=settings.namespace,
             queue_type=settings.queue_type,
             delivery_limit=settings.delivery_limit,
+            fast=settings.amqp_fast_path,
         ) as hitl,
     ):
         request = hitl.new_request(
@@ -131,7 +132,9 @@ async def _auto_responder(
     connection = await connect_amqp(
         settings.amqp_url, settings.startup_attempts, name="hitl-demo-auto"
     )
-    async with Responder.connect(settings.amqp_url, namespace=settings.namespace) as responder:
+    async with Responder.connect(
+        settings.amqp_url, namespace=settings.namespace, fast=settings.amqp_fast_path
+    ) as responder:
         try:
             channel = await connection.channel()
             queue = await channel.declare_queue(exclusive=True, auto_delete=True)

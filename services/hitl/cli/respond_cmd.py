@@ -41,7 +41,10 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         print(f"hitl: invalid answer: {exc}", file=sys.stderr)
         return 2
     async with Responder.connect(
-        settings.amqp_url, namespace=settings.namespace, startup_attempts=settings.startup_attempts
+        settings.amqp_url,
+        namespace=settings.namespace,
+        startup_attempts=settings.startup_attempts,
+        fast=settings.amqp_fast_path,
     ) as responder:
         try:
             receipt = await responder.respond(response, timeout=args.timeout)

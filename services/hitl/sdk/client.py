@@ -24,11 +24,11 @@ from pydantic import ValidationError
 
 from hitl.adapters.amqp.acks import ack_at_once
 from hitl.adapters.amqp.consumer import consume as consume_queue
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import declare_exchanges, declare_queue, ensure_broker_queues
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.errors import AskTimeout, TransportError
+from hitl.ports import Envelope
 from hitl.runtime.startup import connect_amqp
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, InteractionRequest
 from hitl_contract.wire import (
@@ -59,10 +59,13 @@ class HitlClient:
         service: str,
         reply_to: str,
         on_outcome: OutcomeHandler | None,
+        *,
+        fast: bool = True,
     ) -> None:
         self._connection = connection
         self._consume = consume
-        self._publisher = Publisher(publish)
+        self._fast = fast
+        self._publisher = Publisher(publish, fast=fast)
         self.names = names
         self.service = service
         self.reply_to = reply_to
@@ -88,12 +91,14 @@ class HitlClient:
         delivery_limit: int = DEFAULT_DELIVERY_LIMIT,
         prefetch: int = 1000,
         startup_attempts: int = 5,
+        fast: bool = True,
     ) -> AsyncIterator["HitlClient"]:
         """Connect, declare the topology and this producer's durable reply queue, and consume it.
 
         ``service`` names the reply queue (default: ``$HITL_SERVICE`` or ``default``); give each
         replica of a service its own stable ``instance`` (e.g. a StatefulSet pod name) so every
-        replica receives exactly the outcomes of what it asked.
+        replica receives exactly the outcomes of what it asked. ``fast=False`` publishes,
+        consumes and acks through aio-pika's public API only (see ``HITL_AMQP_FAST_PATH``).
         """
         service = service or os.environ.get("HITL_SERVICE", "default")
         reply_to = f"{service}.{instance}" if instance else service
@@ -111,8 +116,10 @@ class HitlClient:
                 queue_arguments(names, queue_type, delivery_limit),
             )
             await queue.bind(names.outcomes, outcome_key(reply_to))
-            client = cls(connection, publish, consume, names, service, reply_to, on_outcome)
-            consumer = await consume_queue(consume, queue, client._receive)
+            client = cls(
+                connection, publish, consume, names, service, reply_to, on_outcome, fast=fast
+            )
+            consumer = await consume_queue(consume, queue, client._receive, fast=fast)
             try:
                 yield client
             finally:
@@ -274,7 +281,7 @@ class HitlClient:
             # The ack is queued first, so it is written before the waiter's code runs (which
             # may ask again at once) instead of landing in the next request's commit. If it
             # cannot be (channel closed), the waiters stay for the redelivery.
-            await ack_at_once(message)
+            await ack_at_once(message, fast=self._fast)
             self._remember(iid)
             for future in self._futures.pop(iid):
                 if not future.done():

@@ -9,16 +9,18 @@ from collections.abc import AsyncIterator
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.adapters.amqp.publisher import Publisher
+from hitl.ports import Envelope
 from hitl.runtime.startup import connect_amqp
 from hitl_contract import HumanResponse, ResponseReceipt
 from hitl_contract.wire import DEFAULT_NAMESPACE, RESPONSE_TYPE, Names, encode_model
 
 
 class Responder:
-    def __init__(self, channel: AbstractChannel, receipts: AbstractQueue, names: Names) -> None:
-        self._publisher = Publisher(channel)
+    def __init__(
+        self, channel: AbstractChannel, receipts: AbstractQueue, names: Names, *, fast: bool = True
+    ) -> None:
+        self._publisher = Publisher(channel, fast=fast)
         self._receipts = receipts
         self._names = names
         self._waiting: dict[str, asyncio.Future[ResponseReceipt]] = {}
@@ -26,13 +28,18 @@ class Responder:
     @classmethod
     @contextlib.asynccontextmanager
     async def connect(
-        cls, url: str, *, namespace: str = DEFAULT_NAMESPACE, startup_attempts: int = 5
+        cls,
+        url: str,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        startup_attempts: int = 5,
+        fast: bool = True,
     ) -> AsyncIterator["Responder"]:
         connection = await connect_amqp(url, startup_attempts, name="hitl-responder")
         try:
             channel = await connection.channel(publisher_confirms=True)
             receipts = await channel.declare_queue(exclusive=True, auto_delete=True)
-            responder = cls(channel, receipts, Names(namespace))
+            responder = cls(channel, receipts, Names(namespace), fast=fast)
             await receipts.consume(responder._on_receipt, no_ack=True)
             yield responder
         finally:

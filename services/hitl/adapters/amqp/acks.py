@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from aio_pika.abc import AbstractIncomingMessage
 from aio_pika.exceptions import AMQPConnectionError, ChannelInvalidStateError
 
-from hitl.adapters.batching import Coalescer
 from hitl.errors import TransportError
+from hitl.runtime.coalescer import Coalescer
 
 WriteAcks = Callable[[Sequence[AbstractIncomingMessage]], Awaitable[list[TransportError | None]]]
 

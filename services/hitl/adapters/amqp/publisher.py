@@ -21,9 +21,10 @@ from aio_pika import Message
 from aio_pika.abc import AbstractChannel
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, PublishError
 
-from hitl.adapters.amqp.envelope import PERSISTENT, Envelope
-from hitl.adapters.batching import Coalescer
 from hitl.errors import TransportError
+from hitl.ports import Envelope
+from hitl.runtime.coalescer import Coalescer
+from hitl_contract.wire import PERSISTENT
 
 Batch = list[tuple[Envelope, bool]]
 

@@ -43,8 +43,9 @@ from pamqp.constants import DOMAIN_REGEX
 from pamqp.frame import marshal
 from pamqp.header import ContentHeader
 
-from hitl.adapters.amqp.envelope import PERSISTENT, Envelope
 from hitl.errors import TransportError
+from hitl.ports import Envelope
+from hitl_contract.wire import PERSISTENT
 
 Batch = Sequence[tuple[Envelope, bool]]  # (envelope, mandatory) pairs
 Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]

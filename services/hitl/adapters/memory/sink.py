@@ -8,8 +8,8 @@ bound to), so tests can exercise the broker's handling of a producer whose reply
 import asyncio
 from collections.abc import Callable
 
-from hitl.adapters.amqp.envelope import Envelope
 from hitl.errors import TransportError
+from hitl.ports import Envelope
 
 
 class MemorySink:

@@ -15,7 +15,6 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from hitl.adapters.batching import Coalescer
 from hitl.adapters.redis.codec import (
     STATE_FIELDS,
     dump_mutable,
@@ -28,6 +27,7 @@ from hitl.adapters.redis.line import ScriptLine
 from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
 from hitl.errors import TransportError
 from hitl.ports import CommitResult, Created, OutboxWrite
+from hitl.runtime.coalescer import Coalescer
 
 ScriptCall = tuple[str, list[str], list[Any]]
 
