@@ -62,13 +62,13 @@ async def rig(amqp: AbstractRobustConnection, namespace: str) -> AsyncIterator[R
     queue = await channel.declare_queue(f"{namespace}.consumed")
     await queue.bind(exchange, "k")
     yield Rig(channel, exchange, queue, Publisher(await amqp.channel()))
+    await channel.close()  # first: a robust queue still open would declare itself again
     cleanup = await amqp.channel()
     with contextlib.suppress(Exception):
         await cleanup.queue_delete(queue.name)
     with contextlib.suppress(Exception):
         await cleanup.exchange_delete(exchange.name)
     await cleanup.close()
-    await channel.close()
 
 
 async def test_each_delivery_reaches_the_handler_until_cancelled(

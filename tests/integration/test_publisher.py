@@ -3,6 +3,7 @@ publishes share one frame write, and on either each still gets its own confirm, 
 unroutable verdict and its bytes intact, and fails with a TransportError the same way."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import aio_pika
 import pytest
@@ -22,6 +23,17 @@ from hitl.ports import Envelope
 def fast(request: pytest.FixtureRequest) -> bool:
     """``Publisher(fast=...)``: frames written on aiormq's channel, or aio-pika's public API."""
     return bool(request.param)
+
+
+@pytest.fixture(autouse=True)
+async def _scratch_exchange_deleted(
+    amqp: AbstractRobustConnection, namespace: str
+) -> AsyncIterator[None]:
+    """The tests' exchange is not one of the namespace's, which its teardown deletes."""
+    yield
+    channel = await amqp.channel()
+    await channel.exchange_delete(f"{namespace}.x")
+    await channel.close()
 
 
 async def bound_queue(

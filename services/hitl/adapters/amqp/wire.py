@@ -15,8 +15,10 @@ It does four things aio-pika does, with less work per message:
 
 Each place that relies on something aio-pika, aiormq or pamqp does not document says what, in
 a comment starting ``Relies on``. Checked against aio-pika 10.2.1, aiormq 7.2.4 and pamqp
-4.0.1 (uv.lock), by the unit and integration tests named above and in tests/integration
-(test_publisher.py, test_acks.py, test_consumer.py run each test on both paths).
+4.0.1 (uv.lock), and the whole suite against the floors pyproject.toml allows (aio-pika 10.1,
+aiormq 7.2.0, pamqp 4.0.0), by the unit and integration tests named above and in
+tests/integration (test_publisher.py, test_acks.py, test_consumer.py run each test on both
+paths); pyproject.toml caps each below its next minor version.
 
 **When to turn it off.** ``Publisher``, ``Acker``, ``ack_at_once``, ``Consumer`` and
 ``consume`` take ``fast=True`` by default (what the benchmarks measure). With ``fast=False``
