@@ -4,6 +4,7 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic_core import PydanticCustomError
 
 from hitl_contract.version import SCHEMA_VERSION, SchemaVersion
 
@@ -14,6 +15,16 @@ class ContractModel(BaseModel):
     """Strict by default: unknown fields are errors, so a typo is reported instead of dropped."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def refuse(at: str, message: str, *, got: Any = None, allowed: list[Any] | None = None) -> None:
+    """Raise from a model validator, naming the place inside the model that is wrong (``at``,
+    e.g. ``on_timeout.action`` or ``options[2]``), what was sent there and what would be valid.
+    The broker turns these into the error's ``path``, ``got`` and ``allowed``; a plain
+    ``ValueError`` would only point at the whole model."""
+    raise PydanticCustomError(
+        "invalid", "{message}", {"message": message, "at": at, "got": got, "allowed": allowed}
+    )
 
 
 class Message(ContractModel):

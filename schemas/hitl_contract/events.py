@@ -9,6 +9,7 @@ from pydantic import Field
 from hitl_contract.common import ErrorDetail, Message
 from hitl_contract.kinds import InteractionRequest
 from hitl_contract.outcome import InteractionOutcome
+from hitl_contract.wire import DEAD_LETTER_SOURCES
 
 
 class NotifyReason(StrEnum):
@@ -41,15 +42,25 @@ class LifecycleEventName(StrEnum):
     REJECTED = "rejected"
 
 
+EVENT_ID_PATTERN = (
+    r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9]+:[a-z_]+"
+    rf"|rejected:({'|'.join(DEAD_LETTER_SOURCES)}):.+)$"
+)
+
+
 class LifecycleEvent(Message):
     """One step in an interaction's life. ``rejected`` carries the error of a refused message."""
 
     event: LifecycleEventName
     event_id: str | None = Field(
         default=None,
+        pattern=EVENT_ID_PATTERN,
         description=(
-            "Stable id of this event, '<interaction_id>:<version>:<event>'. An event published "
-            "again after a crash keeps its id: deduplicate on it."
+            "Stable id of this event: '<interaction_id>:<version>:<event>' for a step of an "
+            "interaction; 'rejected:<source>:<key>' for a refused message, where key is the "
+            "message's message_id (or a digest of its body), or '<response_id>:<version>' for "
+            "a refused answer. An event published again after a crash keeps its id: "
+            "deduplicate on it."
         ),
     )
     interaction_id: UUID | None = None

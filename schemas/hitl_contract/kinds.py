@@ -5,13 +5,14 @@ accepted by every kind. The rules that check an answer against its request live 
 core (``hitl.core.rules``); the models here describe shapes and what a request may ask for.
 """
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import Field, JsonValue, field_validator, model_validator
 
-from hitl_contract.common import ContractModel, Identity, JsonObject, Message
+from hitl_contract.common import ContractModel, Identity, JsonObject, Message, refuse
 from hitl_contract.parts import (
     BatchItem,
     DecisionPolicy,
@@ -101,19 +102,26 @@ class RequestBase(Message):
 
     @model_validator(mode="after")
     def _timeout_action_fits_kind(self) -> "RequestBase":
-        allowed = (TIMEOUT_ACTION, *self.allowed_actions())
-        if self.on_timeout.action not in allowed:
-            raise ValueError(
-                f"on_timeout.action {self.on_timeout.action!r} is not one of {list(allowed)}"
+        allowed = [TIMEOUT_ACTION, *self.allowed_actions()]
+        action = self.on_timeout.action
+        if action not in allowed:
+            refuse(
+                "on_timeout.action",
+                f"on_timeout.action {action!r} is not one of {allowed}",
+                got=action,
+                allowed=allowed,
             )
         return self
 
     @model_validator(mode="after")
     def _auto_approve_has_default(self) -> "RequestBase":
         if self.auto_approve and self.DEFAULT_ANSWER is None:
-            raise ValueError(
+            refuse(
+                "auto_approve",
                 "auto_approve needs a kind with a default answer: approval, clarify, "
-                "confirmation, preview or validation"
+                "confirmation, preview or validation",
+                got=True,
+                allowed=[False],
             )
         return self
 
@@ -123,23 +131,34 @@ class RequestBase(Message):
         if policy == "first":
             return self
         if not self.responders:
-            raise ValueError(f"decision.policy {policy!r} needs responders")
-        groups = [r for r in self.responders if r.startswith(GROUP_PREFIX)]
+            refuse("responders", f"decision.policy {policy!r} needs responders", got=None)
+        responders = self.responders or []
+        groups = [r for r in responders if r.startswith(GROUP_PREFIX)]
         if policy == "all_of" and groups:
-            raise ValueError(f"decision.policy 'all_of' needs named people, not {groups}")
+            refuse(
+                "responders",
+                f"decision.policy 'all_of' needs named people, not {groups}",
+                got=groups,
+            )
         quorum = self.decision.quorum or 0
-        if policy == "quorum" and not groups and quorum > len(set(self.responders)):
-            raise ValueError(
-                f"decision.quorum {quorum} is more than the {len(set(self.responders))} responders"
+        if policy == "quorum" and not groups and quorum > len(set(responders)):
+            refuse(
+                "decision.quorum",
+                f"decision.quorum {quorum} is more than the {len(set(responders))} responders",
+                got=quorum,
             )
         return self
 
 
-def _unique(values: list[str], what: str) -> None:
+def _unique(values: Sequence[str | None], what: str, at: str) -> None:
+    """``at``: the list's path; the error points at the second occurrence, ``at[i]``. A None
+    (an unnamed entry) is never a duplicate."""
     seen: set[str] = set()
-    for value in values:
+    for n, value in enumerate(values):
+        if value is None:
+            continue
         if value in seen:
-            raise ValueError(f"{what} {value!r} appears twice")
+            refuse(f"{at}[{n}]", f"{what} {value!r} appears twice", got=value)
         seen.add(value)
 
 
@@ -165,11 +184,20 @@ class ChoiceRequest(RequestBase):
 
     @model_validator(mode="after")
     def _limits(self) -> "ChoiceRequest":
-        _unique(self.options, "option")
+        _unique(self.options, "option", "options")
         if not self.multiple and (self.min_selections > 1 or (self.max_selections or 1) > 1):
-            raise ValueError("min_selections/max_selections above 1 need multiple: true")
+            refuse(
+                "multiple",
+                "min_selections/max_selections above 1 need multiple: true",
+                got=False,
+                allowed=[True],
+            )
         if self.max_selections is not None and self.max_selections < self.min_selections:
-            raise ValueError("max_selections is below min_selections")
+            refuse(
+                "max_selections",
+                f"max_selections is below min_selections ({self.min_selections})",
+                got=self.max_selections,
+            )
         return self
 
 
@@ -184,7 +212,7 @@ class TextInputRequest(RequestBase):
 
     @model_validator(mode="after")
     def _names(self) -> "TextInputRequest":
-        _unique([f.name for f in self.fields or []], "field")
+        _unique([f.name for f in self.fields or []], "field", "fields")
         return self
 
 
@@ -215,8 +243,14 @@ class FormRequest(RequestBase):
 
     @model_validator(mode="after")
     def _names(self) -> "FormRequest":
-        _unique([f.name for f in self.fields], "field")
+        _unique([f.name for f in self.fields], "field", "fields")
         return self
+
+
+_QUESTIONS_SENT = (
+    Annotated[list[Question], Field(min_length=1, max_length=100)]
+    | Annotated[str, Field(min_length=1, max_length=65_536)]
+)
 
 
 class ClarifyRequest(RequestBase):
@@ -232,14 +266,15 @@ class ClarifyRequest(RequestBase):
     questions: list[Question] = Field(min_length=1, max_length=100)
     rationale: str | None = Field(default=None, max_length=4096)
 
-    @field_validator("questions", mode="before")
+    # The schema says what is accepted: the list, or a markdown numbered list as one string.
+    @field_validator("questions", mode="before", json_schema_input_type=_QUESTIONS_SENT)
     @classmethod
     def _markdown(cls, value: Any) -> Any:
         return questions_from_markdown(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _keys(self) -> "ClarifyRequest":
-        _unique([q.key for q in self.questions if q.key], "question key")
+        _unique([q.key for q in self.questions], "question key", "questions")
         return self
 
 
@@ -296,8 +331,8 @@ class BatchRequest(RequestBase):
 
     @model_validator(mode="after")
     def _ids(self) -> "BatchRequest":
-        _unique([item.id for item in self.items], "item id")
-        _unique(self.item_actions, "item action")
+        _unique([item.id for item in self.items], "item id", "items")
+        _unique(self.item_actions, "item action", "item_actions")
         return self
 
 

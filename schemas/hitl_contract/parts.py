@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
-from hitl_contract.common import ContractModel, Identity, JsonObject
+from hitl_contract.common import ContractModel, Identity, JsonObject, refuse
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.-]+$")]
 ShortText = Annotated[str, Field(min_length=1, max_length=1024)]
@@ -31,9 +31,11 @@ class FormField(ContractModel):
     @model_validator(mode="after")
     def _fits_type(self) -> "FormField":
         if self.type == "enum" and not self.options:
-            raise ValueError(f"field {self.name!r}: an enum needs options")
+            refuse("options", f"field {self.name!r}: an enum needs options", got=self.options)
         if self.type != "enum" and self.options is not None:
-            raise ValueError(f"field {self.name!r}: only enum fields take options")
+            refuse(
+                "options", f"field {self.name!r}: only enum fields take options", got=self.options
+            )
         return self
 
 
@@ -99,7 +101,11 @@ class DecisionPolicy(ContractModel):
     @model_validator(mode="after")
     def _quorum_has_m(self) -> "DecisionPolicy":
         if (self.policy == "quorum") != (self.quorum is not None):
-            raise ValueError("quorum (M) is required with policy 'quorum' and only there")
+            refuse(
+                "quorum",
+                "quorum (M) is required with policy 'quorum' and only there",
+                got=self.quorum,
+            )
         return self
 
 

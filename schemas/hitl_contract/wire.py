@@ -140,6 +140,10 @@ def receipt_message_id(response_id: UUID | None, result: str) -> str:
 
 # --- dead letters ---------------------------------------------------------------------------
 
+# The stage that refused a dead-lettered message: its routing key on the dead-letter exchange,
+# its x-hitl-source header, and the <source> of its rejected event's id.
+DEAD_LETTER_SOURCES: tuple[str, ...] = ("requests", "responses", "unroutable", "outbox")
+
 # (header, always present, meaning) of a dead-lettered message.
 DEAD_LETTER_HEADERS: tuple[tuple[str, bool, str], ...] = (
     ("x-hitl-error-code", True, "Why: one of the ErrorCode values."),

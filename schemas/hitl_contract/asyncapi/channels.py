@@ -6,6 +6,7 @@ from hitl_contract.asyncapi.shared import AMQP_BINDING
 from hitl_contract.events import LifecycleEventName
 from hitl_contract.kinds import KIND_NAMES
 from hitl_contract.wire import (
+    DEAD_LETTER_SOURCES,
     DEFAULT_ROUTE,
     Names,
     event_key,
@@ -14,10 +15,8 @@ from hitl_contract.wire import (
     queue_arguments,
 )
 
+
 # The routing keys of dead letters: the stage that refused the message.
-DEAD_LETTER_SOURCES: tuple[str, ...] = ("requests", "responses", "unroutable")
-
-
 def channels(names: Names) -> dict[str, Any]:
     kinds = list(KIND_NAMES)
     kind = {"kind": {"enum": kinds, "description": "The request's kind."}}
@@ -91,8 +90,9 @@ def channels(names: Names) -> dict[str, Any]:
             {
                 "source": {
                     "enum": list(DEAD_LETTER_SOURCES),
-                    "description": "Which consumer refused it, or 'unroutable' for an "
-                    "outcome no queue was bound to receive.",
+                    "description": "Which consumer refused it, 'unroutable' for an "
+                    "outcome no queue was bound to receive, or 'outbox' for an outbox entry "
+                    "no broker version can read.",
                 }
             },
         ),

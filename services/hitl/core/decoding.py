@@ -7,6 +7,7 @@ sender which of the classic mistakes it made (bad JSON, version, kind, field, si
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
+import orjson
 from pydantic import JsonValue, TypeAdapter, ValidationError
 
 from hitl.errors import InvalidMessage
@@ -24,6 +25,9 @@ T = TypeVar("T")
 REQUEST_ADAPTER: TypeAdapter[InteractionRequest] = TypeAdapter(InteractionRequest)
 RESPONSE_ADAPTER: TypeAdapter[HumanResponse] = TypeAdapter(HumanResponse)
 _MAX_ECHO = 200
+# Error types whose ``input`` is not what was sent at the error's place: for a missing field,
+# pydantic gives the enclosing object; for bad JSON, the whole body.
+_NOTHING_SENT = frozenset({"missing", "json_invalid"})
 
 
 def decode_request(body: bytes, max_bytes: int) -> InteractionRequest:
@@ -53,13 +57,19 @@ def describe_validation_error(exc: ValidationError) -> ErrorDetail:
     """The first error in full, plus how many more there were; the code names its class."""
     errors = exc.errors(include_url=False)
     first = errors[0]
+    ctx = first.get("ctx") or {}
     path = format_path(_strip_union_tag(first["loc"]))
-    got = _echo(first.get("input")) if first["type"] != "json_invalid" else None
+    got = _echo(first.get("input")) if first["type"] not in _NOTHING_SENT else None
     if first["type"] in ("union_tag_invalid", "union_tag_not_found"):
         # pydantic reports these at the root; the discriminator is the field at fault.
-        path = (first.get("ctx") or {}).get("discriminator", "'kind'").strip("'")
-        got = _echo((first.get("ctx") or {}).get("tag"))
+        path = ctx.get("discriminator", "'kind'").strip("'")
+        got = _echo(ctx.get("tag"))
+    if "at" in ctx:  # a contract validator named the place inside the model (``refuse``)
+        path = _join(path, ctx["at"])
+        got = _echo(ctx.get("got"))
     code, allowed = _classify(first, path)
+    if ctx.get("allowed") is not None:
+        allowed = list(ctx["allowed"])
     more = f" (and {len(errors) - 1} more: {_summary(errors[1:])})" if len(errors) > 1 else ""
     return ErrorDetail(
         code=code,
@@ -103,8 +113,22 @@ def _summary(errors: Sequence[Any]) -> str:
     return "; ".join(parts[:5]) + ("; ..." if len(parts) > 5 else "")
 
 
+def _join(path: str, inner: str) -> str:
+    return inner if not path else f"{path}{inner}" if inner.startswith("[") else f"{path}.{inner}"
+
+
 def _echo(value: Any) -> JsonValue:
+    """What was sent at the error's place, as JSON: the value itself, or, when it is long, a
+    string: the start of its JSON text followed by '...'."""
     if value is None or isinstance(value, bool | int | float):
         return value
-    text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= _MAX_ECHO else text[:_MAX_ECHO] + "..."
+    if isinstance(value, str):
+        return value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "..."
+    try:
+        text = orjson.dumps(value).decode()
+    except TypeError:  # not JSON (only a caller of validate_python can send such a value)
+        text = repr(value)
+    else:
+        if len(text) <= _MAX_ECHO:
+            return value  # type: ignore[no-any-return]
+    return text[:_MAX_ECHO] + "..."
