@@ -9,7 +9,7 @@ killed), ``-m docs`` (the examples in the docs), ``-m bench`` (the benchmark har
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
+from tests import wire_check
 from tests.servers import AMQP_URL, REDIS_URL, REPLY_SERVICES, delete_namespace, test_settings
 
 GROUPS = ("unit", "integration", "faults", "docs", "bench")
@@ -35,6 +36,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
                 f"{item.nodeid}: tests live in one of tests/{{{','.join(GROUPS)}}}/"
             )
         item.add_marker(group)
+
+
+@pytest.fixture(autouse=True)
+def _messages_fit_the_contract() -> Iterator[None]:
+    """Fails a test that received a message differing from schemas/json or docs/contract.md
+    (recorded by ``tests.wire_check`` wherever the tests receive messages)."""
+    wire_check.take()
+    yield
+    found = wire_check.take()
+    assert not found, "messages that break the published contract:\n" + "\n".join(found)
 
 
 @pytest.fixture
@@ -121,6 +132,7 @@ async def capture(
         await queue.bind(exchange, binding)
 
         async def on_message(message: AbstractIncomingMessage) -> None:
+            wire_check.check(message, where=f"{exchange} ({binding})")
             cap.messages.append(message)
             cap.arrived.set()
 

@@ -11,6 +11,7 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 
 from hitl_contract import HumanResponse, Identity, LifecycleEvent, LifecycleEvents
 from hitl_contract.wire import Names
+from tests import wire_check
 
 
 def answer(
@@ -68,6 +69,7 @@ async def dead_letters(
         while len(found) < count:
             message = await queue.get(no_ack=True, fail=False)
             if message is not None:
+                wire_check.check(message, where="dead-letter queue")
                 found.append(message)
             elif asyncio.get_running_loop().time() > deadline:
                 raise AssertionError(f"{len(found)} of {count} dead letters after {timeout}s")

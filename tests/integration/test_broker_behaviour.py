@@ -22,6 +22,7 @@ from hitl.broker.service import BrokerService
 from hitl.core.machine import InteractionState
 from hitl_contract import LifecycleEvents
 from hitl_contract.wire import Names
+from tests import wire_check
 from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json, wait_until
 from tests.helpers import answer, publish_raw
 from tests.servers import test_settings
@@ -55,6 +56,7 @@ class ServerHarness:
 
     def _collector(self, label: str) -> Callable[[AbstractIncomingMessage], Awaitable[None]]:
         async def collect(message: AbstractIncomingMessage) -> None:
+            wire_check.check(message, where=label)
             self.received.setdefault(label, []).append(message)
             self._arrived.set()
 

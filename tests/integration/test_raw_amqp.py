@@ -21,6 +21,7 @@ from hitl.broker.service import BrokerService
 from hitl.sdk import HitlClient
 from hitl_contract import KIND_NAMES
 from hitl_contract.wire import DEAD_LETTER_HEADERS  # only to check the published contract
+from tests import wire_check
 from tests.servers import AMQP_URL
 
 SERVICE = "raw-producer"  # conftest deletes this reply queue after each test
@@ -54,6 +55,7 @@ class RawProducer:
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:
         async with message.process():
+            wire_check.check(message, where="raw producer's reply queue")
             await self.outcomes.put((message, json.loads(message.body)))
 
     async def ask(self, request: dict[str, Any]) -> None:
@@ -123,9 +125,11 @@ class RawResponder:
         self.receipts: dict[str, asyncio.Future[dict[str, Any]]] = {}
 
     async def _on_notification(self, message: AbstractIncomingMessage) -> None:
+        wire_check.check(message, where="raw responder's notifications")
         await self.notifications.put(json.loads(message.body))
 
     async def _on_receipt(self, message: AbstractIncomingMessage) -> None:
+        wire_check.check(message, where="raw responder's receipts")
         future = self.receipts.get(message.correlation_id or "")
         if future is not None and not future.done():
             future.set_result(json.loads(message.body))

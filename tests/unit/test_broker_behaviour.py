@@ -19,6 +19,7 @@ from hitl.core.machine import InteractionState
 from hitl.observability.metrics import Metrics
 from hitl_contract import LifecycleEvents
 from hitl_contract.wire import EVENT_TYPE, REQUEST_TYPE, RESPONSE_TYPE
+from tests import wire_check
 from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json, wait_until
 from tests.helpers import answer
 from tests.servers import test_settings
@@ -109,6 +110,8 @@ async def hitl() -> AsyncIterator[Any]:
     yield TwinHarness(broker, sink, clock)
     await broker.send_lingering_events()
     await broker.flush_outbox_deletes()
+    for envelope in sink.sent:  # what the broker would have sent, against the published schemas
+        wire_check.check_envelope(envelope, where=f"memory sink {envelope.exchange!r}")
 
 
 class TestOnTwins(BrokerBehaviour):
