@@ -8,8 +8,9 @@
 // message, the field and what the contract says, and exits 0 only when nothing was violated.
 //
 //   HITL_AMQP_URL       amqp://guest:guest@127.0.0.1:5672/
-//   HITL_NAMESPACE      hitl (the broker's HITL_NAMESPACE; use a namespace of its own: the client
-//                       reads <ns>.dead-letter and acks the dead letters it caused)
+//   HITL_NAMESPACE      hitl (the broker's HITL_NAMESPACE; best a namespace of its own: the client
+//                       reads <ns>.dead-letter and acks the dead letters it caused; when that
+//                       queue already holds messages it reads copies from <ns>.dlx instead)
 //   HITL_SERVICE        conformance (its reply queue <ns>.reply.<service>, deleted at the end)
 //   HITL_SCHEMAS        ../../schemas/json next to this file
 //   HITL_CONFORMANCE_SECONDS   60: it stops by itself after this long
@@ -235,7 +236,7 @@ function receive(queue, message, channel) {
       queue, fields, properties, body: message.content.toString('utf8') })}\n`);
   }
   const what = `${properties.type || 'untyped'} message on ${queue} (routing key ${show(fields.routingKey)}, message_id ${show(properties.messageId)})`;
-  if (queue === names.deadLetter) {
+  if (queue === queues.deadLetter) {
     onDeadLetter(record, what, channel, message);
     bus.emit('message');
     return;
@@ -375,7 +376,8 @@ function checkEvents(record, what) {
 }
 
 // Dead letters: headers as documented, body and properties the original's. Only the dead letters
-// this run caused are acked; the others are left to the operator (returned when it disconnects).
+// this run caused are acked; others (there should be none in a namespace of its own) are left
+// unacked, so RabbitMQ returns them to the queue when the client disconnects.
 function onDeadLetter(record, what, channel, message) {
   const { properties, fields } = record;
   const id = properties.messageId;
@@ -1180,8 +1182,9 @@ async function setup() {
   const probe = await connection.createChannel();
   probe.on('error', () => {});
   let exists = true;
+  let waiting = 0;
   try {
-    await probe.checkQueue(names.deadLetter);
+    waiting = (await probe.checkQueue(names.deadLetter)).messageCount;
     await probe.close();
   } catch (error) {
     exists = false;
@@ -1191,9 +1194,18 @@ async function setup() {
   for (const role of ['reply', 'notifications', 'events', 'receipts']) {
     await sub.consume(queues[role], (message) => message && receive(queues[role], message, sub));
   }
-  if (exists) {
+  if (exists && waiting > 0) {
+    // Dead letters of others wait there for an operator: returning them would count against
+    // x-delivery-limit, so read copies through a queue of our own on the same exchange.
+    const { queue } = await sub.assertQueue('', { exclusive: true, autoDelete: true });
+    await sub.bindQueue(queue, names.dlx, '#');
+    queues.deadLetter = queue;
+    notes.push(`${names.deadLetter} held ${waiting} messages: dead letters were read through a queue bound to ${names.dlx}`);
+  } else if (exists) {
     queues.deadLetter = names.deadLetter;
-    await sub.consume(names.deadLetter, (message) => message && receive(names.deadLetter, message, sub));
+  }
+  if (queues.deadLetter) {
+    await sub.consume(queues.deadLetter, (message) => message && receive(queues.deadLetter, message, sub));
   }
 }
 
