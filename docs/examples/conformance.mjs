@@ -925,6 +925,8 @@ async function conflictingRequest() {
   await ask(first);
   const note = await waitFor(() => notifications.get(first.id)?.[0]);
   check('bad requests', note, { message: `request ${first.id} (asked before its conflicting twin)`, field: 'notification', got: undefined, doc: `${CONTRACT}: a valid request is notified` });
+  // "A republished request with the same id and the same content is a no-op".
+  await ask(first);
   const second = { ...first, prompt: 'Order 100 laptops?' };
   check('bad requests', validateRequest(second), { message: 'id_conflict twin', field: 'ajv verdict', got: 'refuses', doc: 'a well-formed request (only its id is reused)' });
   notes.push('same id, other content: the schema cannot tell (ajv accepts); only the broker refuses it (id_conflict)');
@@ -936,6 +938,23 @@ async function conflictingRequest() {
   // Then withdraw the first, so nothing is left pending.
   const { correlationId } = await answer(first.id, 'cancel', { reason: 'conformance run over' }, { responder: { id: service } });
   await finalReceipt(correlationId, 5000);
+  republished.push(first.id);
+}
+const republished = []; // ids asked twice with the same content: one interaction each
+
+function checkRepublished() {
+  for (const id of republished) {
+    const label = `request ${id}, published twice with the same content`;
+    check('bad requests', (notifications.get(id) || []).length === 1 && !deadLetters.has(id), {
+      message: label, field: 'notifications / dead letters',
+      got: `${(notifications.get(id) || []).length} notifications, ${(deadLetters.get(id) || []).length} dead letters`,
+      doc: `${CONTRACT}: "A republished request with the same id and the same content is a no-op"`,
+    });
+    check('bad requests', (outcomes.get(id) || []).length === 1, {
+      message: label, field: 'outcomes', got: (outcomes.get(id) || []).length,
+      doc: `${CONTRACT}: "There is exactly one outcome per interaction"`,
+    });
+  }
 }
 
 async function checkRefusedRequest(bad) {
@@ -1260,6 +1279,7 @@ async function main() {
     await checkLifecycles();
     // Anything still arriving (stray notifications, duplicate outcomes) is checked too.
     await new Promise((resolve) => setTimeout(resolve, Math.min(500, remaining())));
+    checkRepublished();
     for (const [id, list] of outcomes) {
       const ids = new Set(list.map((r) => r.properties.messageId));
       check('round trips', ids.size === 1, {
