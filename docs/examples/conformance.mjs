@@ -1183,7 +1183,26 @@ async function setup() {
   pub = await connection.createConfirmChannel();
   pub.on('return', (message) => returned.add(message.properties.messageId));
   sub = await connection.createChannel();
-  for (const exchange of [names.requests, names.responses, names.outcomes, names.notifications, names.events]) {
+  // The broker declares the exchanges; a client checks a broker that runs, and leaves nothing
+  // behind in a namespace that has none. Asserting them then says they are durable topic
+  // exchanges ("All exchanges are durable topic exchanges"): another type or durability would
+  // be PRECONDITION_FAILED.
+  const exchanges = [names.requests, names.responses, names.outcomes, names.notifications, names.events, names.dlx];
+  const missing = [];
+  for (const exchange of exchanges) {
+    const probe = await connection.createChannel();
+    probe.on('error', () => {});
+    try {
+      await probe.checkExchange(exchange);
+      await probe.close();
+    } catch {
+      missing.push(exchange);
+    }
+  }
+  if (missing.length) {
+    throw new Error(`no ${missing.join(', ')}: is a broker running with HITL_NAMESPACE=${ns}?`);
+  }
+  for (const exchange of exchanges) {
     await pub.assertExchange(exchange, 'topic', { durable: true });
   }
   // 1. The durable reply queue, exactly as docs/contract.md declares it.
@@ -1231,7 +1250,7 @@ async function setup() {
 async function cleanup() {
   try {
     const channel = await connection.createChannel();
-    await channel.deleteQueue(names.reply);
+    if (queues.reply) await channel.deleteQueue(names.reply);
     await channel.close();
     check('cleanup', true, { message: names.reply });
   } catch (error) {
