@@ -40,10 +40,11 @@ from hitl_contract.parts import (
     Turn,
 )
 from hitl_contract.response import HumanResponse, ReceiptResult, ResponseReceipt
-from hitl_contract.version import SCHEMA_VERSION
+from hitl_contract.version import READ_SCHEMA_VERSIONS, SCHEMA_VERSION
 
 __all__ = [
     "KIND_NAMES",
+    "READ_SCHEMA_VERSIONS",
     "SCHEMA_VERSION",
     "ApprovalRequest",
     "BatchItem",

@@ -10,7 +10,9 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
-from pydantic import Field, JsonValue, field_validator, model_validator
+from pydantic import Field, GetJsonSchemaHandler, JsonValue, field_validator, model_validator
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from hitl_contract.common import ContractModel, Identity, JsonObject, Message, refuse
 from hitl_contract.parts import (
@@ -92,6 +94,55 @@ class RequestBase(Message):
     def allowed_actions(cls) -> tuple[str, ...]:
         return cls.ACTIONS + UNIVERSAL_ACTIONS
 
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The published schema states the validators' rules that JSON Schema can state, so a
+        client that validates before sending refuses what the broker refuses. The rest are
+        listed in docs/contract.md ("Rules beyond the schemas")."""
+        schema = handler(core_schema)
+        target = handler.resolve_ref_schema(schema)
+        if "kind" not in target.setdefault("required", []):  # the union's tag: never defaulted
+            target["required"].append("kind")
+        rules = cls.schema_rules()
+        if rules:
+            target.setdefault("allOf", []).extend(rules)
+        return schema
+
+    @classmethod
+    def schema_rules(cls) -> list[JsonSchemaValue]:
+        """This kind's cross-field rules in JSON Schema (``allOf`` members)."""
+        rules: list[JsonSchemaValue] = [
+            # _timeout_action_fits_kind
+            {
+                "properties": {
+                    "on_timeout": {
+                        "properties": {"action": {"enum": [TIMEOUT_ACTION, *cls.allowed_actions()]}}
+                    }
+                }
+            },
+            # _decision_fits_responders: all_of and quorum name responders; all_of names people
+            {
+                "if": _decision_is("all_of", "quorum"),
+                "then": {
+                    "required": ["responders"],
+                    "properties": {"responders": {"type": "array", "minItems": 1}},
+                },
+            },
+            {
+                "if": _decision_is("all_of"),
+                "then": {
+                    "properties": {
+                        "responders": {"items": {"not": {"pattern": f"^{GROUP_PREFIX}"}}}
+                    }
+                },
+            },
+        ]
+        if cls.DEFAULT_ANSWER is None:  # _auto_approve_has_default
+            rules.append({"properties": {"auto_approve": {"const": False}}})
+        return rules
+
     @field_validator("reply_to")
     @classmethod
     def _reply_to_fits_amqp(cls, value: str) -> str:
@@ -150,6 +201,15 @@ class RequestBase(Message):
         return self
 
 
+def _decision_is(*policies: str) -> JsonSchemaValue:
+    return {
+        "required": ["decision"],
+        "properties": {
+            "decision": {"required": ["policy"], "properties": {"policy": {"enum": list(policies)}}}
+        },
+    }
+
+
 def _unique(values: Sequence[str | None], what: str, at: str) -> None:
     """``at``: the list's path; the error points at the second occurrence, ``at[i]``. A None
     (an unnamed entry) is never a duplicate."""
@@ -176,11 +236,24 @@ class ChoiceRequest(RequestBase):
 
     ACTIONS: ClassVar[tuple[str, ...]] = ("choose",)
     kind: Literal["choice"] = "choice"
-    options: list[ShortText] = Field(min_length=1, max_length=1000)
+    options: list[ShortText] = Field(
+        min_length=1, max_length=1000, json_schema_extra={"uniqueItems": True}
+    )
     multiple: bool = False
     min_selections: int = Field(default=1, ge=0)
     max_selections: int | None = Field(default=None, ge=1)
     allow_other: bool = Field(default=False, description="Accept a free-text 'other' answer.")
+
+    @classmethod
+    def schema_rules(cls) -> list[JsonSchemaValue]:
+        single = {  # _limits: without multiple, at most one selection
+            "properties": {
+                "min_selections": {"maximum": 1},
+                "max_selections": {"anyOf": [{"type": "null"}, {"maximum": 1}]},
+            }
+        }
+        multiple = {"required": ["multiple"], "properties": {"multiple": {"const": True}}}
+        return [*super().schema_rules(), {"if": multiple, "else": single}]
 
     @model_validator(mode="after")
     def _limits(self) -> "ChoiceRequest":
@@ -327,7 +400,11 @@ class BatchRequest(RequestBase):
     ACTIONS: ClassVar[tuple[str, ...]] = ("decide",)
     kind: Literal["batch"] = "batch"
     items: list[BatchItem] = Field(min_length=1, max_length=1000)
-    item_actions: list[Name] = Field(default_factory=lambda: ["approve", "reject"], min_length=1)
+    item_actions: list[Name] = Field(
+        default_factory=lambda: ["approve", "reject"],
+        min_length=1,
+        json_schema_extra={"uniqueItems": True},
+    )
 
     @model_validator(mode="after")
     def _ids(self) -> "BatchRequest":

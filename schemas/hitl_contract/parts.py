@@ -4,7 +4,7 @@ import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, JsonValue, model_validator
+from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from hitl_contract.common import ContractModel, Identity, JsonObject, refuse
 
@@ -16,6 +16,18 @@ FieldType = Literal["string", "text", "number", "integer", "boolean", "enum", "d
 
 class FormField(ContractModel):
     """One typed form field (seed 003 form, seed 004 form_submit)."""
+
+    # _fits_type, stated in the schema: an enum has options, other types have none.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["type"], "properties": {"type": {"const": "enum"}}},
+            "then": {
+                "required": ["options"],
+                "properties": {"options": {"type": "array", "minItems": 1}},
+            },
+            "else": {"properties": {"options": {"type": "null"}}},
+        }
+    )
 
     name: Name
     label: str | None = Field(default=None, max_length=1024)
@@ -94,6 +106,15 @@ class Turn(ContractModel):
 
 class DecisionPolicy(ContractModel):
     """How many people must answer: the first answer (default), every named responder, or M."""
+
+    # _quorum_has_m, stated in the schema: quorum (M) with policy quorum, and only there.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "if": {"required": ["policy"], "properties": {"policy": {"const": "quorum"}}},
+            "then": {"required": ["quorum"], "properties": {"quorum": {"type": "integer"}}},
+            "else": {"properties": {"quorum": {"type": "null"}}},
+        }
+    )
 
     policy: Literal["first", "all_of", "quorum"] = "first"
     quorum: int | None = Field(default=None, ge=1, description="M, for policy quorum.")

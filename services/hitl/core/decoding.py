@@ -13,7 +13,7 @@ from pydantic import JsonValue, TypeAdapter, ValidationError
 from hitl.errors import InvalidMessage
 from hitl_contract import (
     KIND_NAMES,
-    SCHEMA_VERSION,
+    READ_SCHEMA_VERSIONS,
     ErrorCode,
     ErrorDetail,
     HumanResponse,
@@ -90,7 +90,7 @@ def _classify(error: Any, path: str) -> tuple[ErrorCode, list[Any] | None]:
     if kind == "union_tag_not_found":
         return ErrorCode.INVALID_FIELD, list(KIND_NAMES)
     if path == "schema_version":
-        return ErrorCode.UNSUPPORTED_SCHEMA_VERSION, [SCHEMA_VERSION]
+        return ErrorCode.UNSUPPORTED_SCHEMA_VERSION, list(READ_SCHEMA_VERSIONS)
     if kind in ("literal_error", "enum") and "expected" in ctx:
         return ErrorCode.INVALID_FIELD, [ctx["expected"]]
     return ErrorCode.INVALID_FIELD, None
