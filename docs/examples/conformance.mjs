@@ -105,10 +105,6 @@ function report() {
   for (const [group, { checks }] of counts) {
     if (checks === 0) violations.push({ group, message: 'this group', field: 'checks', got: 0, doc: 'every group of checks runs' });
   }
-  if (unattributed.length) {
-    notes.push(`the rejected events of ${unattributed.length} refused requests carry no interaction_id although their id ` +
-               `was readable (${unattributed.join('; ')}); their event_id's message_id is the only link`);
-  }
   for (const note of notes) lines.push(`note: ${note}`);
   if (violations.length) {
     lines.push('', `${violations.length} violation${violations.length === 1 ? '' : 's'}:`);
@@ -880,7 +876,6 @@ const BAD_REQUESTS = [
 ];
 
 const refusedRequests = []; // {name, id, messageId, content, routingKey, bad}
-const unattributed = []; // refused requests whose rejected event names no interaction
 
 async function badRequest(bad) {
   const request = bad.build ? bad.build() : { id: randomUUID(), kind: 'approval' };
@@ -1004,7 +999,10 @@ async function checkRefusedRequest(bad) {
     message: label, field: 'rejected event', got: undefined,
     doc: `${CONTRACT}: "rejected (a refused message: its error says why, source says from where)", event_id ${eventId} ("key is the refused message's message_id")`,
   }) && dead) {
-    if (!bad.raw && rejected.event.interaction_id !== bad.id) unattributed.push(bad.name);
+    check(group, bad.raw || rejected.event.interaction_id === bad.id, {
+      message: `rejected event of ${label}`, field: 'interaction_id', got: rejected.event.interaction_id,
+      doc: `${CONTRACT}: "a rejected event names the interaction, thread and kind of the refused message when they can be read from it"`,
+    });
     const h = dead.properties.headers || {};
     check(group, rejected.event.error?.code === h['x-hitl-error-code'] && (rejected.event.error?.path ?? '') === (h['x-hitl-error-path'] ?? ''), {
       message: `rejected event of ${label}`, field: 'error.code, error.path', got: rejected.event.error,

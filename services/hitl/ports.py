@@ -10,7 +10,7 @@ milliseconds, and the same behaviour tests then run against the real servers
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 from uuid import UUID
 
 from hitl.core.machine import InteractionState, Transition
@@ -153,3 +153,5 @@ class Delivery(Protocol):
     def correlation_id(self) -> str | None: ...
     @property
     def reply_to(self) -> str | None: ...
+    @property
+    def headers(self) -> Mapping[str, Any]: ...

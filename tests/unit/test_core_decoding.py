@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from hitl.core.backoff import backoff_delay
-from hitl.core.decoding import decode_request, decode_response
+from hitl.core.decoding import decode_request, decode_response, readable
 from hitl.errors import InvalidMessage
 from hitl_contract import KIND_NAMES, ErrorCode
 
@@ -125,3 +125,27 @@ def test_a_reply_to_too_long_for_an_amqp_routing_key_is_refused_where_it_is() ->
     assert err.value.detail.path == "reply_to"
     assert "at most 255 bytes" in err.value.detail.message
     assert decode_request(orjson.dumps(good_request(reply_to="é" * 127)), LIMIT)  # 254 bytes
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (
+            b'{"id": "5f0e9f5e-3b0a-4d55-9a4e-2f8e6c3c1a10", "thread_id": "run-7", "kind": "choice"}',
+            ("5f0e9f5e-3b0a-4d55-9a4e-2f8e6c3c1a10", "run-7", "choice"),
+        ),
+        (b'{"id": "seven", "thread_id": "", "kind": "poll"}', (None, None, None)),
+        (b'{"id": 7, "thread_id": ["x"]}', (None, None, None)),
+        (b"[1, 2]", (None, None, None)),
+        (b"{not json", (None, None, None)),
+    ],
+)
+def test_a_refused_message_says_what_it_can_about_itself(
+    body: bytes, said: tuple[str | None, ...]
+) -> None:
+    got = readable(body, "id")
+    assert (
+        str(got.interaction_id) if got.interaction_id else None,
+        got.thread_id,
+        got.kind,
+    ) == said

@@ -190,6 +190,7 @@ def pack_held(original: Envelope, reply: ReplyTarget) -> bytes:
             "m": original.message_id,
             "c": original.correlation_id,
             "r": reply.reply_to,
+            "h": dict(original.headers),
         }
     )
 
@@ -197,6 +198,6 @@ def pack_held(original: Envelope, reply: ReplyTarget) -> bytes:
 def unpack_held(payload: bytes) -> tuple[Envelope, ReplyTarget]:
     p = orjson.loads(payload)
     return (
-        Envelope(p["x"], p["k"], p["b"].encode(), p["t"], p["m"], p["c"]),
+        Envelope(p["x"], p["k"], p["b"].encode(), p["t"], p["m"], p["c"], p.get("h", {}), p["r"]),
         ReplyTarget(p["r"], p["c"]),
     )

@@ -32,8 +32,12 @@ class DeadLetters:
         self._metrics = metrics
 
     async def park(self, envelope: Envelope, detail: ErrorDetail, source: str) -> None:
-        """Publish a copy of ``envelope`` (as first sent) to the dead-letter exchange."""
-        headers = dead_letter_headers(detail, source, envelope.exchange, envelope.routing_key)
+        """Publish a copy of ``envelope`` (as first sent: body, type, ids, reply_to and the
+        sender's own headers) to the dead-letter exchange, with the x-hitl-* headers."""
+        headers = {
+            **envelope.headers,
+            **dead_letter_headers(detail, source, envelope.exchange, envelope.routing_key),
+        }
         parked = await self._sink.publish(
             Envelope(
                 self._names.dead_letter,
@@ -43,6 +47,7 @@ class DeadLetters:
                 message_key(envelope.message_id, envelope.body),
                 envelope.correlation_id,
                 headers,
+                envelope.reply_to,
             )
         )
         if not parked:  # never ack a message we could not park: keep it for redelivery

@@ -13,7 +13,7 @@ from hitl.broker.answers import AnswerApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.inbound import received
-from hitl.core.decoding import decode_request, decode_response
+from hitl.core.decoding import decode_request, decode_response, readable
 from hitl.core.machine import open_interaction
 from hitl.core.policies import AutoApproveRule, auto_answer
 from hitl.errors import InvalidMessage, InvalidResponse
@@ -41,7 +41,15 @@ class Handlers:
         try:
             request = decode_request(message.body, self.max_payload_bytes)
         except InvalidMessage as exc:
-            await self.dead_letters.dead_letter(original, exc.detail, "requests")
+            said = readable(message.body, "id")
+            await self.dead_letters.dead_letter(
+                original,
+                exc.detail,
+                "requests",
+                interaction_id=said.interaction_id,
+                thread_id=said.thread_id,
+                kind=said.kind,
+            )
             return
         with interaction_context(request.id, request.thread_id):
             try:
@@ -85,7 +93,10 @@ class Handlers:
         try:
             response = decode_response(message.body, self.max_payload_bytes)
         except InvalidMessage as exc:
-            await self.dead_letters.dead_letter(original, exc.detail, "responses", reply=reply)
+            said = readable(message.body, "interaction_id")
+            await self.dead_letters.dead_letter(
+                original, exc.detail, "responses", reply=reply, interaction_id=said.interaction_id
+            )
             return
         with interaction_context(response.interaction_id, None):
             await self.answers.apply(original, reply, response)

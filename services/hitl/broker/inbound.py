@@ -30,5 +30,7 @@ def received(delivery: Delivery) -> tuple[Envelope, ReplyTarget]:
         delivery.type or "unknown",
         message_key(delivery.message_id, delivery.body),
         delivery.correlation_id,
+        {k: v for k, v in (delivery.headers or {}).items() if isinstance(v, str | int | bool)},
+        delivery.reply_to,
     )
     return envelope, ReplyTarget(delivery.reply_to, delivery.correlation_id)

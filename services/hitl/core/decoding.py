@@ -5,7 +5,9 @@ sender which of the classic mistakes it made (bad JSON, version, kind, field, si
 """
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
+from uuid import UUID
 
 import orjson
 from pydantic import JsonValue, TypeAdapter, ValidationError
@@ -36,6 +38,37 @@ def decode_request(body: bytes, max_bytes: int) -> InteractionRequest:
 
 def decode_response(body: bytes, max_bytes: int) -> HumanResponse:
     return _decode(RESPONSE_ADAPTER, body, max_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class Readable:
+    """What a refused message still says about itself, for its ``rejected`` event."""
+
+    interaction_id: UUID | None = None
+    thread_id: str | None = None
+    kind: str | None = None
+
+
+def readable(body: bytes, id_field: str) -> Readable:
+    """Best effort: the interaction id (from ``id_field``), thread and kind of a message that
+    failed validation, each only if it is well formed; never raises."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return Readable()
+    if not isinstance(data, dict):
+        return Readable()
+    try:
+        interaction_id = UUID(str(data.get(id_field)))
+    except ValueError:
+        interaction_id = None
+    thread = data.get("thread_id")
+    kind = data.get("kind")
+    return Readable(
+        interaction_id,
+        thread if isinstance(thread, str) and 0 < len(thread) <= 256 else None,
+        kind if kind in KIND_NAMES else None,
+    )
 
 
 def _decode(adapter: TypeAdapter[T], body: bytes, max_bytes: int) -> T:

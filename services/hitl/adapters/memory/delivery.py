@@ -1,6 +1,8 @@
 """An incoming message held in memory, as the handlers read one (``hitl.ports.Delivery``)."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,3 +14,4 @@ class MemoryDelivery:
     message_id: str | None = None
     correlation_id: str | None = None
     reply_to: str | None = None
+    headers: Mapping[str, Any] = field(default_factory=dict)
