@@ -29,22 +29,31 @@ from hitl_contract.wire import (
     OUTCOME_TYPE,
     PERSISTENT,
     RECEIPT_TYPE,
+    REQUEST_TYPE,
+    RESPONSE_TYPE,
 )
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas" / "json"
 BODY_SCHEMAS = {
+    REQUEST_TYPE: "interaction-request",  # what the SDK sends
+    RESPONSE_TYPE: "human-response",  # what the SDK's Responder (and bots) send
     NOTIFICATION_TYPE: "notification",
     OUTCOME_TYPE: "interaction-outcome",
     RECEIPT_TYPE: "response-receipt",
     EVENT_TYPE: "lifecycle-events",
 }
 MESSAGE_ID_PREFIXES = {
+    REQUEST_TYPE: "",  # the request's own id (checked below)
+    RESPONSE_TYPE: "",  # the answer's response_id (checked below)
     NOTIFICATION_TYPE: "notification:",
     OUTCOME_TYPE: "outcome:",
     RECEIPT_TYPE: "receipt:",
     EVENT_TYPE: "events:",
 }
 violations: list[str] = []
+# Messages recorded during a test, checked at its end: validation takes CPU, and the tests'
+# brokers share the event loop with the callbacks that receive messages.
+_pending: list[tuple["Received", str, bool]] = []
 
 
 class Received(Protocol):
@@ -63,8 +72,13 @@ def validator(name: str) -> Draft202012Validator:
 
 
 def check(message: Received, *, where: str, amqp: bool = True) -> None:
-    """Record every way ``message`` differs from the contract. ``amqp``: the AMQP properties
-    a broker sets are there to check (not for a message recorded by the in-memory sink)."""
+    """Keep ``message`` to be held against the contract when the test ends (``take``).
+    ``amqp``: the AMQP properties a broker sets are there to check (not for a message the
+    in-memory sink recorded)."""
+    _pending.append((message, where, amqp))
+
+
+def _check_now(message: Received, where: str, amqp: bool) -> None:
     if message.headers and "x-hitl-error-code" in message.headers:
         _dead_letter(message.headers, where)
         return
@@ -139,7 +153,9 @@ def _dead_letter(headers: Mapping[str, Any], where: str) -> None:
 
 
 def take() -> list[str]:
-    """The violations recorded so far, cleared."""
+    """Every way the messages recorded so far differ from the contract; both lists cleared."""
+    while _pending:
+        _check_now(*_pending.pop(0))
     found = violations[:]
     violations.clear()
     return found
