@@ -252,7 +252,12 @@ def mutants(body: Json) -> list[tuple[str, Json]]:
 
 
 # How the broker words a refusal under one of the rules beyond the schema (BEYOND_SCHEMA).
-BEYOND_SCHEMA_REASONS = ("is more than the", "is below min_selections", "appears twice", "255 bytes")
+BEYOND_SCHEMA_REASONS = (
+    "is more than the",
+    "is below min_selections",
+    "appears twice",
+    "255 bytes",
+)
 
 
 @pytest.mark.parametrize(("kind", "body"), good_examples())
