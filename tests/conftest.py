@@ -3,7 +3,8 @@
 A test's folder says its kind, and marks it so the groups run on their own:
 ``pytest tests/unit`` or ``pytest -m unit`` (pure logic and in-memory twins, seconds),
 ``-m integration`` (the real RabbitMQ and Redis), ``-m faults`` (connections cut, processes
-killed), ``-m docs`` (the examples in the docs), ``-m bench`` (the benchmark harness).
+killed), ``-m docs`` (the examples in the docs), ``-m bench`` (the benchmark harness), ``-m deploy``
+(the image, compose.yaml, the helm chart, alert rules and dashboard, validated offline).
 """
 
 import asyncio
@@ -24,7 +25,7 @@ from hitl.settings import Settings
 from tests import wire_check
 from tests.servers import AMQP_URL, REDIS_URL, REPLY_SERVICES, delete_namespace, test_settings
 
-GROUPS = ("unit", "integration", "faults", "docs", "bench")
+GROUPS = ("unit", "integration", "faults", "docs", "bench", "deploy")
 _HERE = Path(__file__).parent
 
 
