@@ -36,6 +36,16 @@ class Envelope:
 
 
 @dataclass(frozen=True, slots=True)
+class Backlog:
+    """What waits in the store, for the gauges: pending interactions, when the oldest of them
+    was requested (None when none is pending), and outbox entries not yet published."""
+
+    pending: int
+    oldest_requested_at: float | None
+    outbox: int
+
+
+@dataclass(frozen=True, slots=True)
 class Created:
     result: CreateResult
     early_answers: tuple[bytes, ...] = ()  # answers held until this request arrived
@@ -121,6 +131,11 @@ class InteractionStore(InteractionReads, Protocol):
 
     async def trim_done(self, before: float) -> None:
         """Forget the index entries of interactions finished before ``before``."""
+        ...
+
+    async def backlog(self) -> Backlog:
+        """Pending interactions, the oldest one's request time and the outbox size, over
+        every shard (one round trip)."""
         ...
 
 

@@ -116,7 +116,7 @@ class Poller:
 
     async def _housekeeping(self, now: float) -> None:
         if now >= self._next_gauge:
-            self._metrics.pending.set(await self._store.count_pending())
+            self._metrics.observe_backlog(await self._store.backlog(), now)
             self._next_gauge = now + _GAUGE_EVERY
         if now >= self._next_trim:
             await self._store.trim_done(now - self._retention)

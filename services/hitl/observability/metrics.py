@@ -1,12 +1,24 @@
-"""Prometheus metrics of one broker process. Each broker owns its registry (no process-global
-state), so tests and several brokers in one process never mix their numbers."""
+"""Prometheus metrics of one process. Each process owns its registry (no process-global
+state), so tests and several brokers in one process never mix their numbers.
+
+``Metrics`` is what the broker counts; ``RuntimeMetrics`` what the service runtime reports for
+any hitl process (readiness, consumers, handler failures, event-loop lag, CPU and memory).
+Every name here is documented in docs/deploy/observability.md, and the alert rules and the
+dashboard (helm/hitl/files/) use no other (tests/deploy/test_observability.py).
+"""
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from functools import wraps
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
+
+from hitl_contract import ErrorCode
+from hitl_contract.wire import DEAD_LETTER_SOURCES
+
+if TYPE_CHECKING:
+    from hitl.ports import Backlog
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -60,6 +72,16 @@ class Metrics:
         self.pending = Gauge(
             "hitl_pending_interactions", "Interactions waiting for a person.", registry=r
         )
+        self.oldest_pending = Gauge(
+            "hitl_oldest_pending_age_seconds",
+            "How long the oldest pending interaction has waited (0 when none is pending).",
+            registry=r,
+        )
+        self.outbox = Gauge(
+            "hitl_outbox_entries",
+            "Committed transitions whose messages are not yet published and deleted.",
+            registry=r,
+        )
         self.resolution = Histogram(
             "hitl_time_to_resolution_seconds",
             "From request accepted to outcome decided.",
@@ -79,6 +101,9 @@ class Metrics:
             ["source", "code"],
             registry=r,
         )
+        for source in DEAD_LETTER_SOURCES:  # at 0 from the start, so increase() sees the first
+            for code in ErrorCode:
+                self.dead_lettered.labels(source, code.value)
         self.unroutable = Counter(
             "hitl_unroutable_total",
             "Published messages no queue was bound to receive.",
@@ -121,6 +146,13 @@ class Metrics:
             registry=r,
         )
 
+    def observe_backlog(self, backlog: "Backlog", now: float) -> None:
+        """Set the gauges read from the store (the namespace's, the same on every replica)."""
+        self.pending.set(backlog.pending)
+        oldest = backlog.oldest_requested_at
+        self.oldest_pending.set(0.0 if oldest is None else max(0.0, now - oldest))
+        self.outbox.set(backlog.outbox)
+
     def timed(
         self, handler: str
     ) -> Callable[[Callable[P, Awaitable[R]]], Callable[P, Awaitable[R]]]:
@@ -139,3 +171,67 @@ class Metrics:
             return timed_fn
 
         return wrap
+
+
+_LOOP_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class RuntimeMetrics:
+    """What the service runtime (``hitl.runtime.ServiceHost``) reports for any hitl process,
+    labelled with its ``role`` (broker, gateway, notifier)."""
+
+    def __init__(self, registry: CollectorRegistry, role: str) -> None:
+        self.role = role
+        r = registry
+        ProcessCollector(registry=r)  # process_cpu_seconds_total, process_resident_memory_bytes
+        self.ready = Gauge(
+            "hitl_ready",
+            "1 while every readiness check of the process passes (/readyz is 200), else 0.",
+            ["role"],
+            registry=r,
+        )
+        self.component_ready = Gauge(
+            "hitl_component_ready",
+            "1 while this readiness check passes, else 0.",
+            ["role", "component"],
+            registry=r,
+        )
+        self.consumer_attached = Gauge(
+            "hitl_consumer_attached",
+            "1 while the process consumes this queue, else 0.",
+            ["role", "queue"],
+            registry=r,
+        )
+        self.handler_failures = Counter(
+            "hitl_handler_failures_total",
+            "Deliveries whose handler failed: requeued after transient failures outlasted the "
+            "retries, or failed (a bug; handed to the service, the broker dead-letters it).",
+            ["role", "source", "result"],
+            registry=r,
+        )
+        self.loop_lag = Histogram(
+            "hitl_event_loop_lag_seconds",
+            "How late the event loop ran a timer: time the loop was busy or blocked.",
+            ["role"],
+            buckets=_LOOP_LAG_BUCKETS,
+            registry=r,
+        )
+
+    def observe_readiness(
+        self, report: Iterable[tuple[str, str | None]], consumers: Iterable[tuple[str, bool]]
+    ) -> None:
+        """Set the readiness gauges from a /readyz report and the consumers' state."""
+        report = list(report)
+        for component, problem in report:
+            self.component_ready.labels(self.role, component).set(problem is None)
+        self.ready.labels(self.role).set(all(problem is None for _, problem in report))
+        for queue, attached in consumers:
+            self.consumer_attached.labels(self.role, queue).set(attached)
+
+    def handling(self, source: str) -> None:
+        """Start the failure counters of a consumer at 0."""
+        for result in ("requeued", "failed"):
+            self.handler_failures.labels(self.role, source, result)
+
+    def handler_failed(self, source: str, result: str) -> None:
+        self.handler_failures.labels(self.role, source, result).inc()

@@ -37,6 +37,7 @@ from hitl.adapters.amqp.consumer import Consumer
 from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
+from hitl.observability.metrics import RuntimeMetrics
 from hitl.runtime.ops import Check, OpsServer, Readiness
 from hitl.runtime.startup import connect_amqp, connect_redis
 from hitl.settings import Settings
@@ -46,6 +47,7 @@ Handler = Callable[[AbstractIncomingMessage], Awaitable[None]]
 OnFailure = Callable[[AbstractIncomingMessage, str, Exception], Awaitable[None]]
 Step = Callable[[], Awaitable[object]]
 _HANDLER_ATTEMPTS = 10
+_LOOP_PROBE_EVERY = 0.5
 
 
 class ServiceHost:
@@ -55,6 +57,7 @@ class ServiceHost:
         self.registry = registry
         self.stopping = asyncio.Event()
         self.readiness = Readiness()
+        self.metrics = RuntimeMetrics(registry, role)
         self.ops: OpsServer | None = None
         self._acker = Acker(fast=settings.amqp_fast_path)  # a loop turn's acks share a write
         self._inflight = 0
@@ -64,6 +67,7 @@ class ServiceHost:
         self._redis: Redis | None = None
         self._channels: list[AbstractRobustChannel] = []
         self._consumers: list[Consumer] = []
+        self._queues: list[tuple[str, Consumer]] = []  # for hitl_consumer_attached, kept
         self._tasks: list[tuple[str, asyncio.Task[None]]] = []
         self._closing: list[tuple[str, Step, float]] = []
 
@@ -120,6 +124,8 @@ class ServiceHost:
 
         consumer = await consume_queue(channel, queue, deliver, fast=self.settings.amqp_fast_path)
         self._consumers.append(consumer)
+        self._queues.append((queue.name, consumer))
+        self.metrics.handling(source)
         self.check(
             f"consumer of {queue.name}",
             lambda: None if consumer.attached else "not attached (RabbitMQ cancelled it?)",
@@ -143,8 +149,25 @@ class ServiceHost:
     async def serve_ops(self) -> None:
         s = self.settings
         if s.metrics_port:
-            self.ops = OpsServer(self.registry, self.readiness)
+            self.spawn("event-loop probe", self._probe_loop)
+            self.ops = OpsServer(self.registry, self.readiness, before_scrape=self._before_scrape)
             await self.ops.start(s.metrics_host, s.metrics_port)
+
+    async def _before_scrape(self) -> None:
+        """The readiness gauges, measured by the same checks as /readyz at each scrape."""
+        self.metrics.observe_readiness(
+            await self.readiness.report(),
+            [(name, consumer.attached) for name, consumer in self._queues],
+        )
+
+    async def _probe_loop(self, stop: asyncio.Event) -> None:
+        """hitl_event_loop_lag_seconds: how much later than asked a short sleep ends."""
+        loop = asyncio.get_running_loop()
+        lag = self.metrics.loop_lag.labels(self.role)
+        while not stop.is_set():
+            start = loop.time()
+            await asyncio.sleep(_LOOP_PROBE_EVERY)
+            lag.observe(max(0.0, loop.time() - start - _LOOP_PROBE_EVERY))
 
     async def not_ready(self) -> list[tuple[str, str]]:
         """The components that are not ready now, with what is wrong with each."""
@@ -162,10 +185,12 @@ class ServiceHost:
             await self._acker.ack(message)
         except TransportError as exc:
             log.warning("could not process a message from %s, requeueing: %s", source, exc)
+            self.metrics.handler_failed(source, "requeued")
             with contextlib.suppress(Exception):
                 await message.nack(requeue=True)
         except Exception as exc:  # a bug: hand the message to the service, keep consuming
             log.exception("unexpected failure on a message from %s", source)
+            self.metrics.handler_failed(source, "failed")
             await on_failure(message, source, exc)
         finally:
             self._inflight -= 1

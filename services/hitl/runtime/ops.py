@@ -45,9 +45,17 @@ async def _run(check: Check) -> str | None:
 
 
 class OpsServer:
-    def __init__(self, registry: CollectorRegistry, readiness: Readiness) -> None:
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        readiness: Readiness,
+        *,
+        before_scrape: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:
+        """``before_scrape`` runs before each /metrics answer, to set gauges measured then."""
         self._registry = registry
         self._readiness = readiness
+        self._before_scrape = before_scrape
         self._server: asyncio.Server | None = None
 
     @property
@@ -85,6 +93,8 @@ class OpsServer:
     async def _route(self, path: str) -> tuple[str, str, bytes]:
         path = path.split("?", 1)[0]
         if path == "/metrics":
+            if self._before_scrape is not None:
+                await self._before_scrape()
             return "200 OK", CONTENT_TYPE_LATEST, generate_latest(self._registry)
         if path == "/healthz":
             return "200 OK", "text/plain", b"ok\n"

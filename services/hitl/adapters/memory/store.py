@@ -15,7 +15,7 @@ from uuid import UUID
 
 from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
 from hitl.core.sharding import shard_of
-from hitl.ports import Clock, CommitResult, Created, OutboxWrite
+from hitl.ports import Backlog, Clock, CommitResult, Created, OutboxWrite
 
 
 @dataclass
@@ -195,6 +195,14 @@ class MemoryStore:
         for shard in self._by_shard:
             for iid in [i for i, at in shard.done.items() if at <= before]:
                 del shard.done[iid]
+
+    async def backlog(self) -> Backlog:
+        pending = await self.pending(limit=len(self._records))
+        return Backlog(
+            pending=len(pending),
+            oldest_requested_at=pending[0].requested_at if pending else None,
+            outbox=self.outbox_size(),
+        )
 
     def outbox_size(self) -> int:
         """Entries written and not yet deleted (for tests of the outbox's clean-up)."""

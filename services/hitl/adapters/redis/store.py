@@ -26,7 +26,7 @@ from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.line import ScriptLine
 from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
 from hitl.errors import TransportError
-from hitl.ports import CommitResult, Created, OutboxWrite
+from hitl.ports import Backlog, CommitResult, Created, OutboxWrite
 from hitl.runtime.coalescer import Coalescer
 
 ScriptCall = tuple[str, list[str], list[Any]]
@@ -242,6 +242,23 @@ class RedisStore:
     async def trim_done(self, before: float) -> None:
         await self._each_shard(
             lambda pipe, shard: pipe.zremrangebyscore(self.keys.done(shard), "-inf", repr(before))
+        )
+
+    async def backlog(self) -> Backlog:
+        try:
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for shard in range(self.keys.shards):
+                    pipe.zcard(self.keys.pending(shard))
+                    pipe.zrange(self.keys.pending(shard), 0, 0, withscores=True)
+                    pipe.zcard(self.keys.outbox(shard))
+                replies = await pipe.execute()
+        except (RedisError, OSError) as exc:
+            raise TransportError(f"Redis housekeeping failed: {exc}") from exc
+        oldest = [float(score) for head in replies[1::3] for _, score in head]
+        return Backlog(
+            pending=sum(replies[0::3]),
+            oldest_requested_at=min(oldest, default=None),
+            outbox=sum(replies[2::3]),
         )
 
     async def _each_shard(self, op: Callable[[Any, int], Any]) -> int:
