@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import importlib.metadata
 import sys
 from collections.abc import Coroutine, Sequence
 from typing import Any
@@ -20,6 +21,9 @@ def build_parser() -> argparse.ArgumentParser:
         prog="hitl",
         description="Human-in-the-loop interaction broker over RabbitMQ and Redis. "
         "Settings come from HITL_* environment variables and the TOML file in HITL_CONFIG.",
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"hitl {importlib.metadata.version('hitl')}"
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _COMMANDS:
