@@ -60,8 +60,13 @@ def binaries() -> Binaries:
         _apt(["apt-get", "-o", "DPkg::Lock::Timeout=300", "update", "-q"], env, deadline)
         done = _apt(install, env, deadline)
     found = Binaries(shutil.which("prometheus") or "", shutil.which("promtool") or "")
-    if done.returncode != 0 or not (found.prometheus and found.promtool):
+    if done.returncode != 0:
         raise RuntimeError(f"`apt-get install prometheus` failed:\n{done.stdout[-2000:]}")
+    if not (found.prometheus and found.promtool):
+        raise RuntimeError(
+            "Debian's prometheus package is installed, but prometheus and "
+            "promtool are not on PATH (they are in /usr/bin)"
+        )
     return found
 
 
