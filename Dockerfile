@@ -7,7 +7,7 @@
 #
 # PYTHON_IMAGE must be the same in both stages: the virtual environment built in the first
 # links to that image's interpreter.
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+ARG PYTHON_IMAGE=docker.io/library/python:3.11-slim-bookworm
 
 # ---- build: resolve nothing, install exactly uv.lock's runtime set into /opt/hitl ----------
 FROM ${PYTHON_IMAGE} AS build

@@ -282,3 +282,11 @@ def test_published_ports_listen_on_loopback_only(model: dict[str, Any]) -> None:
     for name, service in model["services"].items():
         for port in service.get("ports", []):
             assert port.get("host_ip") == "127.0.0.1", f"{name}: {port}"
+
+
+def test_docs_describe_every_service(model: dict[str, Any]) -> None:
+    doc = (ROOT / "docs/deploy/compose.md").read_text()
+    for name, service in model["services"].items():
+        row = re.search(rf"^\| `{name}` \| `([^`]+)` \|", doc, re.M)
+        assert row, f"docs/deploy/compose.md has no row for {name}"
+        assert row[1] == service["image"], f"{name}: the docs say {row[1]}"
