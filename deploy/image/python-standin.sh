@@ -14,14 +14,19 @@ set -euo pipefail
 tag=${1:-localhost/python-standin:3.11-slim-bookworm}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 rootfs=$(mktemp -d)
+chmod 755 "$rootfs"  # becomes the image's /, which everyone must be able to enter
 trap 'rm -rf "$rootfs"' EXIT
 
 debootstrap --variant=minbase \
-  --include=python3,python3-venv,python3-pip,python-is-python3,ca-certificates \
+  --include=python3,python3-venv,python-is-python3,ca-certificates \
   bookworm "$rootfs" "$mirror"
 
-# Like the official image: pip may install into /usr/local (no PEP 668 marker).
+# Like the official image: pip in /usr/local, where pip may install (no PEP 668 marker) and
+# uninstall (the Dockerfile removes it from the final stage).
 rm -f "$rootfs"/usr/lib/python3.*/EXTERNALLY-MANAGED
+# Debian disables ensurepip; pip installs itself from the wheel python3-venv brings.
+chroot "$rootfs" sh -c 'w=$(ls /usr/share/python-wheels/pip-*.whl) &&
+  python3 "$w/pip" install --quiet --no-index --no-cache-dir --root-user-action=ignore "$w"'
 # Trust the CAs this host trusts (a TLS-inspecting proxy on the way to PyPI, say).
 if compgen -G '/usr/local/share/ca-certificates/*.crt' >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$rootfs"/usr/local/share/ca-certificates/
