@@ -186,8 +186,9 @@ def _base(engine: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def image() -> tuple[str, str]:
-    """(engine, tag) of the image built from this tree."""
+def image() -> Iterator[tuple[str, str]]:
+    """(engine, tag) of the image built from this tree; the layers it leaves untagged (the
+    build stage, and the image it replaces) are pruned afterwards, so runs do not pile up."""
     engine = _engine()
     base = _base(engine)
     # podman writes OCI images unless told otherwise, and OCI has no HEALTHCHECK.
@@ -197,7 +198,8 @@ def image() -> tuple[str, str]:
         engine, *args, "-t", TAG, "-f", str(DOCKERFILE), str(ROOT), timeout=1500, check=False
     )
     assert build.returncode == 0, f"build on {base} failed:\n{build.stdout[-4000:]}{build.stderr}"
-    return engine, TAG
+    yield engine, TAG
+    _run(engine, "image", "prune", "--force", timeout=300, check=False)
 
 
 @pytest.mark.slow
