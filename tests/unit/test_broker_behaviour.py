@@ -5,9 +5,9 @@ this run is for speed, that one is the evidence.
 """
 
 import asyncio
+import json
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
 from uuid import UUID
 
 import orjson
@@ -17,11 +17,11 @@ from hitl.adapters.memory import ManualClock, MemoryDelivery, MemorySink, Memory
 from hitl.broker.assembly import Broker
 from hitl.core.machine import InteractionState
 from hitl.observability.metrics import Metrics
-from hitl_contract import LifecycleEvents
+from hitl_contract import LifecycleEvent, LifecycleEvents
 from hitl_contract.wire import EVENT_TYPE, REQUEST_TYPE, RESPONSE_TYPE
 from tests import wire_check
 from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json, wait_until
-from tests.helpers import answer
+from tests.helpers import answer, raw_request
 from tests.servers import test_settings
 
 RECEIPTS = "memory-receipts"
@@ -68,6 +68,12 @@ class TwinHarness:
     def outcomes(self, interaction_id: UUID) -> list[Json]:
         return self._bodies(self.broker.names.outcomes, interaction_id, REPLY_TO)
 
+    def all_events(self) -> list[LifecycleEvent]:
+        batches = [
+            e for e in self.sink.on(self.broker.names.events) if e.message_type == EVENT_TYPE
+        ]
+        return [e for b in batches for e in LifecycleEvents.model_validate_json(b.body).events]
+
     def events(self, interaction_id: UUID) -> list[str]:
         batches = [
             e for e in self.sink.on(self.broker.names.events) if e.message_type == EVENT_TYPE
@@ -100,7 +106,7 @@ class TwinHarness:
 
 
 @pytest.fixture
-async def hitl() -> AsyncIterator[Any]:
+async def hitl() -> AsyncIterator[TwinHarness]:
     clock = ManualClock()
     settings = test_settings(f"twin-{uuid.uuid4().hex[:8]}", events_linger_seconds=0.0)
     store = MemoryStore(shards=settings.shards, clock=clock)
@@ -116,3 +122,24 @@ async def hitl() -> AsyncIterator[Any]:
 
 class TestOnTwins(BrokerBehaviour):
     pass
+
+
+@pytest.mark.parametrize(
+    ("message_id", "body", "path"),
+    [
+        ("abc\ndef", b"{not json", ""),  # its id would break the rejected event's id
+        ("x" * 300, b"{not json", ""),
+        ("big", json.dumps(raw_request(thread_id=10**30)).encode(), "thread_id"),
+    ],
+)
+async def test_a_bad_request_with_an_awkward_id_or_value_is_refused_not_looped(
+    hitl: TwinHarness, message_id: str, body: bytes, path: str
+) -> None:
+    names = hitl.broker.names
+    await hitl.broker.handlers.on_request(
+        MemoryDelivery(body, names.requests, "approval", REQUEST_TYPE, message_id)
+    )
+    [parked] = hitl.sink.on(names.dead_letter)
+    assert parked.headers["x-hitl-error-code"] != "internal"
+    assert parked.headers["x-hitl-error-path"] == path
+    await hitl.until(lambda: "rejected" in [e.event for e in hitl.all_events()])

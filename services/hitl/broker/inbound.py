@@ -18,8 +18,15 @@ class ReplyTarget:
 
 
 def message_key(message_id: str | None, body: bytes) -> str:
-    """A stable name for a message, so a redelivery produces the same ids downstream."""
-    return message_id or hashlib.blake2b(body, digest_size=12).hexdigest()
+    """A stable name for a message, so a redelivery produces the same ids downstream: its
+    message_id when that is plain printable text (it becomes part of event ids), else a digest
+    of its body."""
+    if message_id and len(message_id) <= _MAX_KEY and message_id.isprintable():
+        return message_id
+    return hashlib.blake2b(body, digest_size=12).hexdigest()
+
+
+_MAX_KEY = 200
 
 
 def received(delivery: Delivery) -> tuple[Envelope, ReplyTarget]:

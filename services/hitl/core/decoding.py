@@ -153,8 +153,10 @@ def _join(path: str, inner: str) -> str:
 def _echo(value: Any) -> JsonValue:
     """What was sent at the error's place, as JSON: the value itself, or, when it is long, a
     string: the start of its JSON text followed by '...'."""
-    if value is None or isinstance(value, bool | int | float):
+    if value is None or isinstance(value, bool | float):
         return value
+    if isinstance(value, int):  # JSON readers (and orjson) stop at 64 bits: say it as text
+        return value if -(2**63) <= value < 2**64 else str(value)
     if isinstance(value, str):
         return value if len(value) <= _MAX_ECHO else value[:_MAX_ECHO] + "..."
     try:
