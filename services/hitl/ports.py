@@ -107,6 +107,10 @@ class InteractionStore(InteractionReads, Protocol):
         """Keep an answer until its request arrives; False if the interaction exists by now."""
         ...
 
+    async def peek_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
+        """Held answers, left in place, and whether their interaction exists."""
+        ...
+
     async def take_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
         """Held answers (dropped from the store), and whether their interaction exists."""
         ...

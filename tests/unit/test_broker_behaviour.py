@@ -16,6 +16,7 @@ import pytest
 from hitl.adapters.memory import ManualClock, MemoryDelivery, MemorySink, MemoryStore
 from hitl.broker.assembly import Broker
 from hitl.core.machine import InteractionState
+from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
 from hitl_contract import LifecycleEvent, LifecycleEvents
 from hitl_contract.wire import EVENT_TYPE, REQUEST_TYPE, RESPONSE_TYPE
@@ -143,3 +144,18 @@ async def test_a_bad_request_with_an_awkward_id_or_value_is_refused_not_looped(
     assert parked.headers["x-hitl-error-code"] != "internal"
     assert parked.headers["x-hitl-error-path"] == path
     await hitl.until(lambda: "rejected" in [e.event for e in hitl.all_events()])
+
+
+async def test_a_held_answer_survives_a_failure_when_its_hold_runs_out(hitl: TwinHarness) -> None:
+    iid = uuid.uuid4()
+    assert (await hitl.answer(iid, "approve"))["result"] == "held"
+    hitl.clock.advance(1)  # past the hold (0.5 s in the test settings): the request never came
+    hitl.sink.fail_next()  # the dead-letter copy cannot be published this time
+    with pytest.raises(TransportError):
+        await hitl.broker.poller.tick()
+    assert hitl.sink.on(hitl.broker.names.dead_letter) == []
+    hitl.clock.advance(3)  # the claim's lease (2 s) runs out: the timer is due again
+    await hitl.until(lambda: bool(hitl.sink.on(hitl.broker.names.dead_letter)))
+    [parked] = hitl.sink.on(hitl.broker.names.dead_letter)
+    assert parked.headers["x-hitl-error-code"] == "unknown_interaction"
+    assert await hitl.broker.store.peek_early(iid) == (False, [])  # dropped once handled

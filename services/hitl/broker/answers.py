@@ -96,16 +96,27 @@ class AnswerApplier:
         await self._store.take_early(interaction_id)
 
     async def expire_held(self, interaction_id: UUID) -> None:
-        """The hold ran out: the request never came (or came, and took the answers already)."""
-        exists, payloads = await self._store.take_early(interaction_id)
+        """The hold ran out: the request never came (or came, and took the answers already).
+        The answers are read, handled, and only then dropped: a failure on the way leaves them
+        in place, and their leased timer brings them back (handled at least once; a second
+        time repeats the same ids)."""
+        exists, payloads = await self._store.peek_early(interaction_id)
         if exists:
             await self.apply_held(payloads)
-            return
-        for payload in payloads:
-            original, reply = unpack_held(payload)
-            self._metrics.early_answers.labels("expired").inc()
+        else:
+            for payload in payloads:
+                await self._expired(payload)
+        await self._store.take_early(interaction_id)
+
+    async def _expired(self, payload: bytes) -> None:
+        original, reply = unpack_held(payload)
+        self._metrics.early_answers.labels("expired").inc()
+        try:
             response = decode_response(original.body, self._max_bytes)
-            await self._unknown(original, reply, response)
+        except InvalidMessage as exc:  # it was valid when held; the limit may have changed
+            await self._dead_letters.dead_letter(original, exc.detail, SOURCE, reply=reply)
+            return
+        await self._unknown(original, reply, response)
 
     async def _try(
         self, state: InteractionState, reply: ReplyTarget, response: HumanResponse

@@ -142,6 +142,9 @@ class MemoryStore:
         )
         return True
 
+    async def peek_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
+        return self._record(interaction_id) is not None, list(self._early.get(interaction_id, ()))
+
     async def take_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
         answers = self._early.pop(interaction_id, [])
         self._of(interaction_id).due.pop(deadline_member(interaction_id, EARLY), None)

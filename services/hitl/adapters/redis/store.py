@@ -58,7 +58,7 @@ class RedisStore:
         self._outbox_lease = outbox_lease_seconds
         self._scripts = {
             name: redis.register_script(_script(name))
-            for name in ("create", "commit", "claim", "hold", "take_early")
+            for name in ("create", "commit", "claim", "hold", "peek_early", "take_early")
         }
         # One batch in flight: scripts started meanwhile share the next one (group commit).
         self._line = ScriptLine(redis, timeout=script_timeout)
@@ -147,6 +147,11 @@ class RedisStore:
             deadline_member(interaction_id, EARLY),
         ]
         return bool(await self._run("hold", keys, args))
+
+    async def peek_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
+        """Held answers, left in place, and whether their interaction exists."""
+        result = await self._run("peek_early", self._early_keys(interaction_id)[:2], [])
+        return bool(result[0]), list(result[1:])
 
     async def take_early(self, interaction_id: UUID) -> tuple[bool, list[bytes]]:
         """Held answers whose hold ran out, and whether their interaction exists after all."""
