@@ -182,7 +182,9 @@ class RequestBase(Message):
         if policy == "first":
             return self
         if not self.responders:
-            refuse("responders", f"decision.policy {policy!r} needs responders", got=None)
+            refuse(
+                "responders", f"decision.policy {policy!r} needs responders", got=self.responders
+            )
         responders = self.responders or []
         groups = [r for r in responders if r.startswith(GROUP_PREFIX)]
         if policy == "all_of" and groups:
@@ -210,15 +212,16 @@ def _decision_is(*policies: str) -> JsonSchemaValue:
     }
 
 
-def _unique(values: Sequence[str | None], what: str, at: str) -> None:
-    """``at``: the list's path; the error points at the second occurrence, ``at[i]``. A None
-    (an unnamed entry) is never a duplicate."""
+def _unique(values: Sequence[str | None], what: str, at: str, field: str = "") -> None:
+    """``at``: the list's path; the error points at the second occurrence, ``at[i]``, or at
+    its ``field`` when the list holds objects. A None (an unnamed entry) is never a duplicate."""
     seen: set[str] = set()
     for n, value in enumerate(values):
         if value is None:
             continue
         if value in seen:
-            refuse(f"{at}[{n}]", f"{what} {value!r} appears twice", got=value)
+            where = f"{at}[{n}].{field}" if field else f"{at}[{n}]"
+            refuse(where, f"{what} {value!r} appears twice", got=value)
         seen.add(value)
 
 
@@ -285,7 +288,7 @@ class TextInputRequest(RequestBase):
 
     @model_validator(mode="after")
     def _names(self) -> "TextInputRequest":
-        _unique([f.name for f in self.fields or []], "field", "fields")
+        _unique([f.name for f in self.fields or []], "field", "fields", "name")
         return self
 
 
@@ -316,13 +319,14 @@ class FormRequest(RequestBase):
 
     @model_validator(mode="after")
     def _names(self) -> "FormRequest":
-        _unique([f.name for f in self.fields], "field", "fields")
+        _unique([f.name for f in self.fields], "field", "fields", "name")
         return self
 
 
+_MARKDOWN_LIMIT = 65_536
 _QUESTIONS_SENT = (
     Annotated[list[Question], Field(min_length=1, max_length=100)]
-    | Annotated[str, Field(min_length=1, max_length=65_536)]
+    | Annotated[str, Field(min_length=1, max_length=_MARKDOWN_LIMIT)]
 )
 
 
@@ -343,11 +347,15 @@ class ClarifyRequest(RequestBase):
     @field_validator("questions", mode="before", json_schema_input_type=_QUESTIONS_SENT)
     @classmethod
     def _markdown(cls, value: Any) -> Any:
-        return questions_from_markdown(value) if isinstance(value, str) else value
+        if not isinstance(value, str):
+            return value
+        if len(value) > _MARKDOWN_LIMIT:  # as the schema says
+            raise ValueError(f"at most {_MARKDOWN_LIMIT} characters, got {len(value)}")
+        return questions_from_markdown(value)
 
     @model_validator(mode="after")
     def _keys(self) -> "ClarifyRequest":
-        _unique([q.key for q in self.questions], "question key", "questions")
+        _unique([q.key for q in self.questions], "question key", "questions", "key")
         return self
 
 
@@ -408,7 +416,7 @@ class BatchRequest(RequestBase):
 
     @model_validator(mode="after")
     def _ids(self) -> "BatchRequest":
-        _unique([item.id for item in self.items], "item id", "items")
+        _unique([item.id for item in self.items], "item id", "items", "id")
         _unique(self.item_actions, "item action", "item_actions")
         return self
 

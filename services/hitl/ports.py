@@ -68,8 +68,6 @@ class InteractionReads(Protocol):
         """The oldest pending interactions, oldest first."""
         ...
 
-    async def count_pending(self) -> int: ...
-
 
 class InteractionStore(InteractionReads, Protocol):
     """Interaction state, deadlines, held early answers and the outbox. Every write is atomic

@@ -140,6 +140,10 @@ BAD = {
         ),
     ),
     "empty questions": ("request", request(kind="clarify", prompt="?", questions=[])),
+    "a questions string over 64 KiB": (
+        "request",
+        request(kind="clarify", prompt="?", questions="1. Why?\n" * 9000),
+    ),
     "answer without action": ("response", answer()),
     "answer with an unknown field": ("response", answer(action="approve", mood="great")),
     "answer of schema version 9": ("response", answer(action="approve", schema_version=9)),

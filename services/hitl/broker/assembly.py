@@ -49,7 +49,7 @@ class Broker:
         names = Names(s.namespace)
         sender = Sender(sink, events_linger=s.events_linger_seconds)
         receipts = Receipts(sink)
-        refusals = Refusals(sender, receipts, names, metrics)
+        refusals = Refusals(sender, receipts, names, metrics, clock)
         dead_letters = DeadLetters(sink, refusals, names, metrics)
         janitor = OutboxJanitor(store)
         dispatcher = Dispatcher(sender, janitor, dead_letters, metrics)

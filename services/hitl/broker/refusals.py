@@ -15,6 +15,7 @@ from hitl.broker.outbound import event_message
 from hitl.broker.receipts import Receipts
 from hitl.broker.sending import Sender
 from hitl.observability.metrics import Metrics
+from hitl.ports import Clock
 from hitl_contract import (
     ErrorDetail,
     LifecycleEvent,
@@ -26,7 +27,10 @@ from hitl_contract.wire import Names
 
 
 class Refusals:
-    def __init__(self, sender: Sender, receipts: Receipts, names: Names, metrics: Metrics) -> None:
+    def __init__(
+        self, sender: Sender, receipts: Receipts, names: Names, metrics: Metrics, clock: Clock
+    ) -> None:
+        self._clock = clock
         self._sender = sender
         self._receipts = receipts
         self._names = names
@@ -53,7 +57,7 @@ class Refusals:
             interaction_id=interaction_id,
             thread_id=thread_id,
             kind=kind,
-            at=datetime.now(UTC),
+            at=datetime.fromtimestamp(self._clock(), UTC),
             response_id=response_id,
             error=detail,
             source=source,

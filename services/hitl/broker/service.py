@@ -43,6 +43,14 @@ class BrokerService:
         self.store: RedisStore | None = None
 
     async def start(self) -> None:
+        """Connect, declare, consume; on a failure, close what was opened, then raise."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.host.stop()
+            raise
+
+    async def _start(self) -> None:
         s, host = self.settings, self.host
         self.store = redis_store(await host.redis(), s)
         consume = await host.channel(confirms=False, prefetch=s.prefetch)

@@ -56,6 +56,7 @@ class ServiceHost:
         self.role = role
         self.registry = registry
         self.stopping = asyncio.Event()
+        self._stopped = False
         self.readiness = Readiness()
         self.metrics = RuntimeMetrics(registry, role)
         self.ops: OpsServer | None = None
@@ -182,7 +183,6 @@ class ServiceHost:
         self._idle.clear()
         try:
             await self._with_retries(handler, message)
-            await self._acker.ack(message)
         except TransportError as exc:
             log.warning("could not process a message from %s, requeueing: %s", source, exc)
             self.metrics.handler_failed(source, "requeued")
@@ -192,10 +192,20 @@ class ServiceHost:
             log.exception("unexpected failure on a message from %s", source)
             self.metrics.handler_failed(source, "failed")
             await on_failure(message, source, exc)
+        else:
+            await self._ack(message, source)
         finally:
             self._inflight -= 1
             if self._inflight == 0:
                 self._idle.set()
+
+    async def _ack(self, message: AbstractIncomingMessage, source: str) -> None:
+        """The handler's effect is committed; if the ack cannot be written (the channel
+        closed), RabbitMQ redelivers the message and the idempotent commit absorbs it."""
+        try:
+            await self._acker.ack(message)
+        except TransportError as exc:
+            log.warning("processed a message from %s but could not ack it: %s", source, exc)
 
     async def _with_retries(self, handler: Handler, message: AbstractIncomingMessage) -> None:
         attempt = 0
@@ -218,7 +228,10 @@ class ServiceHost:
 
     async def stop(self) -> None:
         """Stop consuming, drain in-flight work within the grace period, run the service's
-        closing steps, then close everything; each step bounded."""
+        closing steps, then close everything; each step bounded. Safe to call again."""
+        if self._stopped:
+            return
+        self._stopped = True
         self.stopping.set()
         await _step("cancelling the consumers", self._cancel_consumers(), 2)
         try:

@@ -90,19 +90,28 @@ class Consumer:
     async def _reattach(self, _: Any) -> None:
         if self._cancelled:
             return
+        self.attached = False  # the channel was lost with our consumer on it
         try:
             await self._attach()
-        except Exception:  # aio-pika swallows a reopen callback's error: say it here
-            log.exception("could not consume %s again after the channel reopened", self._queue)
-            raise
+        except Exception as exc:  # noqa: BLE001 - aio-pika would swallow it: keep trying
+            log.warning(
+                "could not consume %s again after the channel reopened, retrying: %r",
+                self._queue.name,
+                exc,
+            )
+            self._start_recovery()
+            return
         log.info("consuming %s again after a reconnect", self._queue.name)
+
+    def _start_recovery(self) -> None:
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(self._recover())
 
     def _on_cancelled_by_server(self) -> None:
         if self._cancelled:
             return
         self.attached = False
-        if self._recovery is None or self._recovery.done():
-            self._recovery = asyncio.get_running_loop().create_task(self._recover())
+        self._start_recovery()
 
     async def _recover(self) -> None:
         attempt = 0

@@ -199,8 +199,8 @@ async def publish(channel: AbstractChannel, batch: Batch, timeout: float) -> lis
     """Publish the batch in one write; per message, True once confirmed and routed, False if
     confirmed but returned unroutable. Errors are aiormq's and aio-pika's (the caller
     translates them), or TimeoutError when the confirms take longer than ``timeout``."""
-    underlay = await _aiormq_channel(channel)
-    async with asyncio.timeout(timeout):
+    async with asyncio.timeout(timeout):  # a robust channel waits for its reconnect: bounded
+        underlay = await _aiormq_channel(channel)
         answers = await asyncio.gather(*await write_publishes(underlay, batch))
     # Relies on: aiormq resolving the confirmation of a returned mandatory message with the
     # returned DeliveredMessage (aio-pika opens channels with on_return_raises=False), and of

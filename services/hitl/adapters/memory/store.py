@@ -191,9 +191,6 @@ class MemoryStore:
         ]
         return sorted(states, key=lambda s: (s.requested_at, str(s.request.id)))[:limit]
 
-    async def count_pending(self) -> int:
-        return len(await self.pending(limit=len(self._records)))
-
     async def trim_done(self, before: float) -> None:
         for shard in self._by_shard:
             for iid in [i for i, at in shard.done.items() if at <= before]:

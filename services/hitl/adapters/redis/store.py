@@ -241,9 +241,6 @@ class RedisStore:
             raise TransportError(f"Redis read failed: {exc}") from exc
         return [s for s in map(load_state, values) if s is not None]
 
-    async def count_pending(self) -> int:
-        return await self._each_shard(lambda pipe, shard: pipe.zcard(self.keys.pending(shard)))
-
     async def trim_done(self, before: float) -> None:
         await self._each_shard(
             lambda pipe, shard: pipe.zremrangebyscore(self.keys.done(shard), "-inf", repr(before))
