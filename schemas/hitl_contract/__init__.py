@@ -12,6 +12,7 @@ from hitl_contract.events import (
     Notification,
     NotifyReason,
 )
+from hitl_contract.history import HistoryEntry, HistoryEvent
 from hitl_contract.kinds import (
     KIND_NAMES,
     ApprovalRequest,
@@ -61,6 +62,8 @@ __all__ = [
     "EscalationStep",
     "FormField",
     "FormRequest",
+    "HistoryEntry",
+    "HistoryEvent",
     "HumanResponse",
     "Identity",
     "InteractionOutcome",

@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
+from hitl.core.listing import Page, Position, Query
 from hitl.core.machine import InteractionState, Transition
+from hitl_contract import HistoryEntry
+
+__all__ = [
+    "Backlog", "Clock", "Created", "Delivery", "Envelope", "InteractionReads",
+    "InteractionStore", "MessageSink", "Page", "Position", "Query",
+]  # fmt: skip
 
 CreateResult = Literal["created", "duplicate", "conflict"]
 CommitResult = Literal["ok", "stale", "missing"]
@@ -68,6 +75,23 @@ class InteractionReads(Protocol):
         """The oldest pending interactions, oldest first."""
         ...
 
+    async def query(self, query: Query) -> Page:
+        """A page of interactions matching ``query``, in index order from ``query.after``."""
+        ...
+
+    async def history(self, interaction_id: UUID) -> list[HistoryEntry]:
+        """The interaction's audit history, oldest first; empty when it is unknown."""
+        ...
+
+    async def counters(self, hours: Sequence[int]) -> list[dict[str, int]]:
+        """The analytics counters of those hours (``hitl.core.analytics``), one map per
+        shard and hour."""
+        ...
+
+    async def pending_counts(self) -> dict[str, int]:
+        """How many interactions are pending, per 'k|kind', 'n|node' and 'r|responder'."""
+        ...
+
 
 class InteractionStore(InteractionReads, Protocol):
     """Interaction state, deadlines, held early answers and the outbox. Every write is atomic
@@ -97,6 +121,11 @@ class InteractionStore(InteractionReads, Protocol):
         outcome_json: bytes | None = None,
     ) -> CommitResult:
         """Apply ``transition`` if the stored version is still ``expected_version``."""
+        ...
+
+    async def note(self, interaction_id: UUID, entry: bytes) -> bool:
+        """Append an entry (JSON, ``hitl.core.audit``) to the history of an interaction that
+        did not change (a refused or late answer); False if the interaction is gone."""
         ...
 
     async def hold_early(
@@ -131,8 +160,8 @@ class InteractionStore(InteractionReads, Protocol):
         """Move a deadline to ``at``, or drop it (None)."""
         ...
 
-    async def trim_done(self, before: float) -> None:
-        """Forget the index entries of interactions finished before ``before``."""
+    async def trim_done(self, before: float) -> int:
+        """Forget the index entries of interactions finished before ``before``; how many."""
         ...
 
     async def backlog(self) -> Backlog:

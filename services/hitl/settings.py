@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     retention_seconds: int = Field(
         default=7 * 24 * 3600, ge=60, description="How long a finished interaction stays readable."
     )
+    analytics_retention_seconds: int = Field(
+        default=35 * 24 * 3600,
+        ge=3600,
+        description="How long the hourly analytics counters (hitl stats) are kept.",
+    )
     shutdown_grace_seconds: float = Field(
         default=10.0,
         ge=0,

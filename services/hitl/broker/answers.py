@@ -16,6 +16,7 @@ from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.inbound import ReplyTarget
 from hitl.broker.receipts import Receipts
 from hitl.broker.refusals import Refusals
+from hitl.core.audit import answer_entry
 from hitl.core.decoding import decode_response
 from hitl.core.machine import InteractionState, answer
 from hitl.errors import AlreadyResolved, InvalidMessage, InvalidResponse, TransportError
@@ -128,6 +129,8 @@ class AnswerApplier:
             transition = answer(state, response, now)
         except InvalidResponse as exc:
             log.info("answer refused at %s: %s", exc.detail.path, exc.detail.message)
+            entry = answer_entry("refused", response, now, state.version, exc.detail)
+            await self._store.note(request.id, orjson.dumps(entry))
             await self._refusals.refuse(
                 exc.detail,
                 SOURCE,
@@ -145,6 +148,8 @@ class AnswerApplier:
             )
             if not same:
                 self._metrics.already_resolved.labels(request.kind).inc()
+                entry = answer_entry("late", response, now, state.version)
+                await self._store.note(request.id, orjson.dumps(entry))
             result = ReceiptResult.ACCEPTED if same else ReceiptResult.ALREADY_RESOLVED
             await self._receipts.answered(reply, response, result, exc.outcome)
             return True

@@ -110,6 +110,7 @@ class Transition:
     commands: tuple[Command, ...]
     schedule: tuple[Deadline, ...] = ()
     unschedule: tuple[str, ...] = ()
+    response: HumanResponse | None = None  # the answer that caused it, for the audit history
 
     @property
     def decided(self) -> bool:
@@ -181,8 +182,9 @@ def answer(state: InteractionState, response: HumanResponse, now: float) -> Tran
             channel=response.channel,
         )
         outcome = _outcome(state, now, decision, who, response)
-        return _finish(state, outcome, now, lead=(Emit(responded),))
-    return _vote(state, response, decision, now, responded)
+        finished = _finish(state, outcome, now, lead=(Emit(responded),))
+        return replace(finished, response=response)
+    return replace(_vote(state, response, decision, now, responded), response=response)
 
 
 def _vote(

@@ -22,6 +22,7 @@ def redis_store(redis: Redis, settings: Settings) -> RedisStore:
         Keys(settings.namespace, settings.shards),
         retention_seconds=settings.retention_seconds,
         outbox_lease_seconds=settings.outbox_lease_seconds,
+        analytics_retention_seconds=settings.analytics_retention_seconds,
         script_timeout=settings.redis_script_timeout_seconds,
     )
 

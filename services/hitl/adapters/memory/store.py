@@ -13,9 +13,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
+from hitl.core import analytics
+from hitl.core.audit import encoded_history
+from hitl.core.listing import Page, Query, matches, position_of
 from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
 from hitl.core.sharding import shard_of
 from hitl.ports import Backlog, Clock, CommitResult, Created, OutboxWrite
+from hitl_contract import HistoryEntry
 
 
 @dataclass
@@ -23,6 +27,10 @@ class _Record:
     state: InteractionState
     digest: str
     expires_at: float | None = None
+    history: list[bytes] = field(default_factory=list)
+
+
+_MOST_HISTORY = 1000
 
 
 @dataclass
@@ -51,6 +59,8 @@ class MemoryStore:
         self._records: dict[UUID, _Record] = {}
         self._early: dict[UUID, list[bytes]] = defaultdict(list)
         self._by_shard = [_Shard() for _ in range(shards)]
+        self._counters: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self._pending_counts: dict[str, int] = defaultdict(int)
 
     def shard(self, interaction_id: UUID) -> int:
         return shard_of(interaction_id, self.shards)
@@ -83,8 +93,13 @@ class MemoryStore:
         record = _Record(replace(state, version=1), digest)
         self._records[iid] = record
         shard = self._of(iid)
-        if not state.is_pending:
+        record.history += encoded_history(transition)
+        self._count(analytics.on_create(state), state.requested_at)
+        if state.is_pending:
+            self._count_pending(state, 1)
+        else:
             self._finish(record, shard, state.requested_at)
+            self._count(analytics.on_commit(transition, state.requested_at), state.requested_at)
         for deadline in transition.schedule:
             shard.due[deadline.member] = deadline.at
         visible = state.requested_at + self._outbox_lease
@@ -119,9 +134,58 @@ class MemoryStore:
             shard.due[deadline.member] = deadline.at
         for entry_id, payload in outbox:
             shard.outbox[entry_id] = (now + self._outbox_lease, payload)
+        record.history += encoded_history(transition)
+        self._count(analytics.on_commit(transition, now), now)
         if not state.is_pending:
+            self._count_pending(state, -1)
             self._finish(record, shard, now)
         return "ok"
+
+    def _count(self, counters: dict[str, int], at: float) -> None:
+        hour = self._counters[analytics.hour_of(at)]
+        for name, by in counters.items():
+            hour[name] += by
+
+    def _count_pending(self, state: InteractionState, by: int) -> None:
+        for name in analytics.pending_fields(state):
+            self._pending_counts[name] += by
+
+    async def note(self, interaction_id: UUID, entry: bytes) -> bool:
+        record = self._record(interaction_id)
+        if record is None or len(record.history) >= _MOST_HISTORY:
+            return False
+        record.history.append(entry)
+        return True
+
+    async def query(self, query: Query) -> Page:
+        """Every stored interaction checked against ``query`` (a twin need not be fast), in
+        the order the Redis indexes give."""
+        states = [r.state for iid in list(self._records) if (r := self._record(iid))]
+        ordered = sorted(
+            (s for s in states if matches(s, query)),
+            key=position_of,
+            reverse=query.newest_first,
+        )
+        if query.after is not None:
+            start = query.after
+            ordered = [
+                s for s in ordered if (position_of(s) < start if query.newest_first
+                                       else position_of(s) > start)
+            ]  # fmt: skip
+        page = ordered[: query.limit]
+        more = len(ordered) > query.limit
+        return Page(page, position_of(page[-1]) if more and page else None)
+
+    async def history(self, interaction_id: UUID) -> list[HistoryEntry]:
+        record = self._record(interaction_id)
+        entries = record.history if record else []
+        return [HistoryEntry.model_validate_json(e) for e in entries]
+
+    async def counters(self, hours: Sequence[int]) -> list[dict[str, int]]:
+        return [dict(self._counters[h]) for h in hours if h in self._counters]
+
+    async def pending_counts(self) -> dict[str, int]:
+        return {k: v for k, v in self._pending_counts.items() if v}
 
     def _finish(self, record: _Record, shard: _Shard, finished_at: float) -> None:
         shard.done[str(record.state.request.id)] = finished_at
@@ -184,17 +248,16 @@ class MemoryStore:
             due[member] = at
 
     async def pending(self, limit: int = 1000) -> list[InteractionState]:
-        states = [
-            r.state
-            for iid in list(self._records)
-            if (r := self._record(iid)) and r.state.is_pending
-        ]
-        return sorted(states, key=lambda s: (s.requested_at, str(s.request.id)))[:limit]
+        page = await self.query(Query(status="pending", newest_first=False, limit=limit))
+        return page.items
 
-    async def trim_done(self, before: float) -> None:
+    async def trim_done(self, before: float) -> int:
+        trimmed = 0
         for shard in self._by_shard:
             for iid in [i for i, at in shard.done.items() if at <= before]:
                 del shard.done[iid]
+                trimmed += 1
+        return trimmed
 
     async def backlog(self) -> Backlog:
         pending = await self.pending(limit=len(self._records))

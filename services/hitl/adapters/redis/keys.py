@@ -1,9 +1,11 @@
 """Every Redis key hitl uses, in one place.
 
 Keys of one shard share a hash tag (``{ns:sN}``), so each Lua script touches one Cluster slot.
-Retention: an interaction hash expires ``retention_seconds`` after it finishes; the done index is
-trimmed by the poller; outbox entries are deleted once published; pending interactions and their
-deadlines live until they finish.
+Retention: an interaction hash and its history expire ``retention_seconds`` after it finishes;
+the done index and the read indexes of finished interactions are trimmed by the poller
+(``trim.lua``, from the keys recorded in ``done_keys``); counter hashes expire after
+``analytics_retention_seconds``; outbox entries are deleted once published; pending
+interactions, their index entries and their deadlines live until they finish.
 """
 
 from dataclasses import dataclass
@@ -50,6 +52,31 @@ class Keys:
     def outbox_data(self, shard: int) -> str:
         """HASH entry id -> the message to publish."""
         return f"{self._tag(shard)}:outbox:data"
+
+    def history(self, shard: int, interaction_id: UUID | str) -> str:
+        """LIST of the interaction's audit entries (JSON), oldest first."""
+        return f"{self._tag(shard)}:hist:{interaction_id}"
+
+    def by_status(self, shard: int, status: str) -> str:
+        """ZSET id -> requested_at of the interactions in ``status`` (pending: ``pending``)."""
+        return self.pending(shard) if status == "pending" else f"{self._tag(shard)}:by:{status}"
+
+    def by_term(self, shard: int, status: str, dimension: str, value: str) -> str:
+        """ZSET id -> requested_at of the interactions in ``status`` filed under a term
+        (``hitl.core.indexing``); the value comes last, so it may hold any character."""
+        return f"{self._tag(shard)}:by:{status}:{dimension}:{value}"
+
+    def done_keys(self, shard: int) -> str:
+        """HASH id -> the read index keys a finished interaction is in, for trimming."""
+        return f"{self._tag(shard)}:done:keys"
+
+    def counters(self, shard: int, hour: int) -> str:
+        """HASH of analytics counters (``hitl.core.analytics``) for the hour starting ``hour``."""
+        return f"{self._tag(shard)}:stats:{hour}"
+
+    def pending_counts(self, shard: int) -> str:
+        """HASH 'k|kind', 'n|node', 'r|responder' -> how many such interactions are pending."""
+        return f"{self._tag(shard)}:stats:pending"
 
     def early(self, shard: int, interaction_id: UUID | str) -> str:
         """LIST of answers that arrived before their request; expires with the hold."""

@@ -15,32 +15,35 @@ from uuid import UUID
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
-from hitl.adapters.redis.codec import (
-    STATE_FIELDS,
-    dump_mutable,
-    dump_outcome,
-    dump_request,
-    load_state,
-)
+from hitl.adapters.redis.codec import dump_mutable, dump_outcome, dump_request
+from hitl.adapters.redis.filing import Filing
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.line import ScriptLine
-from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
+from hitl.adapters.redis.reads import RedisReads
+from hitl.core.machine import EARLY, Transition, deadline_member
 from hitl.errors import TransportError
 from hitl.ports import Backlog, CommitResult, Created, OutboxWrite
 from hitl.runtime.coalescer import Coalescer
 
 ScriptCall = tuple[str, list[str], list[Any]]
+_TRIM_BATCH = 500
+_MOST_HISTORY = 1000  # entries; refused and late answers stop being noted beyond it
+
+
+_WITH_READS = ("create", "commit")  # scripts that end with write_reads (lib_reads.lua)
 
 
 def _script(name: str) -> str:
-    return resources.files("hitl.adapters.redis").joinpath(f"lua/{name}.lua").read_text()
+    lua = resources.files("hitl.adapters.redis").joinpath("lua")
+    text = lua.joinpath(f"{name}.lua").read_text()
+    return lua.joinpath("lib_reads.lua").read_text() + text if name in _WITH_READS else text
 
 
 def request_digest(request_json: bytes) -> str:
     return hashlib.blake2b(request_json, digest_size=16).hexdigest()
 
 
-class RedisStore:
+class RedisStore(RedisReads):
     """``InteractionStore`` (``hitl.ports``) on Redis."""
 
     def __init__(
@@ -50,16 +53,19 @@ class RedisStore:
         *,
         retention_seconds: int,
         outbox_lease_seconds: float,
+        analytics_retention_seconds: int = 35 * 24 * 3600,
         script_timeout: float = 10.0,
     ) -> None:
-        self.redis = redis
-        self.keys = keys
+        super().__init__(redis, keys)
         self._retention = retention_seconds
         self._outbox_lease = outbox_lease_seconds
+        self._filing = Filing(keys, analytics_retention_seconds)
         self._scripts = {
             name: redis.register_script(_script(name))
-            for name in ("create", "commit", "claim", "hold", "peek_early", "take_early")
-        }
+            for name in (
+                "create", "commit", "claim", "hold", "peek_early", "take_early", "note", "trim"
+            )
+        }  # fmt: skip
         # One batch in flight: scripts started meanwhile share the next one (group commit).
         self._line = ScriptLine(redis, timeout=script_timeout)
         self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch, one_at_a_time=True)
@@ -93,8 +99,15 @@ class RedisStore:
             len(transition.schedule),
         ]
         args += _schedule_and_outbox(transition, outbox)
-        keys = [*self._transition_keys(iid), self.keys.early(shard, iid)]
-        result = await self._run("create", keys, args)
+        keys = [
+            *self._transition_keys(iid),
+            self.keys.early(shard, iid),
+            self.keys.history(shard, iid),
+            self.keys.done_keys(shard),
+        ]
+        reads = self._filing.on_create(transition, len(keys) + 1)
+        args += reads.args()  # names its keys as it goes: before reads.keys
+        result = await self._run("create", keys + reads.keys, args)
         return Created(result[0].decode(), tuple(result[1:]))
 
     async def commit(
@@ -117,6 +130,7 @@ class RedisStore:
             "" if state.is_pending else repr(now),
             self._retention,
             repr(now + self._outbox_lease),
+            repr(state.requested_at),
             len(fields) // 2,
             *fields,
             len(transition.unschedule),
@@ -124,16 +138,16 @@ class RedisStore:
             len(transition.schedule),
         ]
         args += _schedule_and_outbox(transition, outbox)
-        keys = self._transition_keys(iid)
-        return (await self._run("commit", keys, args)).decode()  # type: ignore[no-any-return]
-
-    async def load(self, interaction_id: UUID) -> InteractionState | None:
-        key = self.keys.interaction(self.keys.shard(interaction_id), interaction_id)
-        try:
-            values = await self.redis.hmget(key, STATE_FIELDS)
-        except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis read failed: {exc}") from exc
-        return load_state(values)
+        shard = self.keys.shard(iid)
+        keys = [
+            *self._transition_keys(iid),
+            self.keys.history(shard, iid),
+            self.keys.done_keys(shard),
+        ]
+        reads = self._filing.on_commit(transition, now, len(keys) + 1)
+        args += reads.args()  # names its keys as it goes: before reads.keys
+        result = await self._run("commit", keys + reads.keys, args)
+        return result.decode()  # type: ignore[no-any-return]
 
     async def hold_early(
         self, interaction_id: UUID, answer: bytes, hold_seconds: float, now: float
@@ -221,30 +235,51 @@ class RedisStore:
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis reschedule failed: {exc}") from exc
 
-    async def pending(self, limit: int = 1000) -> list[InteractionState]:
-        """The oldest pending interactions across shards, oldest first."""
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for shard in range(self.keys.shards):
-                    pipe.zrange(self.keys.pending(shard), 0, limit - 1, withscores=True)
-                per_shard = await pipe.execute()
-            rows = sorted(
-                (score, shard, member.decode())
-                for shard, members in enumerate(per_shard)
-                for member, score in members
-            )[:limit]
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for _, shard, iid in rows:
-                    pipe.hmget(self.keys.interaction(shard, iid), STATE_FIELDS)
-                values = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis read failed: {exc}") from exc
-        return [s for s in map(load_state, values) if s is not None]
+    async def note(self, interaction_id: UUID, entry: bytes) -> bool:
+        """Append ``entry`` to the interaction's history, if it still exists."""
+        shard = self.keys.shard(interaction_id)
+        keys = [
+            self.keys.interaction(shard, interaction_id),
+            self.keys.history(shard, interaction_id),
+        ]
+        return bool(await self._run("note", keys, [entry, _MOST_HISTORY]))
 
-    async def trim_done(self, before: float) -> None:
-        await self._each_shard(
-            lambda pipe, shard: pipe.zremrangebyscore(self.keys.done(shard), "-inf", repr(before))
-        )
+    async def trim_done(self, before: float) -> int:
+        """Drop finished interactions past ``before`` from the done set and the read indexes;
+        how many."""
+        trimmed = 0
+        for shard in range(self.keys.shards):
+            while True:
+                n = await self._trim_some(shard, before)
+                trimmed += n
+                if n < _TRIM_BATCH:
+                    break
+        return trimmed
+
+    async def _trim_some(self, shard: int, before: float) -> int:
+        done, done_keys = self.keys.done(shard), self.keys.done_keys(shard)
+        try:
+            ids: list[Any] = await self.redis.zrangebyscore(
+                done, "-inf", repr(before), 0, _TRIM_BATCH
+            )
+            if not ids:
+                return 0
+            held: list[Any] = await self.redis.hmget(done_keys, ids)
+        except (RedisError, OSError) as exc:
+            raise TransportError(f"Redis housekeeping failed: {exc}") from exc
+        keys = [done, done_keys]
+        at: dict[str, int] = {}
+        args: list[Any] = []
+        for iid, joined in zip(ids, held, strict=True):
+            index_keys = joined.decode().split("\n") if joined else []
+            args += [iid, len(index_keys)]
+            for key in index_keys:
+                if key not in at:
+                    at[key] = len(keys) + 1
+                    keys.append(key)
+                args.append(at[key])
+        await self._run("trim", keys, args)
+        return len(ids)
 
     async def backlog(self) -> Backlog:
         try:
@@ -262,15 +297,6 @@ class RedisStore:
             oldest_requested_at=min(oldest, default=None),
             outbox=sum(replies[2::3]),
         )
-
-    async def _each_shard(self, op: Callable[[Any, int], Any]) -> int:
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for shard in range(self.keys.shards):
-                    op(pipe, shard)
-                return sum(await pipe.execute())
-        except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis housekeeping failed: {exc}") from exc
 
     async def _claim_all(
         self, keys_of: Callable[[int], list[str]], now: float, lease_until: float, limit: int
@@ -322,10 +348,12 @@ def _translated(script: str, result: Any) -> Any:
 
 
 def _schedule_and_outbox(transition: Transition, outbox: Sequence[OutboxWrite]) -> list[Any]:
-    """The tail both scripts share: (score, member) per new deadline, then outbox pairs."""
+    """The part both scripts share: (score, member) per new deadline, then the outbox count
+    and pairs."""
     tail: list[Any] = []
     for deadline in transition.schedule:
         tail += [repr(deadline.at), deadline.member]
+    tail.append(len(outbox))
     for entry_id, payload in outbox:
         tail += [entry_id, payload]
     return tail

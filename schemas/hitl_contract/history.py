@@ -1,0 +1,51 @@
+"""An interaction's audit history: every step of its life, kept with it for its retention.
+
+The broker appends entries in the same atomic Redis step as the transition they record, so the
+history never says more or less than what happened. Readers (the gateway, ``hitl show``) get
+them oldest first.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+
+from pydantic import Field
+
+from hitl_contract.common import ContractModel, ErrorDetail, Identity
+
+
+class HistoryEvent(StrEnum):
+    REQUESTED = "requested"
+    NOTIFIED = "notified"
+    REMINDED = "reminded"
+    ESCALATED = "escalated"
+    VOTED = "voted"
+    RESPONDED = "responded"
+    RESOLVED = "resolved"
+    CANCELLED = "cancelled"
+    TIMED_OUT = "timed_out"
+    REFUSED = "refused"  # an answer the broker would not take; the interaction did not change
+    LATE = "late"  # an answer that came after the outcome (a second click)
+
+
+class HistoryEntry(ContractModel):
+    """One step: when, what, who, through which channel, and the answer it came from."""
+
+    at: datetime
+    event: HistoryEvent
+    version: int = Field(description="The interaction's version after this step.")
+    by: Identity | None = Field(
+        default=None, description="Who: the responder, or the requester for 'requested'."
+    )
+    decided_by: str | None = Field(
+        default=None,
+        description="For a final step: person, requester, timeout, policy or responders.",
+    )
+    channel: str | None = Field(default=None, description="Where the answer came from.")
+    response_id: UUID | None = None
+    action: str | None = Field(default=None, description="The answer's or the outcome's action.")
+    route: str | None = Field(
+        default=None, description="For notified, reminded, escalated: where it was sent."
+    )
+    policy: str | None = Field(default=None, description="The policy that decided, if one did.")
+    error: ErrorDetail | None = Field(default=None, description="Why an answer was refused.")
