@@ -96,7 +96,8 @@ class Filing:
         shard = k.shard(request.id)
         section.zadd = [k.by_status(shard, state.status)]
         section.zadd += [k.by_term(shard, state.status, d, v) for d, v in terms(request)]
-        section.finished_in = section.zadd
+        prefix = len(k.by_prefix(shard))
+        section.finished_in = [key[prefix:] for key in section.zadd]
 
     def _count(
         self, section: ReadsSection, state: InteractionState, counters: dict[str, int], at: float

@@ -57,17 +57,22 @@ class Keys:
         """LIST of the interaction's audit entries (JSON), oldest first."""
         return f"{self._tag(shard)}:hist:{interaction_id}"
 
+    def by_prefix(self, shard: int) -> str:
+        """What every index key but ``pending`` starts with (``done_keys`` stores the rest)."""
+        return f"{self._tag(shard)}:by:"
+
     def by_status(self, shard: int, status: str) -> str:
         """ZSET id -> requested_at of the interactions in ``status`` (pending: ``pending``)."""
-        return self.pending(shard) if status == "pending" else f"{self._tag(shard)}:by:{status}"
+        return self.pending(shard) if status == "pending" else f"{self.by_prefix(shard)}{status}"
 
     def by_term(self, shard: int, status: str, dimension: str, value: str) -> str:
         """ZSET id -> requested_at of the interactions in ``status`` filed under a term
         (``hitl.core.indexing``); the value comes last, so it may hold any character."""
-        return f"{self._tag(shard)}:by:{status}:{dimension}:{value}"
+        return f"{self.by_prefix(shard)}{status}:{dimension}:{value}"
 
     def done_keys(self, shard: int) -> str:
-        """HASH id -> the read index keys a finished interaction is in, for trimming."""
+        """HASH id -> the read index keys a finished interaction is in, for trimming: each
+        without its ``by_prefix``, one per line."""
         return f"{self._tag(shard)}:done:keys"
 
     def counters(self, shard: int, hour: int) -> str:

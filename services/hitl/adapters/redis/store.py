@@ -271,7 +271,8 @@ class RedisStore(RedisReads):
         at: dict[str, int] = {}
         args: list[Any] = []
         for iid, joined in zip(ids, held, strict=True):
-            index_keys = joined.decode().split("\n") if joined else []
+            prefix = self.keys.by_prefix(shard)
+            index_keys = [prefix + k for k in joined.decode().split("\n")] if joined else []
             args += [iid, len(index_keys)]
             for key in index_keys:
                 if key not in at:
