@@ -95,6 +95,19 @@ async def test_pending_show_respond(
     outcome = await client.wait(request.id, timeout=10)
     assert outcome.data == {"reason": "Budget exceeds allocated amount"}
 
+    code, out, _ = await hitl(settings, "show", str(request.id))
+    shown = orjson.loads(out)
+    assert shown["requested_at"].endswith("Z")
+    steps = [(h["event"], h.get("by", {}).get("id"), h.get("action")) for h in shown["history"]]
+    assert steps[2:] == [
+        ("refused", shown["history"][2]["by"]["id"], "choose"),
+        ("responded", "carol", "reject"),
+        ("resolved", "carol", "reject"),
+        ("late", shown["history"][5]["by"]["id"], "approve"),
+    ]
+    assert shown["history"][2]["error"]["path"] == "action"
+    assert shown["history"][4]["channel"] == "cli"
+
     code, out, _ = await hitl(settings, "pending")
     assert out.strip() == "no pending interactions"
     code, _, err = await hitl(settings, "show", str(uuid.uuid4()))

@@ -1,8 +1,10 @@
-"""``hitl pending`` and ``hitl show ID``: read interaction state straight from Redis."""
+"""``hitl pending`` and ``hitl show ID``: read interaction state (and its history) straight
+from Redis. Times are ISO 8601 in UTC."""
 
 import argparse
 import sys
 import time
+from datetime import UTC, datetime
 from uuid import UUID
 
 import orjson
@@ -58,6 +60,7 @@ async def pending(args: argparse.Namespace, settings: Settings) -> int:
 async def show(args: argparse.Namespace, settings: Settings) -> int:
     async with open_reads(settings) as store:
         state = await store.load(args.id)
+        history = await store.history(args.id)
     if state is None:
         print(
             f"hitl: no interaction {args.id} (never asked, expired, or another namespace)",
@@ -66,10 +69,11 @@ async def show(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     detail = {
         **_summary(state),
-        "timers": dict(state.timers),
+        "timers": {name: _iso(at) for name, at in state.timers.items()},
         "votes": [v.model_dump(mode="json") for v in state.votes],
         "request": state.request.model_dump(mode="json"),
         "outcome": state.outcome.model_dump(mode="json") if state.outcome else None,
+        "history": [h.model_dump(mode="json", exclude_none=True) for h in history],
     }
     sys.stdout.write(orjson.dumps(detail, option=orjson.OPT_INDENT_2).decode() + "\n")
     return 0
@@ -83,10 +87,14 @@ def _summary(state: InteractionState) -> dict[str, object]:
         "status": state.status,
         "thread_id": r.thread_id,
         "prompt": r.prompt,
-        "requested_at": state.requested_at,
-        "deadline": state.deadline,
+        "requested_at": _iso(state.requested_at),
+        "deadline": _iso(state.deadline) if state.deadline else None,
         "actions": list(r.allowed_actions()),
     }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _duration(seconds: float) -> str:
