@@ -39,6 +39,19 @@ class Principal:
         return scope in self.scopes or Scope.ADMIN in self.scopes
 
 
+class EventsMissed(Exception):
+    """Raised by a subscription whose stream has a hole: the ``last_event_id`` it resumes from
+    is no longer held, or events were lost (the hub's queue was gone for a while). The
+    subscriber's client should re-read the state it cares about; a new subscription goes on
+    from now."""
+
+
+class SubscriberDropped(Exception):
+    """Raised by a subscription that fell too far behind: it was dropped, with what it had
+    not read yet, so it never holds back other subscribers nor grows without bound. Its
+    client reconnects with its last event id and resumes if the hub still holds it."""
+
+
 class EventHub(Protocol):
     """Lifecycle events as the gateway sees them (consumed from ``<ns>.events``)."""
 
@@ -46,7 +59,9 @@ class EventHub(Protocol):
         self, last_event_id: str | None = None
     ) -> AsyncIterator[tuple[str, LifecycleEvent]]:
         """(stream id, event) pairs from now on, or from after ``last_event_id`` when the hub
-        still holds it."""
+        still holds it. The subscription starts when this returns (events published before
+        the first read are not missed). Iterating raises ``EventsMissed`` or
+        ``SubscriberDropped`` as those say, and ends when the hub stops."""
         ...
 
     async def wait_final(self, interaction_id: str, timeout: float) -> bool:
