@@ -12,6 +12,7 @@ time bucket b, see ``BUCKETS``) and ``answers`` (answers given, for responders).
 """
 
 import bisect
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -89,8 +90,8 @@ def hour_of(at: float) -> int:
 
 
 def hours(start: float, end: float) -> list[int]:
-    """The hour buckets a window [start, end) touches."""
-    return list(range(hour_of(start), hour_of(end) + 1, HOUR)) if end > start else []
+    """The hour buckets a window [start, end) touches: those that begin before ``end``."""
+    return list(range(hour_of(start), math.ceil(end), HOUR)) if end > start else []
 
 
 # --- the report ---------------------------------------------------------------------------
