@@ -258,6 +258,7 @@ async def seed(
     began = time.perf_counter()
     payload = 0
     last = uuid.UUID(TEMPLATE_ID)
+    last_thread = TEMPLATE_THREAD
     raw = await _RawRedis.open(redis)
     in_flight = 0  # one batch is sent ahead: Redis runs it while we pack the next
 
@@ -270,8 +271,8 @@ async def seed(
         for base in range(start, start + count, SEED_BATCH):
             batch = []
             for i in range(base, min(base + SEED_BATCH, start + count)):
-                last = uuid.uuid4()
-                new_keys, new_args, size = call.for_interaction(keys, last, f"seed-{i // 10}")
+                last, last_thread = uuid.uuid4(), f"seed-{i // 10}"
+                new_keys, new_args, size = call.for_interaction(keys, last, last_thread)
                 payload += size
                 batch.append(pack([*head, *new_keys, *new_args]))
             await raw.send(batch)
@@ -287,7 +288,19 @@ async def seed(
     state = await store.load(last)  # what was seeded reads back as a pending interaction
     if state is None or not state.is_pending:
         raise RuntimeError(f"seeded interaction {last} does not read back as pending: {state}")
+    await _check_indexed(store, last, last_thread)
     return Seeding(count, seconds, await used_memory(redis) - before, payload)
+
+
+async def _check_indexed(store: RedisStore, uid: uuid.UUID, thread: str) -> None:
+    """The seeded interaction is listed under its thread, in a tree with read indexes."""
+    try:
+        from hitl.core.listing import Query
+    except ModuleNotFoundError:  # a tree before the read side (--baseline-tree): no indexes
+        return
+    page = await store.query(Query(status="pending", thread_id=thread, limit=50))
+    if uid not in {state.request.id for state in page.items}:
+        raise RuntimeError(f"seeded interaction {uid} is not listed under its thread {thread}")
 
 
 async def _timed(calls: int, fn: Any) -> list[float]:

@@ -41,6 +41,9 @@ class HitlRig:
     log_dir: Path
     broker_env: Mapping[str, str] = field(default_factory=dict)
     name: str = "hitl"
+    # Source folders put first on the broker's PYTHONPATH: a broker built from another tree
+    # (``--baseline-tree``); empty: the hitl this process imports.
+    pythonpath: Sequence[str] = ()
     brokers: list[Child] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _client: HitlClient | None = None
@@ -67,6 +70,10 @@ class HitlRig:
             }
         )
         env.update(self.broker_env)
+        if self.pythonpath:
+            env["PYTHONPATH"] = os.pathsep.join(
+                [*self.pythonpath, *filter(None, [env.get("PYTHONPATH")])]
+            )
         return env
 
     async def add_broker(self) -> Child:

@@ -5,9 +5,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from hitl_bench.footprint import FINISHED, PENDING, Footprint
 from hitl_bench.growth import GrowthSample, Seeding
 from hitl_bench.scenario import Sample
 from hitl_bench.stats import Spread
+from hitl_bench.trees import AFTER, BEFORE
 
 
 @dataclass
@@ -53,11 +55,14 @@ def _cpu(samples: Sequence[Sample]) -> str:
     )
 
 
-def _cpu_per_interaction(samples: Sequence[Sample]) -> str:
-    """CPU milliseconds per interaction of the service process(es) and of RabbitMQ."""
+def _cpu_per_interaction(
+    samples: Sequence[Sample], groups: Sequence[str] = ("service", "rabbitmq")
+) -> str:
+    """CPU milliseconds per interaction of the service process(es) and of RabbitMQ (or other
+    ``groups``)."""
     return "/".join(
         f"{Spread.of([s.cpu.get(k, math.nan) * 10 / s.throughput for s in samples]).median:.2f}"
-        for k in ("service", "rabbitmq")
+        for k in groups
     )
 
 
@@ -123,6 +128,117 @@ def end_to_end(samples: Sequence[Sample]) -> Table:
                     "",
                 )
             )
+    return table
+
+
+def _spread(values: Sequence[float], fmt: str) -> str:
+    """'median [lowest to highest]' of per-run figures, each formatted with ``fmt``."""
+    spread = Spread.of(values)
+    if spread.runs <= 1:
+        return "-" if spread.runs == 0 else fmt.format(spread.median)
+    low, high = fmt.format(spread.low), fmt.format(spread.high)
+    return f"{fmt.format(spread.median)} [{low} to {high}]"
+
+
+def _paired(
+    samples: Sequence[Sample], concurrency: int, a: str, b: str
+) -> list[tuple[Sample, Sample]]:
+    """(a, b) samples of the same run at ``concurrency``."""
+    at: dict[tuple[str, int], Sample] = {
+        (s.system, s.run): s for s in samples if s.concurrency == concurrency
+    }
+    runs = sorted({run for system, run in at if system == a})
+    return [(at[(a, r)], at[(b, r)]) for r in runs if (b, r) in at]
+
+
+def baseline(samples: Sequence[Sample]) -> Table:
+    """The current tree's broker (after) against --baseline-tree's (before), measured
+    interleaved in the same runs; ratios and differences are per run, then the median."""
+    table = Table(
+        "Current tree (after) against --baseline-tree (before), interleaved: median over "
+        "runs, [lowest-highest]; after/before per run, then the median",
+        (
+            "in flight",
+            "tree",
+            "interactions/s",
+            "round trip - responder",
+            "request -> notification p50",
+            "answer -> outcome p50",
+            "CPU ms/interaction broker/redis",
+        ),
+    )
+    for c in sorted({s.concurrency for s in samples if s.system == BEFORE}):
+        pairs = _paired(samples, c, AFTER, BEFORE)
+        for label, group in (
+            ("before", [b for _, b in pairs]),
+            ("after", [a for a, _ in pairs]),
+        ):
+            table.rows.append(
+                (
+                    str(c),
+                    label,
+                    Spread.of([s.throughput for s in group]).show("{:.0f}"),
+                    _lat(group, "round_trip")[0],
+                    Spread.of([s.notify.p50 for s in group]).show(),
+                    Spread.of([s.outcome.p50 for s in group]).show(),
+                    _cpu_per_interaction(group, ("service", "redis")),
+                )
+            )
+        table.rows.append(
+            (
+                str(c),
+                "after/before",
+                _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                "p50 "
+                + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
+                + " ms",
+                _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
+                _spread([a.outcome.p50 - b.outcome.p50 for a, b in pairs], "{:+.2f}") + " ms",
+                "",
+            )
+        )
+    return table
+
+
+def footprint(footprints: Sequence[Footprint]) -> Table:
+    table = Table(
+        "Redis bytes per interaction: INFO used_memory delta / N [the namespace keys' "
+        "MEMORY USAGE / N], median over runs",
+        (
+            "tree",
+            "pending (N)",
+            "of which request JSON",
+            "finished and retained (N)",
+        ),
+    )
+    medians: dict[tuple[str, str], float] = {}
+    compared = any(f.tree == BEFORE for f in footprints)
+    for tree in (BEFORE, AFTER):
+        cells = []
+        for kind in (PENDING, FINISHED):
+            group = [f for f in footprints if f.tree == tree and f.kind == kind]
+            if not group:
+                cells.append("-")
+                continue
+            per = Spread.of([f.per_interaction for f in group])
+            keys = Spread.of([f.keys_per_interaction for f in group])
+            medians[(tree, kind)] = per.median
+            cells.append(f"{per.show('{:.0f}')} [{keys.median:.0f}] ({group[0].count:,})")
+        if all(cell == "-" for cell in cells):
+            continue
+        payload = [f.payload_bytes / f.count for f in footprints if f.tree == tree]
+        payload = [p for p in payload if p]
+        label = ("before" if tree == BEFORE else "after") if compared else tree
+        table.rows.append((label, cells[0], f"{Spread.of(payload).median:.0f}", cells[1]))
+    if len(table.rows) == 2:
+        table.rows.append(
+            (
+                "after/before",
+                _ratio(medians[(AFTER, PENDING)], medians[(BEFORE, PENDING)]),
+                "",
+                _ratio(medians[(AFTER, FINISHED)], medians[(BEFORE, FINISHED)]),
+            )
+        )
     return table
 
 

@@ -1,5 +1,6 @@
-"""One bench run: end to end at each concurrency (hitl and the peer, interleaved), one versus
-two brokers, then growth; the tables; the ratio line last."""
+"""One bench run: end to end at each concurrency (hitl and the peer, and the baseline tree's
+broker when one is given, interleaved), one versus two brokers, Redis bytes per interaction,
+then growth; the tables; the ratio line last."""
 
 import contextlib
 import json
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +19,14 @@ from redis.asyncio import Redis
 
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.purge import purge_namespace
-from hitl_bench import report
+from hitl_bench import footprint, report
+from hitl_bench.footprint import Footprint
 from hitl_bench.growth import GrowthSample, Seeding, measure_level, seed
 from hitl_bench.hitl_side import HitlRig, new_namespace
 from hitl_bench.peer import PeerRig
 from hitl_bench.procs import server_pids
 from hitl_bench.scenario import Rig, Sample, drive
+from hitl_bench.trees import BEFORE, CURRENT, Tree
 
 RATIO_CONCURRENCY = 64
 
@@ -49,6 +52,13 @@ class Options:
     idle_seconds: float = 5.0
     ticks: int = 50
     peer_uvloop: bool = False
+    # --baseline-tree: a second broker, built from that tree, measured beside the current one
+    baseline: Tree | None = None
+    baseline_concurrency: tuple[int, ...] = (1, 64)
+    footprint: bool = True  # Redis bytes per pending and per finished interaction
+    footprint_runs: int = 2
+    footprint_pending: int = 20_000
+    footprint_count: int = 3000
     json_path: Path | None = None
     markdown_path: Path | None = None
     log_dir: Path | None = None
@@ -67,6 +77,9 @@ class Options:
             "growth_serial": 20,
             "idle_seconds": 0.5,
             "ticks": 10,
+            "footprint_runs": 1,
+            "footprint_pending": 2000,
+            "footprint_count": 200,
         }
         values.update(overrides)
         return cls(**values)
@@ -85,10 +98,12 @@ class Results:
     brokers: list[Sample] = field(default_factory=list)
     growth: list[GrowthSample] = field(default_factory=list)
     seedings: dict[int, Seeding] = field(default_factory=dict)
+    footprints: list[Footprint] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "e2e": [s.as_dict() for s in self.e2e],
+            "footprints": [f.as_dict() for f in self.footprints],
             "brokers": [s.as_dict() for s in self.brokers],
             "growth": [g.as_dict() for g in self.growth],
             "seedings": {
@@ -115,29 +130,46 @@ def _line(sample: Sample, run: int) -> str:
     )
 
 
+def _broker_env(opts: Options) -> dict[str, str]:
+    return {"HITL_POLL_INTERVAL_SECONDS": str(opts.poll_interval)}
+
+
 async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) -> None:
     hitl = HitlRig(
-        opts.amqp_url,
-        opts.redis_url,
-        new_namespace("bench"),
-        log_dir,
-        broker_env={"HITL_POLL_INTERVAL_SECONDS": str(opts.poll_interval)},
+        opts.amqp_url, opts.redis_url, new_namespace("bench"), log_dir, _broker_env(opts)
     )
     peer = PeerRig(
         opts.amqp_url, opts.redis_url, new_namespace("peer"), log_dir, uvloop=opts.peer_uvloop
     )
-    rigs: tuple[Rig, Rig] = (hitl, peer)
+    before = (
+        HitlRig(
+            opts.amqp_url,
+            opts.redis_url,
+            new_namespace(BEFORE),
+            log_dir,
+            _broker_env(opts),
+            name=BEFORE,
+            pythonpath=opts.baseline.pythonpath,
+        )
+        if opts.baseline is not None
+        else None
+    )
+    rigs: list[Rig] = [hitl, peer]
     servers = server_pids()
     try:
         await hitl.start()
         await peer.start()
+        if before is not None:
+            await before.start()
+            rigs.append(before)
         for rig in rigs:
             await drive(rig, 16, opts.warmup)
         for i, c in enumerate(opts.concurrency):
-            order = rigs if (run + i) % 2 == 0 else rigs[::-1]
-            for rig in order:
+            here = [r for r in rigs if r is not before or c in opts.baseline_concurrency]
+            turn = (run + i) % len(here)  # who goes first rotates per concurrency and run
+            for rig in here[turn:] + here[:turn]:
                 sample = await drive(rig, c, opts.samples_for(c), extra_cpu=servers)
-                results.e2e.append(sample)
+                results.e2e.append(replace(sample, run=run))
                 _say(_line(sample, run))
         if opts.brokers:
             count = opts.samples_for(RATIO_CONCURRENCY)
@@ -153,19 +185,45 @@ async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) 
             await hitl.close()
         with contextlib.suppress(Exception):
             await peer.close()
+        if before is not None:
+            with contextlib.suppress(Exception):
+                await before.close()
+
+
+async def _footprint(opts: Options, log_dir: Path, results: Results) -> None:
+    trees = [CURRENT] + ([opts.baseline] if opts.baseline is not None else [])
+    for run in range(opts.footprint_runs):
+        for tree in trees if run % 2 == 0 else trees[::-1]:
+            pending = await footprint.pending(
+                tree,
+                opts.redis_url,
+                opts.shards,
+                opts.retention_seconds,
+                count=opts.footprint_pending,
+            )
+            done = await footprint.finished(
+                tree,
+                opts.amqp_url,
+                opts.redis_url,
+                opts.shards,
+                log_dir,
+                _broker_env(opts),
+                count=opts.footprint_count,
+                warmup=min(opts.warmup, opts.footprint_count),
+            )
+            results.footprints += [pending, done]
+            _say(
+                f"footprint {tree.label}: {pending.per_interaction:.0f} B per pending "
+                f"({pending.keys_per_interaction:.0f} in its keys), "
+                f"{done.per_interaction:.0f} B per finished ({done.keys_per_interaction:.0f})"
+            )
 
 
 async def _growth(opts: Options, log_dir: Path, results: Results) -> None:
     namespace = new_namespace("growth")
     keys = Keys(namespace, opts.shards)
     redis: Redis = Redis.from_url(opts.redis_url)
-    rig = HitlRig(
-        opts.amqp_url,
-        opts.redis_url,
-        namespace,
-        log_dir,
-        broker_env={"HITL_POLL_INTERVAL_SECONDS": str(opts.poll_interval)},
-    )
+    rig = HitlRig(opts.amqp_url, opts.redis_url, namespace, log_dir, _broker_env(opts))
     seeded = 0
     try:
         await rig.start()
@@ -224,6 +282,10 @@ def machine() -> str:
 
 def render(results: Results, as_markdown: bool = False) -> str:
     tables = [report.end_to_end(results.e2e)]
+    if any(s.system == BEFORE for s in results.e2e):
+        tables.append(report.baseline(results.e2e))
+    if results.footprints:
+        tables.append(report.footprint(results.footprints))
     if results.brokers:
         tables.append(report.brokers(results.brokers))
     if results.growth:
@@ -241,8 +303,11 @@ async def run_bench(opts: Options) -> float:
     results = Results()
     began = time.perf_counter()
     _say(f"hitl bench on {machine()}; process logs in {log_dir}")
+    _say(CURRENT.describe() + (f"; {opts.baseline.describe()}" if opts.baseline else ""))
     for run in range(opts.runs):
         await _end_to_end(opts, log_dir, results, run)
+    if opts.footprint:
+        await _footprint(opts, log_dir, results)
     if opts.pending:
         await _growth(opts, log_dir, results)
     ratio = report.throughput_ratio(results.e2e, RATIO_CONCURRENCY)
@@ -253,7 +318,12 @@ async def run_bench(opts: Options) -> float:
         ratio = report.throughput_ratio(results.e2e, nearest)
     print(render(results))
     if opts.json_path is not None:
-        payload = {"machine": machine(), "options": repr(opts), **results.as_dict()}
+        payload = {
+            "machine": machine(),
+            "trees": [t.describe() for t in (CURRENT, opts.baseline) if t is not None],
+            "options": repr(opts),
+            **results.as_dict(),
+        }
         opts.json_path.write_text(json.dumps(payload, indent=1, default=str))
     if opts.markdown_path is not None:
         opts.markdown_path.write_text(render(results, as_markdown=True) + "\n")

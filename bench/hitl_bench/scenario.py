@@ -104,6 +104,7 @@ class Sample:
     round_trip: Quantiles
     cpu: dict[str, float] = field(default_factory=dict)
     brokers: int = 1
+    run: int = 0  # which run of the bench it belongs to (samples of one run are paired)
 
     @property
     def throughput(self) -> float:

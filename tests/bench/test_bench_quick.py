@@ -37,3 +37,16 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
         rows = [line.split() for line in lines if line.split()[:1] == [concurrency]]
         assert {row[1] for row in rows} >= {"hitl", "peer", "hitl/peer"}, done.stdout
     assert "Growth" in done.stdout
+    footprint = _table(done.stdout, "Redis bytes per interaction")
+    assert [row.split()[0] for row in footprint[1:]] == ["hitl"], footprint
+
+
+def _table(stdout: str, title: str) -> list[str]:
+    """The lines of the table whose title starts with ``title`` (header first): up to a blank
+    line or the ratio line."""
+    lines = stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(title))
+    end = at + 1
+    while end < len(lines) and lines[end].strip() and not lines[end].startswith("ratio_vs"):
+        end += 1
+    return lines[at + 1 : end]

@@ -27,9 +27,16 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p = sub.add_parser(
         "bench",
         help="benchmark hitl against a hand-written pipeline (see docs/benchmarks.md)",
-        description="End to end at each concurrency (hitl and the peer, interleaved), one "
-        "versus two brokers, and growth with many interactions pending. Tables go to "
-        "stdout, progress to stderr; the last line is ratio_vs_handwritten=<x.xx>.",
+        description="End to end at each concurrency (hitl and the peer, interleaved), one\n"
+        "versus two brokers, Redis bytes per interaction, and growth with many interactions\n"
+        "pending. With --baseline-tree, a broker built from that tree is measured\n"
+        "interleaved with the current one. Tables go to stdout, progress to stderr; the\n"
+        "last line is ratio_vs_handwritten=<x.xx>. See docs/benchmarks.md.",
+        epilog="examples:\n"
+        "  hitl bench --quick\n"
+        "  mkdir /tmp/base && git archive 98602c6 services schemas | tar -x -C /tmp/base\n"
+        "  hitl bench --concurrency 1,64 --baseline-tree /tmp/base --no-growth --no-brokers",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--quick", action="store_true", help="small sizes, one run: under 60 s")
     p.add_argument(
@@ -45,6 +52,36 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     p.add_argument("--growth-runs", type=int, help="runs per growth level (default 3)")
     p.add_argument("--no-brokers", action="store_true", help="skip one versus two brokers")
     p.add_argument("--peer-uvloop", action="store_true", help="run the peer on uvloop too")
+    p.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="DIR",
+        help="also run a broker built from this source tree (services/ and schemas/ of "
+        "another commit, e.g. from git archive) interleaved with the current one, with the "
+        "same producers and responder; prints after/before throughput and latency, and "
+        "Redis bytes per interaction for both",
+    )
+    p.add_argument(
+        "--baseline-concurrency",
+        type=_ints,
+        metavar="N,N",
+        help="the concurrencies (of --concurrency) the baseline runs at (default 1,64)",
+    )
+    p.add_argument("--no-footprint", action="store_true", help="skip Redis bytes per interaction")
+    p.add_argument(
+        "--footprint-pending",
+        type=int,
+        metavar="N",
+        help="pending interactions seeded per tree for bytes per pending (default 20000)",
+    )
+    p.add_argument(
+        "--footprint-count",
+        type=int,
+        metavar="N",
+        help="interactions driven to their outcome per tree for bytes per finished one "
+        "(default 3000)",
+    )
+    p.add_argument("--footprint-runs", type=int, metavar="N", help="(default 2; quick 1)")
     p.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
     p.add_argument("--markdown", type=Path, metavar="PATH", help="write the tables as Markdown")
     p.add_argument("--log-dir", type=Path, metavar="DIR", help="where process logs go")
@@ -60,12 +97,20 @@ NOT_INSTALLED = (
 async def run(args: argparse.Namespace, settings: Settings) -> int:
     try:
         from hitl_bench.runner import Options, run_bench  # the harness loads only when asked
+        from hitl_bench.trees import baseline_tree
     except ModuleNotFoundError as exc:
         if exc.name != "hitl_bench":
             raise
         print(NOT_INSTALLED, file=sys.stderr)
         return 2
 
+    baseline = None
+    if args.baseline_tree is not None:
+        try:
+            baseline = baseline_tree(args.baseline_tree)
+        except ValueError as exc:
+            print(f"hitl bench: {exc}", file=sys.stderr)
+            return 2
     overrides: dict[str, object] = {
         "amqp_url": settings.amqp_url,
         "redis_url": settings.redis_url,
@@ -77,8 +122,20 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         "json_path": args.json,
         "markdown_path": args.markdown,
         "log_dir": args.log_dir,
+        "baseline": baseline,
+        "footprint": not args.no_footprint,
     }
-    for name in ("concurrency", "count", "serial_count", "runs", "growth_runs"):
+    for name in (
+        "concurrency",
+        "count",
+        "serial_count",
+        "runs",
+        "growth_runs",
+        "baseline_concurrency",
+        "footprint_pending",
+        "footprint_count",
+        "footprint_runs",
+    ):
         value = getattr(args, name)
         if value is not None:
             overrides[name] = value
