@@ -118,6 +118,41 @@ class Settings(BaseSettings):
     default_route: str = Field(
         default=DEFAULT_ROUTE, description="Notification route for requests."
     )
+    gateway_host: str = Field(default="127.0.0.1", description="Address of the HTTP gateway.")
+    gateway_port: int = Field(
+        default=8080, ge=0, le=65_535, description="Port of the HTTP gateway; 0 picks a free one."
+    )
+    gateway_receipt_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="How long an answer over HTTP waits for the broker's receipt before a 504.",
+    )
+    gateway_max_wait_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=3600,
+        description="The longest ?wait= a request created over HTTP may wait for its outcome.",
+    )
+    gateway_max_body_bytes: int | None = Field(
+        default=None,
+        ge=1024,
+        description="Larger request bodies get a 413 before they are parsed; unset: "
+        "max_payload_bytes.",
+    )
+    gateway_key_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        le=300,
+        description="How long a replica trusts an API key it looked up: a revoked key stops "
+        "working within this.",
+    )
+    gateway_events_buffer_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="Lifecycle events a gateway replica keeps so an event stream can resume "
+        "(Last-Event-ID).",
+    )
 
     @model_validator(mode="after")
     def _events_linger_fits_the_outbox_lease(self) -> "Settings":
