@@ -1,9 +1,10 @@
-"""In-memory twins of the ports (``hitl.ports``): the store, the message sink, the clock
-and an incoming message."""
+"""In-memory twins of the ports (``hitl.ports``): the store, the message sink, the clock,
+an incoming message, and the gateway's API key records."""
 
+from hitl.adapters.memory.apikeys import MemoryApiKeys
 from hitl.adapters.memory.clock import ManualClock
 from hitl.adapters.memory.delivery import MemoryDelivery
 from hitl.adapters.memory.sink import MemorySink
 from hitl.adapters.memory.store import MemoryStore
 
-__all__ = ["ManualClock", "MemoryDelivery", "MemorySink", "MemoryStore"]
+__all__ = ["ManualClock", "MemoryApiKeys", "MemoryDelivery", "MemorySink", "MemoryStore"]

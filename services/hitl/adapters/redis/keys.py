@@ -5,7 +5,8 @@ Retention: an interaction hash and its history expire ``retention_seconds`` afte
 the done index and the read indexes of finished interactions are trimmed by the poller
 (``trim.lua``, from the keys recorded in ``done_keys``); counter hashes expire after
 ``analytics_retention_seconds``; outbox entries are deleted once published; pending
-interactions, their index entries and their deadlines live until they finish.
+interactions, their index entries and their deadlines live until they finish; an API key
+lives until it is revoked.
 """
 
 from dataclasses import dataclass
@@ -82,6 +83,11 @@ class Keys:
     def pending_counts(self, shard: int) -> str:
         """HASH 'k|kind', 'n|node', 'r|responder' -> how many such interactions are pending."""
         return f"{self._tag(shard)}:stats:pending"
+
+    def api_keys(self) -> str:
+        """HASH key id -> the API key's record (``hitl.core.apikeys.ApiKey``, JSON); one key,
+        read by every gateway replica (no hash tag: no script touches it with another)."""
+        return f"{self.namespace}:apikeys"
 
     def early(self, shard: int, interaction_id: UUID | str) -> str:
         """LIST of answers that arrived before their request; expires with the hold."""
