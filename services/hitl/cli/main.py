@@ -9,11 +9,19 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hitl.cli import bench_cmd, broker_cmd, demo_cmd, inspect_cmd, respond_cmd, schemas_cmd
+from hitl.cli import (
+    bench_cmd,
+    broker_cmd,
+    demo_cmd,
+    inspect_cmd,
+    respond_cmd,
+    routes_cmd,
+    schemas_cmd,
+)
 from hitl.errors import ConfigError, HitlError
 from hitl.settings import Settings
 
-_COMMANDS = (broker_cmd, inspect_cmd, respond_cmd, demo_cmd, schemas_cmd, bench_cmd)
+_COMMANDS = (broker_cmd, inspect_cmd, respond_cmd, demo_cmd, schemas_cmd, routes_cmd, bench_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,200 @@
+"""The routing config: receivers, a tree of routes, time windows and route tests.
+
+Validated by pydantic when loaded (``hitl.adapters.files.routing`` adds the file and line of
+each error); its JSON Schema is exported to schemas/json/routing-config.schema.json. Secrets
+are references (an environment variable or a file), resolved by the notifier that uses them,
+never stored in the config or printed.
+"""
+
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    PlainValidator,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from hitl.core.routing.durations import Duration
+from hitl.core.routing.matchers import Matcher, MatcherError, parse_matcher
+from hitl.core.routing.windows import TimeWindow, instant
+
+Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
+
+
+def _matcher(value: object) -> Matcher:
+    if isinstance(value, Matcher):
+        return value
+    if not isinstance(value, str):
+        # pydantic turns ValueError (not TypeError) into a located validation error
+        raise ValueError('a matcher is text like kind=approval or team=~"fin.*"')  # noqa: TRY004
+    try:
+        return parse_matcher(value)
+    except MatcherError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+MatcherField = Annotated[
+    Matcher,
+    PlainValidator(_matcher),
+    PlainSerializer(str, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": r"^\s*[A-Za-z_][A-Za-z0-9_.\-/]*\s*(=~|!~|!=|=)",
+            "description": "name=value, name!=value, name=~regex or name!~regex",
+            "examples": ["kind=approval", 'labels.team=~"fin.*"'],
+        }
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SecretRef(_Strict):
+    """Where a secret is: an environment variable or a file; never the secret itself."""
+
+    env: str | None = Field(default=None, description="Name of an environment variable.")
+    file: str | None = Field(default=None, description="Path of a file holding the secret.")
+
+    @model_validator(mode="after")
+    def _one(self) -> "SecretRef":
+        if (self.env is None) == (self.file is None):
+            raise ValueError("give exactly one of env or file")
+        return self
+
+
+class WebhookReceiver(_Strict):
+    type: Literal["webhook"]
+    name: Name
+    url: str = Field(description="Where requests are POSTed (http or https).")
+    secret: SecretRef | None = Field(
+        default=None, description="The whsec_ signing secret (Standard Webhooks)."
+    )
+    headers: dict[str, str] = Field(default_factory=dict)
+    timeout: Duration = Field(default=10.0, description="Per attempt.")
+    allow_private: bool = Field(
+        default=False, description="Allow loopback, private and link-local destinations."
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        return value
+
+
+class EmailReceiver(_Strict):
+    type: Literal["email"]
+    name: Name
+    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
+    cc: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(default_factory=list)
+    subject_prefix: str = Field(default="[hitl]", max_length=64)
+
+
+class SlackReceiver(_Strict):
+    type: Literal["slack"]
+    name: Name
+    channel: str = Field(min_length=1, description="Channel id or #name.")
+    token: SecretRef = Field(description="The bot token (xoxb-...).")
+
+
+class TerminalReceiver(_Strict):
+    type: Literal["terminal"]
+    name: Name
+
+
+AnyReceiver = WebhookReceiver | EmailReceiver | SlackReceiver | TerminalReceiver
+Receiver = Annotated[AnyReceiver, Field(discriminator="type")]
+
+
+class EscalationStep(_Strict):
+    after: Duration = Field(description="While still pending this long after the request.")
+    receivers: list[Name] = Field(min_length=1, description="Added to those already notified.")
+
+
+class Inactive(_Strict):
+    """What happens to a notification outside the route's active time windows."""
+
+    action: Literal["hold", "send"] = Field(
+        default="hold", description="hold: wait until a window opens; send: to `receivers`."
+    )
+    receivers: list[Name] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _send_has_receivers(self) -> "Inactive":
+        if self.action == "send" and not self.receivers:
+            raise ValueError("action send needs receivers")
+        if self.action == "hold" and self.receivers:
+            raise ValueError("action hold takes no receivers (they are for send)")
+        return self
+
+
+class Route(_Strict):
+    """A node of the tree. Unset settings are inherited from the parent route."""
+
+    name: str | None = Field(default=None, max_length=128, description="Shown in route tests.")
+    matchers: list[MatcherField] = Field(default_factory=list, description="All must match.")
+    receivers: list[Name] | None = None
+    continue_: bool = Field(
+        default=False,
+        alias="continue",
+        description="After this route matched, go on trying its later siblings.",
+    )
+    reminder_every: Duration | None = None
+    max_reminders: int | None = Field(default=None, ge=1)
+    escalation: list[EscalationStep] | None = None
+    active_time: list[Name] | None = Field(default=None, description="Time window names.")
+    inactive: Inactive | None = None
+    fallback: Name | None = Field(
+        default=None, description="Receiver used when a receiver's delivery fails for good."
+    )
+    routes: list["Route"] = Field(default_factory=list)
+
+
+class RouteTest(_Strict):
+    """A request's fields, and the receivers it must reach (in any order)."""
+
+    name: str = Field(min_length=1, max_length=256)
+    request: dict[str, Any] = Field(
+        description="kind, node_name, requester, thread and labels, as in a request."
+    )
+    at: str | None = Field(
+        default=None,
+        description="ISO 8601 instant with offset; receivers held then are not expected. "
+        "Default: time windows are ignored.",
+    )
+    expect: list[Name]
+
+    @field_validator("at")
+    @classmethod
+    def _instant(cls, value: str | None) -> str | None:
+        if value is not None:
+            instant(value)
+        return value
+
+
+class RoutingConfig(_Strict):
+    receivers: list[Receiver] = Field(min_length=1)
+    route: Route = Field(description="The root route: every request starts here.")
+    time_windows: list[TimeWindow] = Field(default_factory=list)
+    tests: list[RouteTest] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> "RoutingConfig":
+        from hitl.core.routing.references import check_references
+
+        check_references(self)
+        return self
+
+    def receiver(self, name: str) -> AnyReceiver:
+        return next(r for r in self.receivers if r.name == name)

@@ -1,0 +1,53 @@
+"""examples/routing.yaml is valid and its route tests pass, as `hitl routes check` says; and
+`hitl routes test` prints the receivers of a request and exits as documented."""
+
+from pathlib import Path
+
+import pytest
+
+from hitl.cli.main import main
+
+EXAMPLE = str(Path(__file__).parents[2] / "examples" / "routing.yaml")
+
+
+def test_the_example_passes_routes_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["routes", "check", EXAMPLE]) == 0
+    out = capsys.readouterr().out
+    assert "valid: 5 receivers, 5 routes, 1 time windows" in out
+    assert "6 route tests: 6 passed, 0 failed" in out
+
+
+def test_routes_test_prints_receivers_and_checks_expectations(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    deploy = ["kind=approval", "node_name=deploy", "env=production"]
+    assert (
+        main(["routes", "test", EXAMPLE, *deploy, "--expect", "oncall-slack,deploy-webhook"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "deploy-webhook  (route production-deploys)" in out
+    assert main(["routes", "test", EXAMPLE, *deploy, "--expect", "deploy-webhook"]) == 3
+    assert "expected deploy-webhook, got deploy-webhook, oncall-slack" in capsys.readouterr().err
+    saturday = ["--at", "2026-12-05T10:00:00+01:00"]
+    finance = ["kind=approval", "labels.team=finance"]
+    assert main(["routes", "test", EXAMPLE, *finance, *saturday, "--expect", "finance-email"]) == 3
+    captured = capsys.readouterr()
+    assert "held until 2026-12-07T07:00:00Z" in captured.out
+    assert "(held: finance-email)" in captured.err
+    assert main(["routes", "test", EXAMPLE, "kind"]) == 2
+    assert "'kind' is not key=value" in capsys.readouterr().err
+
+
+def test_a_failing_route_test_and_an_invalid_file_exit_differently(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = Path(EXAMPLE).read_text().replace("expect: [legal-webhook]", "expect: [ops-console]")
+    (tmp_path / "failing.yaml").write_text(broken)
+    assert main(["routes", "check", str(tmp_path / "failing.yaml")]) == 3
+    err = capsys.readouterr().err
+    assert "FAIL contracts go to legal: expected ops-console, got legal-webhook" in err
+    (tmp_path / "invalid.yaml").write_text(broken.replace("type: email", "type: fax"))
+    assert main(["routes", "check", str(tmp_path / "invalid.yaml")]) == 1
+    assert "invalid.yaml:15:11: receivers[1].type" in capsys.readouterr().err
+    assert main(["routes", "check", str(tmp_path / "missing.yaml")]) == 1
+    assert "cannot be read" in capsys.readouterr().err
