@@ -1,22 +1,30 @@
 """What every route depends on: the gateway's context and the caller's key, as FastAPI
 dependencies (``Depends``), never imported globals, so tests build an app with their own.
 
-Routers read ``context(request)`` for the read port, the key store, the event hub and the
-clock, and declare ``Depends(require(Scope.READ))`` (or another scope) to get the
-``Principal`` the request's API key stands for.
+Routers read ``context(request)`` for the read port, the key store, the event hub, the link
+to the broker, the ops checks and the clock, and declare ``Depends(require(Scope.READ))`` (or
+another scope) to get the ``Principal`` the request's API key stands for.
 """
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from fastapi import Request
+from prometheus_client import CollectorRegistry, generate_latest
 
+from hitl.errors import TransportError
 from hitl.gateway.problems import Problem
 from hitl.ports import Clock, InteractionReads
 from hitl.settings import Settings
-from hitl_contract import Identity, LifecycleEvent
+from hitl_contract import (
+    HumanResponse,
+    Identity,
+    InteractionRequest,
+    LifecycleEvent,
+    ResponseReceipt,
+)
 
 
 class Scope(StrEnum):
@@ -34,6 +42,7 @@ class Principal:
     key_id: str
     identity: Identity
     scopes: frozenset[Scope]
+    channel: str = "http"  # the answers' channel, unless the key names another
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes
@@ -70,6 +79,55 @@ class EventHub(Protocol):
         ...
 
 
+class BrokerLink(Protocol):
+    """How the gateway hands the broker what only the broker may write."""
+
+    async def answer(self, response: HumanResponse, timeout: float) -> ResponseReceipt:
+        """Publish an answer (confirmed) and wait for its receipt; ``TimeoutError`` when none
+        came within ``timeout`` (the answer may still be applied), ``TransportError`` when
+        RabbitMQ did not take it."""
+        ...
+
+    async def request(self, request: InteractionRequest) -> None:
+        """Publish a request (confirmed); ``TransportError`` when RabbitMQ did not take it."""
+        ...
+
+
+class Ops(Protocol):
+    """What /readyz and /metrics report: the process's readiness checks and metrics."""
+
+    async def report(self) -> list[tuple[str, str | None]]:
+        """(component, what is wrong or None) for every readiness check."""
+        ...
+
+    async def scrape(self) -> bytes:
+        """The Prometheus exposition of the process's metrics."""
+        ...
+
+
+class NoBroker:
+    """The link of a context that serves reads only: every write is a 503."""
+
+    async def answer(self, response: HumanResponse, timeout: float) -> ResponseReceipt:
+        raise TransportError("this gateway has no link to the broker")
+
+    async def request(self, request: InteractionRequest) -> None:
+        raise TransportError("this gateway has no link to the broker")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryOps:
+    """``Ops`` of an app with no readiness checks of its own: always ready."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    async def report(self) -> list[tuple[str, str | None]]:
+        return []
+
+    async def scrape(self) -> bytes:
+        return generate_latest(self.registry)
+
+
 @dataclass
 class GatewayContext:
     settings: Settings
@@ -77,6 +135,13 @@ class GatewayContext:
     keys: "ApiKeys"
     hub: EventHub
     clock: Clock
+    broker: BrokerLink = field(default_factory=NoBroker)
+    ops: Ops = field(default_factory=RegistryOps)
+
+    @property
+    def max_body_bytes(self) -> int:
+        s = self.settings
+        return s.gateway_max_body_bytes or s.max_payload_bytes
 
 
 def context(request: Request) -> GatewayContext:

@@ -1,6 +1,7 @@
 """RFC 9457 problem details: every error the gateway returns is one ``application/problem+json``
-body naming what was wrong and where. Routes raise ``Problem``; ``install`` maps it, FastAPI's
-request validation errors and anything unexpected to problem responses in one place.
+body naming what was wrong and where. Routes raise ``Problem``; ``hitl.gateway.handlers`` maps
+it, FastAPI's request validation errors and anything unexpected to problem responses in one
+place.
 """
 
 from typing import Any

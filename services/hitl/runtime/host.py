@@ -29,7 +29,7 @@ from aio_pika.abc import (
     AbstractRobustChannel,
     AbstractRobustConnection,
 )
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
 from hitl.adapters.amqp.acks import Acker
@@ -160,6 +160,12 @@ class ServiceHost:
             await self.readiness.report(),
             [(name, consumer.attached) for name, consumer in self._queues],
         )
+
+    async def scrape(self) -> bytes:
+        """The registry's exposition, as /metrics gives it, for a service that serves its own
+        (the gateway, on its HTTP port)."""
+        await self._before_scrape()
+        return generate_latest(self.registry)
 
     async def _probe_loop(self, stop: asyncio.Event) -> None:
         """hitl_event_loop_lag_seconds: how much later than asked a short sleep ends."""

@@ -1,0 +1,135 @@
+"""Answers and cancels over HTTP: checked against the store, sent to the broker as the key's
+identity, and the broker's receipt turned into the HTTP answer.
+
+The store is read first, so an answer to a mistyped id is a 404 here and never waits in the
+broker as an early answer, and a key whose identity may not answer is refused (403) without
+anything being sent or recorded. Everything else (is the answer valid, is it too late, does
+it decide) is the broker's to say: it is the one writer.
+"""
+
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from hitl.core.decisions import check_allowed
+from hitl.errors import NotAllowed
+from hitl.gateway.deps import GatewayContext, Principal
+from hitl.gateway.handlers import from_detail
+from hitl.gateway.models import AnswerResult
+from hitl.gateway.problems import Problem
+from hitl_contract import (
+    ErrorCode,
+    HumanResponse,
+    InteractionOutcome,
+    JsonObject,
+    ReceiptResult,
+    ResponseReceipt,
+)
+
+_ANSWERED = {ReceiptResult.ACCEPTED: 200, ReceiptResult.RECORDED: 202, ReceiptResult.HELD: 202}
+
+
+async def submit(
+    ctx: GatewayContext,
+    principal: Principal,
+    interaction_id: UUID,
+    action: str,
+    data: JsonObject,
+    response_id: UUID | None,
+) -> tuple[int, AnswerResult]:
+    """(HTTP status, result) of an accepted, recorded or held answer; a ``Problem`` else."""
+    state = await ctx.reads.load(interaction_id)
+    if state is None:
+        raise unknown(interaction_id)
+    response = HumanResponse(
+        interaction_id=interaction_id,
+        response_id=response_id or uuid4(),
+        action=action,
+        data=data,
+        responder=principal.identity,
+        channel=principal.channel,
+        responded_at=datetime.fromtimestamp(ctx.clock(), UTC),
+    )
+    if state.is_pending:
+        try:
+            check_allowed(state.request, response)
+        except NotAllowed as exc:
+            raise _not_allowed(exc.detail.allowed, principal) from exc
+    timeout = ctx.settings.gateway_receipt_timeout_seconds
+    try:
+        receipt = await ctx.broker.answer(response, timeout)
+    except TimeoutError as exc:
+        raise Problem(
+            504,
+            "receipt-timeout",
+            "No receipt in time",
+            f"the broker did not confirm the answer within {timeout:g}s. It may still be "
+            f"applied: GET /v1/interactions/{interaction_id} shows the interaction's status; "
+            f"sending the answer again with response_id {response.response_id} is safe (it "
+            "counts once)",
+            response_id=str(response.response_id),
+        ) from exc
+    return _answered(receipt, response)
+
+
+def _answered(receipt: ResponseReceipt, response: HumanResponse) -> tuple[int, AnswerResult]:
+    status = _ANSWERED.get(receipt.result)
+    if status is not None:
+        result = AnswerResult(
+            result=receipt.result,
+            interaction_id=response.interaction_id,
+            response_id=response.response_id,
+            outcome=receipt.outcome,
+        )
+        return status, result
+    if receipt.result == ReceiptResult.ALREADY_RESOLVED and receipt.outcome is not None:
+        raise already_resolved(receipt.outcome)
+    if receipt.result == ReceiptResult.UNKNOWN_INTERACTION:
+        raise unknown(response.interaction_id)
+    error = receipt.error
+    if error is None:  # a receipt the contract does not describe: say what came
+        raise Problem(502, "bad-receipt", "Unexpected receipt", f"result {receipt.result}")
+    if error.code == ErrorCode.NOT_ALLOWED:
+        raise from_detail(403, "not-allowed", "Not an allowed responder", error)
+    raise from_detail(422, "invalid-answer", "Invalid answer", error)
+
+
+def unknown(interaction_id: UUID) -> Problem:
+    return Problem(
+        404,
+        "unknown-interaction",
+        "Unknown interaction",
+        f"no interaction {interaction_id}: never asked, past its retention, or in another "
+        "namespace",
+        code=ErrorCode.UNKNOWN_INTERACTION.value,
+        path="interaction_id",
+        got=str(interaction_id),
+    )
+
+
+def already_resolved(outcome: InteractionOutcome) -> Problem:
+    who = outcome.decided_by
+    by = who.identity.id if who.identity else who.policy or who.type
+    return Problem(
+        409,
+        "already-resolved",
+        "Already resolved",
+        f"the interaction is {outcome.status.value} ({outcome.action}) by {who.type} {by} at "
+        f"{outcome.resolved_at.isoformat()}" + (f" via {who.channel}" if who.channel else ""),
+        decided_by=who.model_dump(mode="json", exclude_none=True),
+        resolved_at=outcome.resolved_at.isoformat(),
+        outcome=outcome.model_dump(mode="json"),
+    )
+
+
+def _not_allowed(allowed: list[object] | None, principal: Principal) -> Problem:
+    return Problem(
+        403,
+        "not-allowed",
+        "Not an allowed responder",
+        f"{principal.identity.id} (key {principal.key_id}) is not among the responders this "
+        "interaction allows",
+        code=ErrorCode.NOT_ALLOWED.value,
+        path="responder.id",
+        allowed=allowed,
+        got=principal.identity.id,
+    )

@@ -1,0 +1,120 @@
+"""Request bodies are checked before anything parses them: their size (413) and, when there is
+one, that it is JSON (415). A pure ASGI middleware: a declared Content-Length over the limit is
+refused without reading a byte; otherwise the body is read up to the limit and handed on, so a
+chunked upload cannot slip past it either.
+"""
+
+from email.message import Message as MimeMessage
+
+import orjson
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from hitl.gateway.problems import PROBLEM_JSON, Problem
+
+_WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+
+
+class BodyLimits:
+    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await _refuse(self._too_large(int(declared)), scope, send)
+            return
+        body, disconnected = await self._read(receive)
+        if body is None:
+            await _refuse(self._too_large(None), scope, send)
+            return
+        if body and not _is_json(headers.get("content-type")):
+            await _refuse(_not_json(headers.get("content-type")), scope, send)
+            return
+        await self.app(scope, _replay(body, disconnected, receive), send)
+
+    async def _read(self, receive: Receive) -> tuple[bytes | None, bool]:
+        """(the whole body, or None past the limit; whether the client went away)."""
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return b"".join(chunks), True
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                return None, False
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks), False
+
+    def _too_large(self, size: int | None) -> Problem:
+        sent = f"{size} bytes" if size is not None else "more"
+        return Problem(
+            413,
+            "payload-too-large",
+            "Request body too large",
+            f"the body is {sent}; the limit is {self.max_bytes} bytes",
+            code="payload_too_large",
+            allowed=[f"<= {self.max_bytes} bytes"],
+            got=size,
+        )
+
+
+def _is_json(content_type: str | None) -> bool:
+    if not content_type:
+        return False
+    mime = MimeMessage()
+    mime["content-type"] = content_type
+    subtype = mime.get_content_subtype()
+    return mime.get_content_maintype() == "application" and (
+        subtype == "json" or subtype.endswith("+json")
+    )
+
+
+def _not_json(content_type: str | None) -> Problem:
+    return Problem(
+        415,
+        "unsupported-media-type",
+        "Unsupported media type",
+        "request bodies are JSON: send 'Content-Type: application/json'",
+        path="Content-Type",
+        allowed=["application/json"],
+        got=content_type,
+    )
+
+
+def _replay(body: bytes, disconnected: bool, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        if disconnected:
+            return {"type": "http.disconnect"}
+        return await receive()
+
+    return replay
+
+
+async def _refuse(problem: Problem, scope: Scope, send: Send) -> None:
+    body = orjson.dumps(problem.body(scope.get("path")))
+    await send(
+        {
+            "type": "http.response.start",
+            "status": problem.status,
+            "headers": [
+                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,80 @@
+"""The gateway's link to the broker over RabbitMQ (``deps.BrokerLink``).
+
+Answers are published to ``<ns>.responses`` (routing key = interaction id, persistent, with
+publisher confirms and ``mandatory``), carrying ``reply_to`` = this replica's own receipts
+queue and ``correlation_id`` = the response id; the broker's receipt comes back there and
+wakes the HTTP request waiting for it. Each replica has its own exclusive receipts queue, so
+any number of replicas answer side by side. Requests are published to ``<ns>.requests`` the
+same way.
+"""
+
+import asyncio
+import logging
+
+from aio_pika.abc import AbstractIncomingMessage
+from pydantic import ValidationError
+
+from hitl.adapters.amqp.publisher import Publisher
+from hitl.errors import TransportError
+from hitl.ports import Envelope
+from hitl_contract import HumanResponse, InteractionRequest, ResponseReceipt
+from hitl_contract.wire import REQUEST_TYPE, RESPONSE_TYPE, Names, encode_model
+
+log = logging.getLogger(__name__)
+
+
+class AmqpBrokerLink:
+    def __init__(self, publisher: Publisher, names: Names, receipts_queue: str) -> None:
+        self._publisher = publisher
+        self._names = names
+        self.receipts_queue = receipts_queue
+        # Per response id, oldest first: the same answer sent twice at once gets two receipts.
+        self._waiting: dict[str, list[asyncio.Future[ResponseReceipt]]] = {}
+
+    async def answer(self, response: HumanResponse, timeout: float) -> ResponseReceipt:
+        key = str(response.response_id)
+        future: asyncio.Future[ResponseReceipt] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(key, []).append(future)  # a receipt may beat the confirm
+        try:
+            async with asyncio.timeout(timeout):
+                envelope = Envelope(
+                    self._names.responses,
+                    str(response.interaction_id),
+                    encode_model(response),
+                    RESPONSE_TYPE,
+                    key,
+                    correlation_id=key,
+                    reply_to=self.receipts_queue,
+                )
+                await self._publish(envelope)
+                return await future
+        finally:
+            waiters = self._waiting.get(key, [])
+            if future in waiters:
+                waiters.remove(future)
+            if not waiters:
+                self._waiting.pop(key, None)
+
+    async def request(self, request: InteractionRequest) -> None:
+        key = str(request.id)
+        envelope = Envelope(self._names.requests, key, encode_model(request), REQUEST_TYPE, key)
+        await self._publish(envelope)
+
+    async def on_receipt(self, message: AbstractIncomingMessage) -> None:
+        """A receipt on this replica's queue: wake whoever waits for it (nobody, when the
+        wait timed out; the receipt is then dropped, the answer's effect stands)."""
+        try:
+            receipt = ResponseReceipt.model_validate_json(message.body)
+        except ValidationError:
+            log.warning("dropping an unreadable receipt (correlation %s)", message.correlation_id)
+            return
+        for future in self._waiting.get(message.correlation_id or "", []):
+            if not future.done():
+                future.set_result(receipt)
+                return
+
+    async def _publish(self, envelope: Envelope) -> None:
+        if not await self._publisher.publish(envelope):
+            raise TransportError(
+                f"no queue is bound to {envelope.exchange}: is the broker's topology declared?"
+            )
