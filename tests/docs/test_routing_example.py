@@ -1,6 +1,8 @@
 """examples/routing.yaml is valid and its route tests pass, as `hitl routes check` says; and
 `hitl routes test` prints the receivers of a request and exits as documented."""
 
+import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -51,3 +53,28 @@ def test_a_failing_route_test_and_an_invalid_file_exit_differently(
     assert "invalid.yaml:15:11: receivers[1].type" in capsys.readouterr().err
     assert main(["routes", "check", str(tmp_path / "missing.yaml")]) == 1
     assert "cannot be read" in capsys.readouterr().err
+
+
+def _doc_commands() -> list[tuple[str, list[str]]]:
+    """Each `uv run hitl ...` line of docs/routing.md's bash blocks, with the output lines
+    written under it as comments."""
+    text = (Path(EXAMPLE).parents[1] / "docs" / "routing.md").read_text()
+    found: list[tuple[str, list[str]]] = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL):
+        for line in block.replace("\\\n", " ").splitlines():
+            if line.startswith("uv run hitl "):
+                found.append((line, []))
+            elif line.startswith("# ") and found:
+                found[-1][1].append(line[2:])
+    return found
+
+
+@pytest.mark.parametrize(("command", "output"), _doc_commands())
+def test_the_commands_in_docs_routing_print_what_it_shows(
+    command: str, output: list[str], capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    monkeypatch.chdir(Path(EXAMPLE).parents[1])
+    main(shlex.split(command)[3:])
+    captured = capsys.readouterr()
+    printed = (captured.out + captured.err).splitlines()
+    assert output and all(line in printed for line in output), printed
