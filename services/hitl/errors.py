@@ -61,11 +61,25 @@ class NotifierError(HitlError):
 
 
 class Retryable(NotifierError):
-    """Worth trying again later (timeouts, 5xx, rate limits)."""
+    """Worth trying again later (timeouts, 5xx, rate limits). ``retry_after``: seconds the
+    receiver asked to wait (Retry-After), if it said."""
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.status = status
 
 
 class Permanent(NotifierError):
-    """Trying again will not help (bad address, 4xx)."""
+    """Trying again will not help (bad address, 4xx, a refused destination). ``disable``: the
+    receiver asked never to be sent to again (HTTP 410 Gone) until an operator re-enables it."""
+
+    def __init__(self, message: str, *, status: int | None = None, disable: bool = False) -> None:
+        super().__init__(message)
+        self.status = status
+        self.disable = disable
 
 
 class AskTimeout(HitlError, TimeoutError):
