@@ -107,6 +107,7 @@ def unknown(interaction_id: UUID) -> Problem:
 
 
 def already_resolved(outcome: InteractionOutcome) -> Problem:
+    recorded = outcome.model_dump(mode="json")
     who = outcome.decided_by
     by = who.identity.id if who.identity else who.policy or who.type
     return Problem(
@@ -115,9 +116,9 @@ def already_resolved(outcome: InteractionOutcome) -> Problem:
         "Already resolved",
         f"the interaction is {outcome.status.value} ({outcome.action}) by {who.type} {by} at "
         f"{outcome.resolved_at.isoformat()}" + (f" via {who.channel}" if who.channel else ""),
-        decided_by=who.model_dump(mode="json", exclude_none=True),
-        resolved_at=outcome.resolved_at.isoformat(),
-        outcome=outcome.model_dump(mode="json"),
+        decided_by=recorded["decided_by"],
+        resolved_at=recorded["resolved_at"],
+        outcome=recorded,
     )
 
 

@@ -56,8 +56,10 @@ class AmqpBrokerLink:
                 self._waiting.pop(key, None)
 
     async def request(self, request: InteractionRequest) -> None:
-        key = str(request.id)
-        envelope = Envelope(self._names.requests, key, encode_model(request), REQUEST_TYPE, key)
+        key = str(request.id)  # routed by kind, as the SDK does
+        envelope = Envelope(
+            self._names.requests, request.kind, encode_model(request), REQUEST_TYPE, key, key
+        )
         await self._publish(envelope)
 
     async def on_receipt(self, message: AbstractIncomingMessage) -> None:

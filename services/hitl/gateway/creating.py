@@ -34,15 +34,25 @@ async def create(
     """(201 and the outcome when decided within ``wait`` seconds, else 202 pending)."""
     request = parse(body, principal, ctx.max_body_bytes)
     existing = await ctx.reads.load(request.id)
-    if existing is not None:
-        if encode_model(existing.request) != encode_model(request):
-            raise _conflict(request)
-        return _created(existing)
+    if existing is not None and encode_model(existing.request) != encode_model(request):
+        raise _conflict(request)
     wait = min(wait, ctx.settings.gateway_max_wait_seconds)
+    if existing is None or (existing.is_pending and wait > 0):
+        await _publish_and_wait(ctx, request, publish=existing is None, wait=wait)
+    state = await ctx.reads.load(request.id)
+    if state is None:  # published; the broker has not stored it yet
+        return 202, Created(id=request.id, status="pending", outcome=None)
+    return _created(state)
+
+
+async def _publish_and_wait(
+    ctx: GatewayContext, request: InteractionRequest, *, publish: bool, wait: float
+) -> None:
     # Waiting starts before publishing: an auto-approved request is decided at once.
     final = asyncio.create_task(ctx.hub.wait_final(str(request.id), wait)) if wait > 0 else None
     try:
-        await ctx.broker.request(request)
+        if publish:
+            await ctx.broker.request(request)
         if final is not None:
             await final
     finally:
@@ -50,10 +60,6 @@ async def create(
             final.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await final
-    state = await ctx.reads.load(request.id)
-    if state is None:  # published; the broker has not stored it yet
-        return 202, Created(id=request.id, status="pending", outcome=None)
-    return _created(state)
 
 
 def parse(body: bytes, principal: Principal, max_bytes: int) -> InteractionRequest:

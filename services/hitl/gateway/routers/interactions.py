@@ -4,6 +4,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from pydantic import StringConstraints
 
 from hitl.core.listing import waiting_for_identity
 from hitl.gateway import answers, creating, views
@@ -32,7 +33,7 @@ InteractionId = Annotated[UUID, Path(description="The interaction's id.")]
 Kind = Annotated[
     str | None, Query(description="One of the kinds.", json_schema_extra={"enum": list(KIND_NAMES)})
 ]
-LABEL = r"^[^=]{1,256}=.{0,1024}$"
+Label = Annotated[str, StringConstraints(pattern=r"^[^=]{1,256}=.{0,1024}$")]
 REQUEST_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -57,8 +58,8 @@ async def list_interactions(
     kind: Kind = None,
     thread_id: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     label: Annotated[
-        list[str] | None,
-        Query(pattern=LABEL, description="key=value; repeat for several (all must match)."),
+        list[Label] | None,
+        Query(description="key=value; repeat for several (all must match)."),
     ] = None,
     requester: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
     node: Annotated[str | None, Query(min_length=1, max_length=256)] = None,
