@@ -17,11 +17,21 @@ from hitl.cli import (
     respond_cmd,
     routes_cmd,
     schemas_cmd,
+    stats_cmd,
 )
 from hitl.errors import ConfigError, HitlError
 from hitl.settings import Settings
 
-_COMMANDS = (broker_cmd, inspect_cmd, respond_cmd, demo_cmd, schemas_cmd, routes_cmd, bench_cmd)
+_COMMANDS = (
+    broker_cmd,
+    inspect_cmd,
+    stats_cmd,
+    respond_cmd,
+    demo_cmd,
+    schemas_cmd,
+    routes_cmd,
+    bench_cmd,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
