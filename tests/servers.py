@@ -46,6 +46,7 @@ REPLY_SERVICES = (
     "bench",
     "billing",
     "cut-connection",
+    "http",  # the gateway's, for requests created over HTTP
 )
 
 

@@ -13,7 +13,9 @@ from hitl.cli import (
     bench_cmd,
     broker_cmd,
     demo_cmd,
+    gateway_cmd,
     inspect_cmd,
+    keys_cmd,
     respond_cmd,
     routes_cmd,
     schemas_cmd,
@@ -24,9 +26,11 @@ from hitl.settings import Settings
 
 _COMMANDS = (
     broker_cmd,
+    gateway_cmd,
     inspect_cmd,
     stats_cmd,
     respond_cmd,
+    keys_cmd,
     demo_cmd,
     schemas_cmd,
     routes_cmd,

@@ -1,7 +1,8 @@
 """Request bodies are checked before anything parses them: their size (413) and, when there is
 one, that it is JSON (415). A pure ASGI middleware: a declared Content-Length over the limit is
-refused without reading a byte; otherwise the body is read up to the limit and handed on, so a
-chunked upload cannot slip past it either.
+refused without keeping a byte; otherwise the body is read up to the limit and handed on, so a
+chunked upload cannot slip past it either. Before a refusal, what the client still sends is read
+and dropped (up to a bound), so it gets to read the answer instead of a reset connection.
 """
 
 from email.message import Message as MimeMessage
@@ -12,6 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from hitl.gateway.problems import PROBLEM_JSON, Problem
 
 _WITH_BODY = frozenset({"POST", "PUT", "PATCH"})
+_DROP_AT_MOST_TIMES = 16
 
 
 class BodyLimits:
@@ -26,10 +28,12 @@ class BodyLimits:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._drop_rest(receive)
             await _refuse(self._too_large(int(declared)), scope, send)
             return
         body, disconnected = await self._read(receive)
         if body is None:
+            await self._drop_rest(receive)
             await _refuse(self._too_large(None), scope, send)
             return
         if body and not _is_json(headers.get("content-type")):
@@ -52,6 +56,15 @@ class BodyLimits:
             chunks.append(chunk)
             if not message.get("more_body", False):
                 return b"".join(chunks), False
+
+    async def _drop_rest(self, receive: Receive) -> None:
+        """Read and drop the rest of a refused body, up to a few times the limit."""
+        left = _DROP_AT_MOST_TIMES * self.max_bytes
+        while left > 0:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            left -= len(message.get("body", b""))
 
     def _too_large(self, size: int | None) -> Problem:
         sent = f"{size} bytes" if size is not None else "more"

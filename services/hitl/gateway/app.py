@@ -1,0 +1,65 @@
+"""The gateway's FastAPI application: one router per resource, the error handlers, the body
+checks and the HTTP metrics, around a ``GatewayContext`` it is given (never one it imports),
+so a test builds an app on its own servers, namespace or in-memory twins.
+"""
+
+import importlib.metadata
+from typing import Any
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from hitl.gateway import handlers, openapi
+from hitl.gateway.bodies import BodyLimits
+from hitl.gateway.deps import GatewayContext
+from hitl.gateway.metrics import HttpMetrics, MeasureRequests
+from hitl.gateway.problems import ProblemDetail
+from hitl.gateway.routers import events, interactions, ops, stats, threads
+
+ROUTERS = (interactions.router, threads.router, events.router, stats.router, ops.router)
+DESCRIPTION = """\
+The HTTP side of hitl: list and read interactions with their history, answer and cancel them
+as the API key's identity, create requests without an AMQP client, follow lifecycle events,
+and read analytics. Every error is RFC 9457 `application/problem+json`.
+
+Authenticate with `Authorization: Bearer <key>` (or `X-API-Key: <key>`); keys come from
+`hitl keys create`. The gateway never writes interaction state: answers go to the broker, and
+the response says what its receipt said.
+"""
+
+
+def create_app(context: GatewayContext, *, registry: CollectorRegistry | None = None) -> FastAPI:
+    """The app serving ``context``; its HTTP metrics go to ``registry`` (the host's, so
+    /metrics shows them beside the runtime's)."""
+    app = _application()
+    app.state.context = context
+    app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes)
+    app.add_middleware(MeasureRequests, metrics=HttpMetrics(registry or CollectorRegistry()))
+    return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The published OpenAPI document (schemas/openapi.json); needs no servers."""
+    return _application().openapi()
+
+
+def _application() -> FastAPI:
+    app = FastAPI(
+        title="hitl gateway",
+        version=importlib.metadata.version("hitl"),
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    for router in ROUTERS:
+        app.include_router(router)
+    handlers.install(app)
+    document: dict[str, Any] = {}
+
+    def published() -> dict[str, Any]:
+        if not document:
+            document.update(openapi.document(app, ProblemDetail))
+        return document
+
+    app.openapi = published  # type: ignore[method-assign]
+    return app
