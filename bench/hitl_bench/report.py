@@ -6,8 +6,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from hitl_bench.footprint import FINISHED, PENDING, Footprint
+from hitl_bench.gateway_side import FIRST_PAGE, GATEWAY, THREAD, ReadSample
 from hitl_bench.growth import GrowthSample, Seeding
 from hitl_bench.scenario import Sample
+from hitl_bench.sse import FanoutSample
 from hitl_bench.stats import Spread
 from hitl_bench.trees import AFTER, BEFORE
 
@@ -197,6 +199,135 @@ def baseline(samples: Sequence[Sample]) -> Table:
                 "",
             )
         )
+    return table
+
+
+def gateway(samples: Sequence[Sample]) -> Table:
+    """Answers through the gateway's HTTP against answers over AMQP (the ``hitl`` samples:
+    another broker of the same tree, in the same runs)."""
+    table = Table(
+        "Answering through the gateway (HTTP) against over AMQP, interleaved: median over "
+        "runs, [lowest-highest]; http/amqp per run, then the median",
+        (
+            "in flight",
+            "answer via",
+            "interactions/s",
+            "round trip - responder",
+            "answer -> outcome",
+            "CPU% svc/gateway/bench/rabbit/redis",
+            "CPU ms/interaction svc",
+        ),
+    )
+    for c in sorted({s.concurrency for s in samples if s.system == GATEWAY}):
+        pairs = _paired(samples, c, GATEWAY, AFTER)
+        for label, group in (("amqp", [b for _, b in pairs]), ("http", [a for a, _ in pairs])):
+            cpu = "/".join(
+                Spread.of([s.cpu[k] for s in group if k in s.cpu]).show("{:.0f}").split()[0]
+                for k in ("service", "gateway", "bench", "rabbitmq", "redis")
+            )
+            table.rows.append(
+                (
+                    str(c),
+                    label,
+                    Spread.of([s.throughput for s in group]).show("{:.0f}"),
+                    _lat(group, "round_trip")[0],
+                    _lat(group, "outcome")[0],
+                    cpu,
+                    _cpu_per_interaction(group, ("service",)),
+                )
+            )
+        table.rows.append(
+            (
+                str(c),
+                "http/amqp",
+                _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                "p50 "
+                + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
+                + " ms",
+                "p50 "
+                + _spread([a.outcome.p50 - b.outcome.p50 for a, b in pairs], "{:+.2f}")
+                + " ms",
+                "",
+                "",
+            )
+        )
+    return table
+
+
+def fanout(fanouts: Sequence[FanoutSample]) -> Table:
+    table = Table(
+        "Event streams: GET /v1/events open on one gateway while interactions run (median "
+        "over runs, [range]); lag = read by the client - the event's at",
+        (
+            "streams",
+            "load",
+            "interactions/s",
+            "events/s delivered, all streams",
+            "events per stream (least-most)",
+            "lag ms p50 / p95 / p99",
+            "notices",
+            "CPU% gateway / reader",
+        ),
+    )
+    for streams, offered in dict.fromkeys((f.streams, f.offered) for f in fanouts):
+        group = [f for f in fanouts if (f.streams, f.offered) == (streams, offered)]
+        notices: dict[str, int] = {}
+        for f in group:
+            for name, n in f.notices.items():
+                notices[name] = notices.get(name, 0) + n
+        table.rows.append(
+            (
+                str(streams),
+                offered,
+                Spread.of([f.interactions.throughput for f in group]).show("{:.0f}"),
+                Spread.of([f.delivered_per_second for f in group]).show("{:.0f}"),
+                f"{min(f.least for f in group)}-{max(f.most for f in group)}",
+                f"{Spread.of([f.lag.p50 for f in group]).show()} / "
+                f"{Spread.of([f.lag.p95 for f in group]).median:.1f} / "
+                f"{Spread.of([f.lag.p99 for f in group]).median:.1f}",
+                ", ".join(f"{k} {v}" for k, v in sorted(notices.items())) or "none",
+                f"{Spread.of([f.gateway_cpu_percent for f in group]).median:.0f} / "
+                f"{Spread.of([f.reader_cpu_percent for f in group]).median:.0f}",
+            )
+        )
+    return table
+
+
+def reads(samples: Sequence[ReadSample]) -> Table:
+    table = Table(
+        "Listings with N pending: through the gateway's HTTP [the same query on the store's "
+        "read port]; ms p50 / p99, median over runs",
+        (
+            "pending",
+            "first page (GET /v1/interactions?status=pending, 50)",
+            "thread (GET /v1/threads/{id}/pending)",
+        ),
+    )
+    levels = sorted({r.pending for r in samples})
+
+    def cell(group: Sequence[ReadSample]) -> str:
+        http50 = Spread.of([r.http.p50 for r in group]).median
+        http99 = Spread.of([r.http.p99 for r in group]).median
+        store50 = Spread.of([r.store.p50 for r in group]).median
+        store99 = Spread.of([r.store.p99 for r in group]).median
+        return f"{http50:.2f} / {http99:.2f} [{store50:.2f} / {store99:.2f}]"
+
+    def of(level: int, what: str) -> list[ReadSample]:
+        return [r for r in samples if r.pending == level and r.what == what]
+
+    for level in levels:
+        table.rows.append((f"{level:,}", cell(of(level, FIRST_PAGE)), cell(of(level, THREAD))))
+    if len(levels) > 1:
+        low, high = levels[0], levels[-1]
+
+        def growth(what: str) -> str:
+            a = Spread.of([r.http.p50 for r in of(high, what)]).median
+            b = Spread.of([r.http.p50 for r in of(low, what)]).median
+            c = Spread.of([r.http.p99 for r in of(high, what)]).median
+            d = Spread.of([r.http.p99 for r in of(low, what)]).median
+            return f"p50 {_ratio(a, b)}, p99 {_ratio(c, d)}"
+
+        table.rows.append((f"{high:,} / {low:,}", growth(FIRST_PAGE), growth(THREAD)))
     return table
 
 

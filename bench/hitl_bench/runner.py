@@ -1,6 +1,7 @@
-"""One bench run: end to end at each concurrency (hitl and the peer, and the baseline tree's
-broker when one is given, interleaved), one versus two brokers, Redis bytes per interaction,
-then growth; the tables; the ratio line last."""
+"""One bench run: end to end at each concurrency (hitl and the peer, hitl answered through the
+gateway, and the baseline tree's broker when one is given, interleaved), one versus two
+brokers, event streams fanned out by the gateway, Redis bytes per interaction, then growth
+(with the gateway's listings); the tables; the ratio line last."""
 
 import contextlib
 import json
@@ -21,11 +22,13 @@ from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.purge import purge_namespace
 from hitl_bench import footprint, report
 from hitl_bench.footprint import Footprint
+from hitl_bench.gateway_side import GATEWAY, Gateway, GatewayRig, ReadSample, measure_reads
 from hitl_bench.growth import GrowthSample, Seeding, measure_level, seed
 from hitl_bench.hitl_side import HitlRig, new_namespace
 from hitl_bench.peer import PeerRig
 from hitl_bench.procs import server_pids
 from hitl_bench.scenario import Rig, Sample, drive
+from hitl_bench.sse import FanoutSample, measure_fanout
 from hitl_bench.trees import BEFORE, CURRENT, Tree
 
 RATIO_CONCURRENCY = 64
@@ -59,6 +62,14 @@ class Options:
     footprint_runs: int = 2
     footprint_pending: int = 20_000
     footprint_count: int = 3000
+    # the gateway: answers over HTTP beside AMQP, event streams, listings with N pending
+    gateway: bool = True
+    gateway_concurrency: tuple[int, ...] = (1, 64)
+    sse_streams: int = 100
+    sse_count: int = 300  # interactions per load while the streams are open
+    sse_rate: float = 25.0  # interactions/s of the paced load (the other: flat out)
+    sse_concurrency: int = 16
+    read_calls: int = 200  # per listing and level
     json_path: Path | None = None
     markdown_path: Path | None = None
     log_dir: Path | None = None
@@ -80,6 +91,8 @@ class Options:
             "footprint_runs": 1,
             "footprint_pending": 2000,
             "footprint_count": 200,
+            "sse_count": 60,
+            "read_calls": 20,
         }
         values.update(overrides)
         return cls(**values)
@@ -99,10 +112,14 @@ class Results:
     growth: list[GrowthSample] = field(default_factory=list)
     seedings: dict[int, Seeding] = field(default_factory=dict)
     footprints: list[Footprint] = field(default_factory=list)
+    fanouts: list[FanoutSample] = field(default_factory=list)
+    reads: list[ReadSample] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "e2e": [s.as_dict() for s in self.e2e],
+            "fanouts": [f.as_dict() for f in self.fanouts],
+            "reads": [r.as_dict() for r in self.reads],
             "footprints": [f.as_dict() for f in self.footprints],
             "brokers": [s.as_dict() for s in self.brokers],
             "growth": [g.as_dict() for g in self.growth],
@@ -154,18 +171,28 @@ async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) 
         if opts.baseline is not None
         else None
     )
+    gateway = (
+        GatewayRig(
+            HitlRig(
+                opts.amqp_url, opts.redis_url, new_namespace("http"), log_dir, _broker_env(opts)
+            )
+        )
+        if opts.gateway
+        else None
+    )
     rigs: list[Rig] = [hitl, peer]
     servers = server_pids()
     try:
         await hitl.start()
         await peer.start()
-        if before is not None:
-            await before.start()
-            rigs.append(before)
+        for extra in (gateway, before):
+            if extra is not None:
+                await extra.start()
+                rigs.append(extra)
         for rig in rigs:
             await drive(rig, 16, opts.warmup)
         for i, c in enumerate(opts.concurrency):
-            here = [r for r in rigs if r is not before or c in opts.baseline_concurrency]
+            here = [r for r in rigs if _measured_at(r, c, opts)]
             turn = (run + i) % len(here)  # who goes first rotates per concurrency and run
             for rig in here[turn:] + here[:turn]:
                 sample = await drive(rig, c, opts.samples_for(c), extra_cpu=servers)
@@ -180,14 +207,53 @@ async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) 
             results.brokers += [one, two]
             _say(_line(one, run))
             _say(_line(two, run))
+        if gateway is not None and opts.sse_streams:
+            await _fanout(opts, gateway, results, run)
     finally:
         with contextlib.suppress(Exception):
             await hitl.close()
         with contextlib.suppress(Exception):
             await peer.close()
-        if before is not None:
-            with contextlib.suppress(Exception):
-                await before.close()
+        for extra in (gateway, before):
+            if extra is not None:
+                with contextlib.suppress(Exception):
+                    await extra.close()
+
+
+async def _fanout(opts: Options, gateway: GatewayRig, results: Results, run: int) -> None:
+    """Event streams at a paced load, then flat out; answers go over AMQP meanwhile, so the
+    gateway only fans events out."""
+    gateway.answer_over_http(False)
+    try:
+        for rate in (opts.sse_rate, None):
+            fanout = await measure_fanout(
+                gateway,
+                gateway.url,
+                gateway.key,
+                gateway.gateway_pid,
+                streams=opts.sse_streams,
+                count=opts.sse_count,
+                concurrency=opts.sse_concurrency,
+                rate=rate,
+            )
+            results.fanouts.append(fanout)
+            _say(
+                f"run {run + 1} {fanout.streams} event streams, {fanout.offered}: "
+                f"{fanout.interactions.throughput:.0f} interactions/s, "
+                f"{fanout.delivered_per_second:.0f} events/s delivered, lag p50 "
+                f"{fanout.lag.p50:.1f} ms p99 {fanout.lag.p99:.1f} ms, "
+                f"{fanout.least}-{fanout.most} per stream"
+            )
+    finally:
+        gateway.answer_over_http(True)
+
+
+def _measured_at(rig: Rig, concurrency: int, opts: Options) -> bool:
+    if rig.name == BEFORE:
+        return concurrency in opts.baseline_concurrency
+    if isinstance(rig, GatewayRig):
+        return concurrency in opts.gateway_concurrency
+    return True
 
 
 async def _footprint(opts: Options, log_dir: Path, results: Results) -> None:
@@ -225,8 +291,13 @@ async def _growth(opts: Options, log_dir: Path, results: Results) -> None:
     redis: Redis = Redis.from_url(opts.redis_url)
     rig = HitlRig(opts.amqp_url, opts.redis_url, namespace, log_dir, _broker_env(opts))
     seeded = 0
+    gateway: Gateway | None = None
     try:
         await rig.start()
+        if opts.gateway:
+            gateway = await Gateway.start(
+                rig.env(), f"{namespace}-gateway", log_dir, scopes=("read",)
+            )
         for level in sorted(opts.pending):
             seeding = await seed(
                 redis, keys, level - seeded, start=seeded, retention_seconds=opts.retention_seconds
@@ -258,7 +329,23 @@ async def _growth(opts: Options, log_dir: Path, results: Results) -> None:
                     f"idle {sample.idle_cpu_ms_per_s:.1f} ms CPU/s, "
                     f"tick {sample.tick_ms_p50:.2f} ms"
                 )
+                if gateway is not None:
+                    reads = await measure_reads(
+                        gateway, opts.redis_url, namespace, opts.shards, level, opts.read_calls
+                    )
+                    results.reads += reads
+                    _say(
+                        f"pending {level:,}: "
+                        + ", ".join(
+                            f"{r.what} p50 {r.http.p50:.2f} ms over HTTP, "
+                            f"{r.store.p50:.2f} ms in the store"
+                            for r in reads
+                        )
+                    )
     finally:
+        if gateway is not None:
+            with contextlib.suppress(Exception):
+                await gateway.stop()
         with contextlib.suppress(Exception):
             await rig.close(cleanup=False)
         with contextlib.suppress(Exception):
@@ -284,12 +371,18 @@ def render(results: Results, as_markdown: bool = False) -> str:
     tables = [report.end_to_end(results.e2e)]
     if any(s.system == BEFORE for s in results.e2e):
         tables.append(report.baseline(results.e2e))
+    if any(s.system == GATEWAY for s in results.e2e):
+        tables.append(report.gateway(results.e2e))
+    if results.fanouts:
+        tables.append(report.fanout(results.fanouts))
     if results.footprints:
         tables.append(report.footprint(results.footprints))
     if results.brokers:
         tables.append(report.brokers(results.brokers))
     if results.growth:
         tables.append(report.growth(results.growth, results.seedings))
+    if results.reads:
+        tables.append(report.reads(results.reads))
     show: Callable[[report.Table], str] = (
         report.Table.markdown if as_markdown else report.Table.text
     )

@@ -11,7 +11,7 @@ notify = t1 - t0, outcome = t3 - t2, round trip less the responder's own time =
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -24,6 +24,8 @@ from hitl_bench.stats import Quantiles
 
 # body of a notification -> (interaction id, routing key, body of the answer)
 Answer = Callable[[bytes], tuple[str, str, bytes]]
+# (routing key, body of the answer) -> sent (confirmed, or whatever its transport says)
+Send = Callable[[str, bytes], Awaitable[None]]
 
 
 def answer_notification(body: bytes) -> tuple[str, str, bytes]:
@@ -45,14 +47,22 @@ def answer_notification(body: bytes) -> tuple[str, str, bytes]:
 
 class AutoResponder:
     """A notifier bot that answers at once: consume a notification, publish the answer with
-    confirms, then ack. Records t1 and t2 per interaction."""
+    confirms (or send it another way: ``answer_over``), then ack. Records t1 and t2 per
+    interaction."""
 
     def __init__(self, exchange: AbstractExchange, answer: Answer, message_type: str) -> None:
         self._exchange = exchange
-        self._answer = answer
+        self._answer = self._amqp_answer = answer
+        self._send: Send = self._publish
         self._type = message_type
         self.notified: dict[str, float] = {}
         self.answered: dict[str, float] = {}
+
+    def answer_over(self, answer: Answer | None = None, send: Send | None = None) -> None:
+        """Answer with ``answer``'s bodies, sent by ``send`` (the gateway's HTTP); without
+        them, as at first (over AMQP)."""
+        self._answer = answer or self._amqp_answer
+        self._send = send or self._publish
 
     async def on_notification(self, message: AbstractIncomingMessage) -> None:
         t1 = time.perf_counter()
@@ -60,6 +70,11 @@ class AutoResponder:
         t2 = time.perf_counter()
         self.notified[iid] = t1
         self.answered[iid] = t2
+        await self._send(routing_key, body)
+        await message.ack()
+
+    async def _publish(self, routing_key: str, body: bytes) -> None:
+        iid = routing_key  # the bench routes each answer by its interaction id
         await self._exchange.publish(
             aio_pika.Message(
                 body,
@@ -71,7 +86,6 @@ class AutoResponder:
             ),
             routing_key,
         )
-        await message.ack()
 
     def forget(self) -> None:
         self.notified.clear()
@@ -123,17 +137,24 @@ async def drive(
     *,
     extra_cpu: Mapping[str, Sequence[int]] | None = None,
     brokers: int = 1,
+    rate: float | None = None,
 ) -> Sample:
     """``concurrency`` producers ask ``count`` questions in all, each waiting for its outcome
-    before asking the next one."""
+    before asking the next one; with ``rate``, the k-th question waits until k / rate
+    seconds after the start (so at most ``rate`` per second)."""
     rig.responder.forget()
     remaining = count
     done: list[tuple[str, float, float]] = []
+    start = time.perf_counter()
 
     async def producer() -> None:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
+            if rate is not None:
+                due = start + (count - remaining - 1) / rate - time.perf_counter()
+                if due > 0:
+                    await asyncio.sleep(due)
             done.append(await rig.ask_one(remaining))
 
     meter = CpuMeter({**rig.cpu_groups(), **(extra_cpu or {})})

@@ -48,7 +48,7 @@ def test_baseline_tree_is_measured_beside_the_current_one(tmp_path: Path) -> Non
     env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
     env.update({"HITL_AMQP_URL": AMQP_URL, "HITL_REDIS_URL": REDIS_URL})
     command = [sys.executable, "-m", "hitl.cli.main", "bench", "--quick", "--no-growth"]
-    command += ["--no-brokers", "--concurrency", "1,16,64", "--count", "64"]
+    command += ["--no-brokers", "--no-gateway", "--concurrency", "1,16,64", "--count", "64"]
     command += ["--serial-count", "10", "--baseline-tree", str(tree), "--log-dir", str(logs)]
     command += ["--footprint-pending", "500", "--footprint-count", "64"]
     done = subprocess.run(

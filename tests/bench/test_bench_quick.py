@@ -1,7 +1,8 @@
 """``hitl bench --quick`` runs to the end on the real servers and ends with the ratio line.
 
 Performance is measured by the bench, not asserted here: this only checks that the harness
-works (both systems answered every interaction, the tables printed, the ratio is a number).
+works (both systems answered every interaction, the tables printed, the ratio is a number,
+every event stream got every event).
 """
 
 import os
@@ -39,6 +40,18 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
     assert "Growth" in done.stdout
     footprint = _table(done.stdout, "Redis bytes per interaction")
     assert [row.split()[0] for row in footprint[1:]] == ["hitl"], footprint
+    # through a real `hitl gateway`: answers over HTTP beside AMQP at 1 and 64 in flight,
+    # 100 event streams at a paced load and flat out, listings at each growth level
+    answers = _table(done.stdout, "Answering through the gateway (HTTP) against over AMQP")
+    rows = [line.split()[:2] for line in answers[1:]]
+    assert rows == [[c, via] for c in ("1", "64") for via in ("amqp", "http", "http/amqp")]
+    streams = _table(done.stdout, "Event streams")
+    assert [line.split()[:2] for line in streams[1:]] == [["100", "25/s"], ["100", "16"]]
+    for row in streams[1:]:
+        [(least, most)] = re.findall(r" (\d+)-(\d+) ", row)  # events per stream
+        assert least == most != "0", streams  # every stream got every event
+    listings = _table(done.stdout, "Listings with N pending")
+    assert [line.split()[0] for line in listings[1:]] == ["1,000", "10,000", "10,000"]
 
 
 def _table(stdout: str, title: str) -> list[str]:

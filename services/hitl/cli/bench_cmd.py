@@ -29,9 +29,11 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         help="benchmark hitl against a hand-written pipeline (see docs/benchmarks.md)",
         description="End to end at each concurrency (hitl and the peer, interleaved), one\n"
         "versus two brokers, Redis bytes per interaction, and growth with many interactions\n"
-        "pending. With --baseline-tree, a broker built from that tree is measured\n"
-        "interleaved with the current one. Tables go to stdout, progress to stderr; the\n"
-        "last line is ratio_vs_handwritten=<x.xx>. See docs/benchmarks.md.",
+        "pending. Through a `hitl gateway` process: answers over HTTP beside AMQP, event\n"
+        "streams fanned out, listings with N pending. With --baseline-tree, a broker built\n"
+        "from that tree is measured interleaved with the current one. Tables go to stdout,\n"
+        "progress to stderr; the last line is ratio_vs_handwritten=<x.xx>. See\n"
+        "docs/benchmarks.md.",
         epilog="examples:\n"
         "  hitl bench --quick\n"
         "  mkdir /tmp/base && git archive 98602c6 services schemas | tar -x -C /tmp/base\n"
@@ -82,6 +84,45 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
         "(default 3000)",
     )
     p.add_argument("--footprint-runs", type=int, metavar="N", help="(default 2; quick 1)")
+    p.add_argument(
+        "--no-gateway",
+        action="store_true",
+        help="skip the gateway: answers over HTTP, event streams, listings with N pending",
+    )
+    p.add_argument(
+        "--gateway-concurrency",
+        type=_ints,
+        metavar="N,N",
+        help="the concurrencies (of --concurrency) answers go through the gateway at "
+        "(default 1,64)",
+    )
+    p.add_argument(
+        "--sse-streams", type=int, metavar="N", help="event streams open at once (default 100)"
+    )
+    p.add_argument(
+        "--sse-count",
+        type=int,
+        metavar="N",
+        help="interactions per load while the event streams are open, per run (default 300)",
+    )
+    p.add_argument(
+        "--sse-rate",
+        type=float,
+        metavar="N",
+        help="interactions/s of the paced load on the event streams (default 25)",
+    )
+    p.add_argument(
+        "--sse-concurrency",
+        type=int,
+        metavar="N",
+        help="producers of both loads; the second is as fast as they go (default 16)",
+    )
+    p.add_argument(
+        "--read-calls",
+        type=int,
+        metavar="N",
+        help="calls per listing and growth level, over HTTP and in the store (default 200)",
+    )
     p.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
     p.add_argument("--markdown", type=Path, metavar="PATH", help="write the tables as Markdown")
     p.add_argument("--log-dir", type=Path, metavar="DIR", help="where process logs go")
@@ -124,6 +165,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         "log_dir": args.log_dir,
         "baseline": baseline,
         "footprint": not args.no_footprint,
+        "gateway": not args.no_gateway,
     }
     for name in (
         "concurrency",
@@ -135,6 +177,12 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         "footprint_pending",
         "footprint_count",
         "footprint_runs",
+        "gateway_concurrency",
+        "sse_streams",
+        "sse_count",
+        "sse_rate",
+        "sse_concurrency",
+        "read_calls",
     ):
         value = getattr(args, name)
         if value is not None:
