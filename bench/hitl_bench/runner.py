@@ -291,13 +291,8 @@ async def _growth(opts: Options, log_dir: Path, results: Results) -> None:
     redis: Redis = Redis.from_url(opts.redis_url)
     rig = HitlRig(opts.amqp_url, opts.redis_url, namespace, log_dir, _broker_env(opts))
     seeded = 0
-    gateway: Gateway | None = None
     try:
         await rig.start()
-        if opts.gateway:
-            gateway = await Gateway.start(
-                rig.env(), f"{namespace}-gateway", log_dir, scopes=("read",)
-            )
         for level in sorted(opts.pending):
             seeding = await seed(
                 redis, keys, level - seeded, start=seeded, retention_seconds=opts.retention_seconds
@@ -329,29 +324,40 @@ async def _growth(opts: Options, log_dir: Path, results: Results) -> None:
                     f"idle {sample.idle_cpu_ms_per_s:.1f} ms CPU/s, "
                     f"tick {sample.tick_ms_p50:.2f} ms"
                 )
-                if gateway is not None:
-                    reads = await measure_reads(
-                        gateway, opts.redis_url, namespace, opts.shards, level, opts.read_calls
-                    )
-                    results.reads += reads
-                    _say(
-                        f"pending {level:,}: "
-                        + ", ".join(
-                            f"{r.what} p50 {r.http.p50:.2f} ms over HTTP, "
-                            f"{r.store.p50:.2f} ms in the store"
-                            for r in reads
-                        )
-                    )
+            if opts.gateway:
+                await _listings(opts, rig, level, log_dir, results)
     finally:
-        if gateway is not None:
-            with contextlib.suppress(Exception):
-                await gateway.stop()
         with contextlib.suppress(Exception):
             await rig.close(cleanup=False)
         with contextlib.suppress(Exception):
             await rig.delete()
         await purge_namespace(redis, namespace)
         await redis.aclose()
+
+
+async def _listings(
+    opts: Options, rig: HitlRig, level: int, log_dir: Path, results: Results
+) -> None:
+    """A gateway on the growth namespace, only while its listings are measured (so it does
+    not consume the namespace's events during the growth runs)."""
+    gateway = await Gateway.start(
+        rig.env(), f"{rig.namespace}-gateway-{level}", log_dir, scopes=("read",)
+    )
+    try:
+        for _ in range(opts.growth_runs):
+            reads = await measure_reads(
+                gateway, opts.redis_url, rig.namespace, opts.shards, level, opts.read_calls
+            )
+            results.reads += reads
+            _say(
+                f"pending {level:,}: "
+                + ", ".join(
+                    f"{r.what} p50 {r.http.p50:.2f} ms over HTTP, {r.store.p50:.2f} ms in the store"
+                    for r in reads
+                )
+            )
+    finally:
+        await gateway.stop()
 
 
 def machine() -> str:
