@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from hitl.cli.main import main
-from hitl.cli.schemas_cmd import differences
+from hitl.cli.schemas_cmd import differences, published_files
 from hitl.settings import Settings
 from hitl_contract import KIND_NAMES, ErrorCode
 from hitl_contract.asyncapi import asyncapi_document, kind_actions
@@ -46,7 +46,7 @@ MESSAGE_TYPES = (
 
 
 def test_committed_schema_files_match_the_models() -> None:
-    problems = differences(SCHEMAS, render_files())
+    problems = differences(SCHEMAS, published_files())
     assert not problems, (
         "schemas/ drifted from the models; run `hitl schemas export` and "
         "commit the result:\n" + "\n".join(problems)
@@ -66,7 +66,7 @@ def test_cli_check_reports_drift_and_export_repairs_it(
 
     assert main(["schemas", "export", "--dir", str(out)]) == 0
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == sorted(
-        render_files()
+        published_files()
     )
     assert main(["schemas", "export", "--dir", str(out), "--check"]) == 0
 
@@ -81,7 +81,7 @@ def test_cli_check_reports_drift_and_export_repairs_it(
     assert "asyncapi.yaml" not in err
 
     assert main(["schemas", "export", "--dir", str(out)]) == 0
-    assert differences(out, render_files()) == [
+    assert differences(out, published_files()) == [
         f"stale: {out / 'json' / 'old-message.schema.json'}"
     ]
 

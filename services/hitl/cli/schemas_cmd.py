@@ -1,16 +1,21 @@
 """``hitl schemas export [--dir PATH] [--check]``: write the published contract from the models.
 
-Writes ``json/<message>.schema.json`` (JSON Schema 2020-12) and ``asyncapi.yaml`` (AsyncAPI 3.0)
-under ``--dir``. With ``--check`` nothing is written: the command exits 1 listing every file
-that is missing, differs from what the models produce, or is no longer produced.
+Writes ``json/<message>.schema.json`` (JSON Schema 2020-12), ``asyncapi.yaml`` (AsyncAPI 3.0)
+and ``openapi.json`` (the gateway's REST API, OpenAPI 3.1) under ``--dir``. With ``--check``
+nothing is written: the command exits 1 listing every file that is missing, differs from what
+the models produce, or is no longer produced.
 """
 
 import argparse
 import sys
 from pathlib import Path
 
+from hitl.gateway.app import openapi_document
 from hitl.settings import Settings
+from hitl_contract.export import dumps_json
 from hitl_contract.files import JSON_DIR, render_files
+
+OPENAPI_FILE = "openapi.json"
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -18,7 +23,7 @@ def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None
     actions = p.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
     e = actions.add_parser(
         "export",
-        help="write json/*.schema.json and asyncapi.yaml from the "
+        help="write json/*.schema.json, asyncapi.yaml and openapi.json from the "
         "models (for the default namespace 'hitl')",
     )
     e.add_argument(
@@ -39,8 +44,13 @@ async def run(args: argparse.Namespace, settings: Settings | None) -> int:
     return check(args.dir) if args.check else export(args.dir)
 
 
+def published_files() -> dict[str, str]:
+    """Path relative to the schemas directory -> text: the wire contract and the REST API."""
+    return {**render_files(), OPENAPI_FILE: dumps_json(openapi_document())}
+
+
 def export(directory: Path) -> int:
-    files = render_files()
+    files = published_files()
     for relative, text in sorted(files.items()):
         path = directory / relative
         if _read(path) == text:
@@ -55,7 +65,7 @@ def export(directory: Path) -> int:
 
 
 def check(directory: Path) -> int:
-    problems = differences(directory, render_files())
+    problems = differences(directory, published_files())
     if not problems:
         print(f"the files in {directory} match the models")
         return 0

@@ -41,8 +41,8 @@ def problems(*statuses: int, model: type[BaseModel] = ProblemDetail) -> dict[int
 
 
 def document(app: FastAPI, *extra_models: type[BaseModel]) -> dict[str, Any]:
-    """The app's OpenAPI document, with the problem models it refers to and without FastAPI's
-    default validation error schemas."""
+    """The app's OpenAPI document, with the problem models it refers to, the answers every
+    authenticated route may give, and without FastAPI's default validation error schemas."""
     doc = get_openapi(
         title=app.title,
         version=app.version,
@@ -58,9 +58,12 @@ def document(app: FastAPI, *extra_models: type[BaseModel]) -> dict[str, Any]:
         found = model.model_json_schema(ref_template=_REF)
         schemas.update(found.pop("$defs", {}))
         schemas[model.__name__] = found
-    for operations in doc["paths"].values():
+    for path, operations in doc["paths"].items():
         for operation in operations.values():
-            responses = operation.get("responses", {})
+            responses = operation.setdefault("responses", {})
+            if path.startswith("/v1/"):  # every /v1 route asks for a key (tests check it)
+                for status, response in problems(*AUTHENTICATED).items():
+                    responses.setdefault(str(status), response)
             default = responses.get("422", {}).get("content", {})
             if "application/json" in default:  # FastAPI's own, for the parameters
                 responses.pop("422")

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from hitl.adapters.redis.apikeys import RedisApiKeys
 from hitl.adapters.redis.keys import Keys
+from hitl.gateway.app import openapi_document
 from hitl.gateway.service import GatewayService
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
@@ -24,7 +25,23 @@ ENDPOINTS = [
     ("POST", "/v1/interactions/{id}/responses", {"action": "approve"}, "respond"),
     ("POST", "/v1/interactions/{id}/cancel", {}, "respond"),
     ("POST", "/v1/interactions", raw_request(), "request"),
+    ("GET", "/v1/events", None, "read"),
+    ("GET", "/v1/stats", None, "read"),
 ]
+
+
+def test_every_v1_operation_is_tried() -> None:
+    published = {
+        (method.upper(), path)
+        for path, operations in openapi_document()["paths"].items()
+        for method in operations
+        if path.startswith("/v1/")
+    }
+    tried = {
+        (method, path.replace("{id}", "{interaction_id}").replace("t-1", "{thread_id}"))
+        for method, path, *_ in ENDPOINTS
+    }
+    assert published == tried
 
 
 @pytest.fixture
