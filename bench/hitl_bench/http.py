@@ -73,17 +73,23 @@ class HttpClient:
         return await self.request(self.head("POST", path, extra) + b"\r\n" + body)
 
     async def request(self, raw: bytes) -> Response:
-        """Send a whole request (head and body); a connection the server closed meanwhile
-        is replaced once."""
+        """Send a whole request (head and body). When a kept-alive connection turns out to
+        be closed by the server (uvicorn closes idle ones after 5 s) before any byte of the
+        answer came, the idle connections are dropped and the request is sent once more on
+        a new one: the bench's requests are reads, or answers with a response_id, so a
+        repeat counts once."""
         for attempt in (1, 2):
-            connection = self._idle.pop() if self._idle else await self._connect()
+            fresh = not self._idle
+            connection = await self._connect() if fresh else self._idle.pop()
             try:
                 connection.writer.write(raw)
                 response = await read_response(connection.reader)
-            except (ConnectionError, asyncio.IncompleteReadError):
+            except (ConnectionError, asyncio.IncompleteReadError) as exc:
                 connection.close()
-                if attempt == 2:
+                began = isinstance(exc, asyncio.IncompleteReadError) and bool(exc.partial)
+                if fresh or attempt == 2 or began:
                     raise
+                await self.close()
                 continue
             except BaseException:
                 connection.close()
