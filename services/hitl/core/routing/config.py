@@ -6,6 +6,7 @@ are references (an environment variable or a file), resolved by the notifier tha
 never stored in the config or printed.
 """
 
+import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
@@ -71,6 +72,17 @@ class SecretRef(_Strict):
         return self
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Headers the webhook channel writes itself: a receiver's `headers` may not replace them.
+WEBHOOK_OWN_HEADERS = frozenset(
+    {
+        "content-type", "content-length", "transfer-encoding", "host", "user-agent",
+        "webhook-id", "webhook-timestamp", "webhook-signature",
+    }
+)  # fmt: skip
+
+
 class WebhookReceiver(_Strict):
     type: Literal["webhook"]
     name: Name
@@ -78,7 +90,15 @@ class WebhookReceiver(_Strict):
     secret: SecretRef | None = Field(
         default=None, description="The whsec_ signing secret (Standard Webhooks)."
     )
-    headers: dict[str, str] = Field(default_factory=dict)
+    secrets: list[SecretRef] | None = Field(
+        default=None,
+        min_length=1,
+        description="Instead of `secret`, during a key rotation: every request is signed with "
+        "each of them, so the receiver accepts it with the old secret or the new one.",
+    )
+    headers: dict[str, str] = Field(
+        default_factory=dict, description="Extra request headers, e.g. Authorization."
+    )
     timeout: Duration = Field(default=10.0, description="Per attempt.")
     allow_private: bool = Field(
         default=False, description="Allow loopback, private and link-local destinations."
@@ -91,6 +111,31 @@ class WebhookReceiver(_Strict):
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
         return value
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, text in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"{name!r} is not a header name (letters, digits, -, _ ...)")
+            if name.lower() in WEBHOOK_OWN_HEADERS:
+                raise ValueError(f"{name} is set by hitl itself, not by headers")
+            if _CONTROL.search(text):
+                raise ValueError(f"the value of {name} holds a line break or control character")
+        return value
+
+    @model_validator(mode="after")
+    def _secret_or_secrets(self) -> "WebhookReceiver":
+        if self.secret is not None and self.secrets is not None:
+            raise ValueError("give secret or secrets, not both")
+        return self
+
+    @property
+    def signing_secrets(self) -> tuple[SecretRef, ...]:
+        """The secrets every request is signed with; empty for an unsigned receiver."""
+        if self.secrets is not None:
+            return tuple(self.secrets)
+        return () if self.secret is None else (self.secret,)
 
 
 class EmailReceiver(_Strict):
