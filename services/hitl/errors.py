@@ -82,5 +82,27 @@ class Permanent(NotifierError):
         self.disable = disable
 
 
+class WebhookRefused(HitlError):
+    """A signed webhook coming in (an answer) that must not be acted on: the endpoint answers
+    401 and changes nothing. The subclass says why."""
+
+
+class MalformedWebhook(WebhookRefused):
+    """A webhook-id, webhook-timestamp or webhook-signature header missing or garbled, or a
+    body that is not UTF-8 JSON."""
+
+
+class StaleWebhook(WebhookRefused):
+    """A webhook-timestamp more than the tolerance (5 minutes) before or after now."""
+
+
+class ForgedWebhook(WebhookRefused):
+    """No signature matches any of the secrets."""
+
+
+class ReplayedWebhook(WebhookRefused):
+    """A webhook-id accepted before: the same signed request sent again."""
+
+
 class AskTimeout(HitlError, TimeoutError):
     """``ask`` gave up waiting; the interaction itself is still pending in the broker."""

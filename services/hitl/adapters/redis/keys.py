@@ -6,7 +6,7 @@ the done index and the read indexes of finished interactions are trimmed by the 
 (``trim.lua``, from the keys recorded in ``done_keys``); counter hashes expire after
 ``analytics_retention_seconds``; outbox entries are deleted once published; pending
 interactions, their index entries and their deadlines live until they finish; an API key
-lives until it is revoked.
+lives until it is revoked; a seen webhook id for the replay window.
 """
 
 from dataclasses import dataclass
@@ -88,6 +88,11 @@ class Keys:
         """HASH key id -> the API key's record (``hitl.core.apikeys.ApiKey``, JSON); one key,
         read by every gateway replica (no hash tag: no script touches it with another)."""
         return f"{self.namespace}:apikeys"
+
+    def seen_webhook(self, webhook_id: str) -> str:
+        """STRING: a signed inbound webhook with this id was accepted; expires once a request
+        carrying it would be refused as stale anyway (``notifiers.webhooks.verification``)."""
+        return f"{self.namespace}:webhook:seen:{webhook_id}"
 
     def early(self, shard: int, interaction_id: UUID | str) -> str:
         """LIST of answers that arrived before their request; expires with the hold."""
