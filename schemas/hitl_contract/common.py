@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     INVALID_RESPONSE = "invalid_response"
     UNROUTABLE = "unroutable"
     NOT_ALLOWED = "not_allowed"
+    INVALID_CONFIG = "invalid_config"  # a routing config refused on reload
     INTERNAL = "internal"
 
 

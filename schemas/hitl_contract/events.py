@@ -9,7 +9,7 @@ from pydantic import Field
 from hitl_contract.common import ErrorDetail, Message
 from hitl_contract.kinds import InteractionRequest
 from hitl_contract.outcome import InteractionOutcome
-from hitl_contract.wire import DEAD_LETTER_SOURCES
+from hitl_contract.wire import REJECTED_SOURCES
 
 
 class NotifyReason(StrEnum):
@@ -44,7 +44,7 @@ class LifecycleEventName(StrEnum):
 
 EVENT_ID_PATTERN = (
     r"^([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}:[0-9]+:[a-z_]+"
-    rf"|rejected:({'|'.join(DEAD_LETTER_SOURCES)}):.+)$"
+    rf"|rejected:({'|'.join(REJECTED_SOURCES)}):.+)$"
 )
 
 
@@ -71,6 +71,11 @@ class LifecycleEvent(Message):
     outcome: InteractionOutcome | None = None
     error: ErrorDetail | None = None
     route: str | None = Field(default=None, description="For notified, reminded, escalated.")
+    receivers: list[str] | None = Field(
+        default=None,
+        description="For notified, reminded, escalated: every receiver notified in this step, "
+        "when a routing config chose them (route is then the first of them).",
+    )
     source: str | None = Field(default=None, description="Where a rejected message came from.")
 
 

@@ -47,5 +47,8 @@ class HistoryEntry(ContractModel):
     route: str | None = Field(
         default=None, description="For notified, reminded, escalated: where it was sent."
     )
+    receivers: list[str] | None = Field(
+        default=None, description="Every receiver notified in this step (routing config)."
+    )
     policy: str | None = Field(default=None, description="The policy that decided, if one did.")
     error: ErrorDetail | None = Field(default=None, description="Why an answer was refused.")

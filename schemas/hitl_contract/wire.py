@@ -128,9 +128,13 @@ def outcome_message_id(interaction_id: str) -> str:
     return f"outcome:{interaction_id}"
 
 
-def notification_message_id(interaction_id: str, reason: str, attempt: int) -> str:
-    """A notification's message_id: one per reason and attempt."""
-    return f"notification:{interaction_id}:{reason}:{attempt}"
+def notification_message_id(
+    interaction_id: str, reason: str, attempt: int, receiver: str | None = None
+) -> str:
+    """A notification's message_id: one per reason and attempt, and per receiver when a
+    routing config chose the receivers (one step then notifies several)."""
+    base = f"notification:{interaction_id}:{reason}:{attempt}"
+    return f"{base}:{receiver}" if receiver is not None else base
 
 
 def receipt_message_id(response_id: UUID | None, result: str) -> str:
@@ -143,6 +147,9 @@ def receipt_message_id(response_id: UUID | None, result: str) -> str:
 # The stage that refused a dead-lettered message: its routing key on the dead-letter exchange,
 # its x-hitl-source header, and the <source> of its rejected event's id.
 DEAD_LETTER_SOURCES: tuple[str, ...] = ("requests", "responses", "unroutable", "outbox")
+# What a rejected event may come from: the dead-letter sources, and a routing config file
+# that was refused on reload (the broker keeps the previous one).
+REJECTED_SOURCES: tuple[str, ...] = (*DEAD_LETTER_SOURCES, "routing")
 
 # (header, always present, meaning) of a dead-lettered message.
 DEAD_LETTER_HEADERS: tuple[tuple[str, bool, str], ...] = (

@@ -116,7 +116,16 @@ class Settings(BaseSettings):
         default_factory=list, description="Rules that answer matching requests without a person."
     )
     default_route: str = Field(
-        default=DEFAULT_ROUTE, description="Notification route for requests."
+        default=DEFAULT_ROUTE,
+        description="Notification route for requests that name none, without a routing file.",
+    )
+    routing_file: str | None = Field(
+        default=None,
+        description="A routing config (YAML, docs/routing.md): which receivers a request "
+        "reaches. Reloaded on SIGHUP and when the file changes.",
+    )
+    routing_watch_seconds: float = Field(
+        default=2.0, gt=0, description="How often the routing file is checked for changes."
     )
     gateway_host: str = Field(default="127.0.0.1", description="Address of the HTTP gateway.")
     gateway_port: int = Field(

@@ -79,7 +79,7 @@ def messages(names: Names, payloads: dict[str, dict[str, Any]]) -> dict[str, Any
             payloads["Notification"],
             _amqp_properties(
                 NOTIFICATION_TYPE,
-                "notification:<interaction_id>:<reason>:<attempt>",
+                "notification:<interaction_id>:<reason>:<attempt>[:<receiver>]",
                 "<interaction_id>",
                 "none",
             ),

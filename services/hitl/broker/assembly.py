@@ -17,10 +17,12 @@ from hitl.broker.handlers import Handlers
 from hitl.broker.poller import Poller
 from hitl.broker.receipts import Receipts
 from hitl.broker.refusals import Refusals
+from hitl.broker.routing import Router
 from hitl.broker.sending import Sender
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, InteractionStore, MessageSink
 from hitl.settings import Settings
+from hitl_contract import ErrorDetail
 from hitl_contract.wire import Names
 
 
@@ -32,6 +34,7 @@ class Broker:
     store: InteractionStore
     metrics: Metrics
     names: Names
+    router: Router
     _sender: Sender
     _janitor: OutboxJanitor
 
@@ -51,6 +54,11 @@ class Broker:
         receipts = Receipts(sink)
         refusals = Refusals(sender, receipts, names, metrics, clock)
         dead_letters = DeadLetters(sink, refusals, names, metrics)
+
+        async def report(detail: ErrorDetail, key: str) -> None:
+            await refusals.refuse(detail, "routing", key, interaction_id=None)
+
+        router = Router(s.routing_file, s.default_route, metrics, report)
         janitor = OutboxJanitor(store)
         dispatcher = Dispatcher(sender, janitor, dead_letters, metrics)
         committer = Committer(store, dispatcher, names, metrics, StateCache(s.state_cache_size))
@@ -73,6 +81,7 @@ class Broker:
             clock,
             s.max_payload_bytes,
             s.default_route,
+            router,
             tuple(s.auto_approve),
         )
         poller = Poller(
@@ -82,11 +91,12 @@ class Broker:
             dispatcher,
             metrics,
             clock,
+            router,
             interval=s.poll_interval_seconds,
             lease=s.claim_lease_seconds,
             retention_seconds=s.retention_seconds,
         )
-        return cls(handlers, poller, dead_letters, store, metrics, names, sender, janitor)
+        return cls(handlers, poller, dead_letters, store, metrics, names, router, sender, janitor)
 
     def start(self) -> None:
         """Start the outbox janitor (published entries are deleted in batches)."""

@@ -13,6 +13,7 @@ from hitl.broker.answers import AnswerApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.inbound import received
+from hitl.broker.routing import Router
 from hitl.core.decoding import decode_request, decode_response, readable
 from hitl.core.machine import open_interaction
 from hitl.core.policies import AutoApproveRule, auto_answer
@@ -34,6 +35,7 @@ class Handlers:
     clock: Clock
     max_payload_bytes: int
     route: str
+    router: Router
     auto_rules: tuple[AutoApproveRule, ...] = ()
 
     async def on_request(self, message: Delivery) -> None:
@@ -52,13 +54,14 @@ class Handlers:
             )
             return
         with interaction_context(request.id, request.thread_id):
+            now = self.clock()
+            to = self.router.to(request, now)
             try:
-                transition = open_interaction(
-                    request, self.clock(), self.route, auto_answer(request, self.auto_rules)
-                )
+                auto = auto_answer(request, self.auto_rules)
+                transition = open_interaction(request, now, self.route, auto, to)
             except InvalidResponse as exc:  # an auto-approve rule whose answer does not fit
                 log.warning("auto-approve answer does not fit; asking people: %s", exc)
-                transition = open_interaction(request, self.clock(), self.route)
+                transition = open_interaction(request, now, self.route, to=to)
             created = await self.committer.create(transition)
             if created.result == "created":
                 log.debug(

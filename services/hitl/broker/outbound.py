@@ -155,7 +155,9 @@ def render(
                 notification_key(note.route, state.request.kind),
                 notification_body(note, request_json or encode_model(state.request)),
                 NOTIFICATION_TYPE,
-                notification_message_id(iid, note.reason, note.attempt),
+                notification_message_id(
+                    iid, note.reason, note.attempt, note.route if command.routed else None
+                ),
                 iid,
             )
             out.append(OutboxMessage(envelope, critical=False))

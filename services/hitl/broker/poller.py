@@ -18,7 +18,15 @@ from hitl.broker.answers import AnswerApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dispatch import Dispatcher, settle_all
 from hitl.broker.outbound import OutboxEntry, UnreadableEntry
-from hitl.core.machine import EARLY, fire, parse_deadline_member
+from hitl.broker.routing import Router
+from hitl.core.machine import (
+    EARLY,
+    ESCALATE_AT,
+    NOTIFY,
+    REMIND_ONE,
+    fire,
+    parse_deadline_member,
+)
 from hitl.errors import HitlError
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
@@ -39,6 +47,7 @@ class Poller:
         dispatcher: Dispatcher,
         metrics: Metrics,
         clock: Clock,
+        router: Router,
         *,
         interval: float,
         lease: float,
@@ -50,6 +59,7 @@ class Poller:
         self._dispatcher = dispatcher
         self._metrics = metrics
         self._clock = clock
+        self._router = router
         self._interval = interval
         self._lease = lease
         self._retention = retention_seconds
@@ -92,7 +102,9 @@ class Poller:
             return
         with interaction_context(iid, state.request.thread_id):
             now = self._clock()
-            transition = fire(state, purpose, now)
+            routed = purpose.startswith((NOTIFY, REMIND_ONE, ESCALATE_AT))
+            to = self._router.to(state.request, now) if routed else None
+            transition = fire(state, purpose, now, to)
             if transition is None:  # not due by the state (early claim, or moved): put it back
                 await self._store.reschedule(interaction_id, member, state.timers.get(purpose))
                 return

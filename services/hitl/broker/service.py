@@ -7,8 +7,10 @@ bug on a message means (the message is parked in the dead-letter queue), and wha
 before closing (lingering lifecycle events, outbox deletes).
 """
 
+import asyncio
 import contextlib
 import logging
+import signal
 import time
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -68,6 +70,19 @@ class BrokerService:
         self.broker = broker
         broker.start()
         host.spawn("deadline poller", broker.poller.run)
+        if s.routing_file is not None:
+            router = broker.router
+            host.spawn(
+                "routing file watch", lambda stop: router.watch(stop, s.routing_watch_seconds)
+            )
+            loop = asyncio.get_running_loop()
+            with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread
+                loop.add_signal_handler(signal.SIGHUP, router.reload, "SIGHUP")
+
+                async def forget_sighup() -> None:
+                    loop.remove_signal_handler(signal.SIGHUP)
+
+                host.on_stop("removing the SIGHUP handler", forget_sighup)
         host.on_stop("sending the last lifecycle events", broker.send_lingering_events)
         host.on_stop("flushing outbox deletes", broker.flush_outbox_deletes)
         for queue, handler, source in (

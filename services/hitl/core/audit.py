@@ -36,6 +36,8 @@ def history_of(transition: Transition) -> list[Entry]:
             entry["by"] = _identity(request.requester)
         elif event.route is not None:
             entry["route"] = event.route
+            if event.receivers is not None:
+                entry["receivers"] = event.receivers
         elif event.event in _ANSWERS and response is not None:
             entry["by"] = _identity(response.responder)
             entry["channel"] = response.channel

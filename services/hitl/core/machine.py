@@ -21,6 +21,7 @@ from uuid import UUID
 
 from hitl.core.decisions import check_allowed, failed_action, record, tally
 from hitl.core.policies import AutoAnswer
+from hitl.core.routing.recipients import Recipients, single
 from hitl.core.rules import Decision, ballot, decide
 from hitl.core.trusted import trusted
 from hitl.errors import AlreadyResolved
@@ -44,14 +45,25 @@ TIMEOUT = "timeout"
 REMIND = "remind"
 ESCALATE = "escalate:"
 EARLY = "early"  # not a timer of the state: answers held until their request arrives
+# Timers of a routing config's receivers: a notification held until a time window opens, a
+# route's reminder of one receiver, a route's escalation step (keyed by its delay).
+NOTIFY = "notify:"
+REMIND_ONE = "remind:"
+ESCALATE_AT = "escalate@"
 
 _FINAL_EVENT = {
     OutcomeStatus.RESOLVED: LifecycleEventName.RESOLVED,
     OutcomeStatus.CANCELLED: LifecycleEventName.CANCELLED,
     OutcomeStatus.TIMED_OUT: LifecycleEventName.TIMED_OUT,
 }
+_NOTIFY_EVENT = {
+    NotifyReason.REQUESTED: LifecycleEventName.NOTIFIED,
+    NotifyReason.REMINDER: LifecycleEventName.REMINDED,
+    NotifyReason.ESCALATION: LifecycleEventName.ESCALATED,
+}
 _NO_TIMERS: Mapping[str, float] = MappingProxyType({})
 _NO_BALLOTS: Mapping[str, str] = MappingProxyType({})
+_NO_REACHED: Mapping[str, int] = MappingProxyType({})
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +79,9 @@ class InteractionState:
     notifications: int = 1
     reminders: int = 0
     outcome: InteractionOutcome | None = None
+    # Receivers a routing config chose, and how many notifications each got (1 + reminders);
+    # empty when the request went to its route alone.
+    reached: Mapping[str, int] = field(default_factory=lambda: _NO_REACHED)
 
     @property
     def is_pending(self) -> bool:
@@ -88,6 +103,7 @@ class Deadline:
 @dataclass(frozen=True, slots=True)
 class Notify:
     notification: Notification
+    routed: bool = False  # to a receiver a routing config chose: its message id names it
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,10 +143,15 @@ def parse_deadline_member(member: str) -> tuple[str, str]:
 
 
 def open_interaction(
-    request: InteractionRequest, now: float, route: str, auto: AutoAnswer | None = None
+    request: InteractionRequest,
+    now: float,
+    route: str,
+    auto: AutoAnswer | None = None,
+    to: Recipients | None = None,
 ) -> Transition:
     """A new request becomes pending (notify people, arm its timers), or, when an auto-approve
-    policy answers it, resolved at once without bothering anyone."""
+    policy answers it, resolved at once without bothering anyone. ``to``: the receivers a
+    routing config chose (``hitl.core.routing.recipients``); without it, ``route``."""
     route = request.route or route
     state = InteractionState(
         request=request, status=PENDING, version=1, requested_at=now, route=route
@@ -152,10 +173,25 @@ def open_interaction(
         timers[REMIND] = now + request.reminder_every_seconds
     for n, step in enumerate(request.escalation):
         timers[f"{ESCALATE}{n}"] = now + step.after_seconds
-    state = replace(state, timers=MappingProxyType(timers))
-    notify = _notify(state, now, NotifyReason.REQUESTED, route, 1)
+    to = to or single(route)
+    reached: Mapping[str, int] = _NO_REACHED
+    if to.routed:
+        timers |= routed_timers(to, to.now, now)
+        timers |= {f"{NOTIFY}{r}": at for r, at in to.held}
+        timers |= {f"{ESCALATE_AT}{after!r}": now + after for after, _ in to.escalations}
+        reached = MappingProxyType(dict.fromkeys(to.now, 1))
+    state = replace(state, timers=MappingProxyType(timers), reached=reached)
     requested = Emit(_event(LifecycleEventName.REQUESTED, request, now, state.version))
-    return _changed(state, state, (notify[0], requested, notify[1]))
+    if not to.now:  # every receiver waits for its time window: no notification yet
+        state = replace(state, notifications=0)
+        return _changed(state, state, (requested,))
+    *notes, notified = _notify(state, now, NotifyReason.REQUESTED, to.now, 1, routed=to.routed)
+    return _changed(state, state, (*notes, requested, notified))
+
+
+def routed_timers(to: Recipients, receivers: tuple[str, ...], now: float) -> dict[str, float]:
+    """The reminder timers of ``receivers``, just notified, whose routes remind."""
+    return {f"{REMIND_ONE}{r}": now + to.reminders[r][0] for r in receivers if r in to.reminders}
 
 
 def answer(state: InteractionState, response: HumanResponse, now: float) -> Transition:
@@ -230,9 +266,13 @@ def _vote(
     return _finish(voted_state, outcome, now, lead=(Emit(responded), Emit(voted)))
 
 
-def fire(state: InteractionState, purpose: str, now: float) -> Transition | None:
+def fire(
+    state: InteractionState, purpose: str, now: float, to: Recipients | None = None
+) -> Transition | None:
     """A timer fell due. None when there is nothing to do: already finished, not (or no
-    longer) due; the caller then puts the timer back at its time or drops it."""
+    longer) due; the caller then puts the timer back at its time or drops it. ``to``: the
+    receivers the routing config chooses now, for the timers of routed receivers (the tree is
+    evaluated again at each reminder and escalation)."""
     due = state.timers.get(purpose)
     if not state.is_pending or due is None or due > now:
         return None
@@ -257,37 +297,102 @@ def fire(state: InteractionState, purpose: str, now: float) -> Transition | None
             notifications=attempt,
             version=state.version + 1,
         )
-        return _changed(state, new, _notify(new, now, NotifyReason.REMINDER, state.route, attempt))
+        everyone = tuple(state.reached) or (state.route,)
+        notes = _notify(new, now, NotifyReason.REMINDER, everyone, attempt, bool(state.reached))
+        return _changed(state, new, notes)
     if purpose.startswith(ESCALATE):
         step = request.escalation[int(purpose.removeprefix(ESCALATE))]
         del timers[purpose]
         new = replace(
             state, timers=MappingProxyType(timers), notifications=attempt, version=state.version + 1
         )
-        return _changed(state, new, _notify(new, now, NotifyReason.ESCALATION, step.route, attempt))
+        notes = _notify(new, now, NotifyReason.ESCALATION, (step.route,), attempt)
+        return _changed(state, new, notes)
+    if purpose.startswith((NOTIFY, REMIND_ONE, ESCALATE_AT)):
+        return fire_routed(state, purpose, now, to or single(state.route))
     return None
 
 
-def _notify(
-    state: InteractionState, now: float, reason: NotifyReason, route: str, attempt: int
-) -> tuple[Command, Command]:
-    request = state.request
-    deadline = state.deadline
-    notification = trusted(
-        Notification,
-        interaction_id=request.id,
-        reason=reason,
-        route=route,
-        attempt=attempt,
-        deadline=_dt(deadline) if deadline else None,
-        request=request,
+def fire_routed(state: InteractionState, purpose: str, now: float, to: Recipients) -> Transition:
+    """A routed receiver's timer: its held notification, its route's reminder, or a route's
+    escalation step, each checked against the receivers the config chooses now."""
+    timers = dict(state.timers)
+    del timers[purpose]
+    reached = dict(state.reached)
+    reason = NotifyReason.REQUESTED
+    receivers: tuple[str, ...] = ()
+    if purpose.startswith(NOTIFY):
+        receiver = purpose.removeprefix(NOTIFY)
+        opens = to.held_until(receiver)
+        if receiver in to.now:
+            receivers = (receiver,)
+        elif opens is not None:
+            timers[purpose] = opens  # the config now holds it until later
+    elif purpose.startswith(REMIND_ONE):
+        receiver = purpose.removeprefix(REMIND_ONE)
+        every, most = to.reminders.get(receiver, (0.0, 0))
+        sent = reached.get(receiver, 0) - 1
+        if every and receiver in reached and (most is None or sent < most):
+            reason, receivers = NotifyReason.REMINDER, (receiver,)
+            if most is None or sent + 1 < most:
+                timers[purpose] = now + every
+    else:
+        after = float(purpose.removeprefix(ESCALATE_AT))
+        reason = NotifyReason.ESCALATION
+        receivers = tuple(r for r in to.escalation_after(after) if r not in reached)
+    if reason != NotifyReason.REMINDER:
+        timers |= routed_timers(to, receivers, now)
+    for r in receivers:
+        reached[r] = reached.get(r, 0) + 1
+    attempt = state.notifications + (1 if receivers else 0)
+    new = replace(
+        state,
+        timers=MappingProxyType(timers),
+        reached=MappingProxyType(reached),
+        notifications=attempt,
+        version=state.version + 1,
     )
-    name = {
-        NotifyReason.REQUESTED: LifecycleEventName.NOTIFIED,
-        NotifyReason.REMINDER: LifecycleEventName.REMINDED,
-        NotifyReason.ESCALATION: LifecycleEventName.ESCALATED,
-    }[reason]
-    return Notify(notification), Emit(_event(name, request, now, state.version, route=route))
+    if not receivers:
+        return _changed(state, new, ())
+    return _changed(state, new, _notify(new, now, reason, receivers, attempt, routed=True))
+
+
+def _notify(
+    state: InteractionState,
+    now: float,
+    reason: NotifyReason,
+    routes: tuple[str, ...],
+    attempt: int,
+    routed: bool = False,
+) -> tuple[Command, ...]:
+    """A notification per route (or receiver), then one event naming them all."""
+    request = state.request
+    deadline = _dt(state.deadline) if state.deadline else None
+    notes = tuple(
+        Notify(
+            trusted(
+                Notification,
+                interaction_id=request.id,
+                reason=reason,
+                route=route,
+                attempt=attempt,
+                deadline=deadline,
+                request=request,
+            ),
+            routed,
+        )
+        for route in routes
+    )
+    name = _NOTIFY_EVENT[reason]
+    event = _event(
+        name,
+        request,
+        now,
+        state.version,
+        route=routes[0],
+        receivers=list(routes) if routed else None,
+    )
+    return (*notes, Emit(event))
 
 
 def _changed(
@@ -361,6 +466,7 @@ def _event(
     response_id: UUID | None = None,
     outcome: InteractionOutcome | None = None,
     route: str | None = None,
+    receivers: list[str] | None = None,
 ) -> LifecycleEvent:
     """An event of the transition to ``version``; its id is stable across republishing."""
     return trusted(
@@ -374,6 +480,7 @@ def _event(
         response_id=response_id,
         outcome=outcome,
         route=route,
+        receivers=receivers,
     )
 
 

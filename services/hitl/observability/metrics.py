@@ -139,6 +139,20 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.routing_reloads = Counter(
+            "hitl_routing_reloads_total",
+            "Routing config loads: applied, unchanged or refused (the previous one stays).",
+            ["result"],
+            registry=r,
+        )
+        for result in ("applied", "refused"):
+            self.routing_reloads.labels(result)
+        self.routing_ok = Gauge(
+            "hitl_routing_config_last_reload_successful",
+            "1 when the last load of the routing file succeeded (or none is configured), else 0.",
+            registry=r,
+        )
+        self.routing_ok.set(1)
         self.handler_seconds = Histogram(
             "hitl_handler_duration_seconds",
             "Time spent handling one message or tick.",

@@ -1,8 +1,8 @@
 """Interaction state <-> Redis hash fields.
 
 ``req`` is the request as accepted (immutable), ``st``/``v``/``ra`` status, version and
-requested_at, ``ms`` the small mutable part (route, timers, votes, counters) as one JSON value,
-``out`` the outcome once there is one.
+requested_at, ``ms`` the small mutable part (route, timers, votes, counters, the receivers
+reached) as one JSON value, ``out`` the outcome once there is one.
 """
 
 from types import MappingProxyType
@@ -30,16 +30,17 @@ def dump_request(state: InteractionState) -> bytes:
 
 
 def dump_mutable(state: InteractionState) -> bytes:
-    return orjson.dumps(
-        {
-            "route": state.route,
-            "timers": dict(state.timers),
-            "votes": [v.model_dump(mode="json") for v in state.votes],
-            "ballots": dict(state.ballots),
-            "notifications": state.notifications,
-            "reminders": state.reminders,
-        }
-    )
+    mutable: dict[str, Any] = {
+        "route": state.route,
+        "timers": dict(state.timers),
+        "votes": [v.model_dump(mode="json") for v in state.votes],
+        "ballots": dict(state.ballots),
+        "notifications": state.notifications,
+        "reminders": state.reminders,
+    }
+    if state.reached:  # only when a routing config chose the receivers
+        mutable["rcv"] = dict(state.reached)
+    return orjson.dumps(mutable)
 
 
 def dump_outcome(state: InteractionState) -> bytes:
@@ -64,5 +65,6 @@ def load_state(values: list[Any]) -> InteractionState | None:
         ballots=MappingProxyType(ms.get("ballots", {})),
         notifications=int(ms.get("notifications", 1)),
         reminders=int(ms.get("reminders", 0)),
+        reached=MappingProxyType({k: int(v) for k, v in ms.get("rcv", {}).items()}),
         outcome=InteractionOutcome.model_validate_json(outcome) if outcome else None,
     )
