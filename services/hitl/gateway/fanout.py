@@ -13,6 +13,7 @@ stays bounded. A subscription nobody reads is dropped the same way.
 
 import asyncio
 import itertools
+import logging
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import TypeVar
@@ -25,6 +26,7 @@ FINAL = frozenset(
     {LifecycleEventName.RESOLVED, LifecycleEventName.CANCELLED, LifecycleEventName.TIMED_OUT}
 )
 StreamItem = tuple[str, LifecycleEvent]
+log = logging.getLogger(__name__)
 _MIN_MEMORY = 4096  # ids remembered for dedupe and finished interactions, at least
 K = TypeVar("K")
 V = TypeVar("V")
@@ -102,6 +104,7 @@ class Fanout:
             for subscriber in list(self._subscribers):
                 if not subscriber.offer(item):
                     self._subscribers.discard(subscriber)
+                    log.info("dropped an event subscriber: %s", subscriber.reason)
             if event.event in FINAL and event.interaction_id is not None:
                 self._finish(str(event.interaction_id))
         return fresh

@@ -36,6 +36,7 @@ _MAX_ID = 512
 router = APIRouter(prefix="/v1", tags=["events"])
 
 Wanted = Callable[[LifecycleEvent], bool]
+StreamItem = tuple[str, LifecycleEvent]
 
 
 class EventStream(EventSourceResponse):
@@ -107,7 +108,7 @@ async def stream_events(
     """Lifecycle events as they happen (requested, notified, responded, resolved, ...),
     filtered by the parameters given (all must match), resumable with Last-Event-ID."""
     wanted = matching(set(event or ()), kind, thread_id, interaction_id)
-    frames = _frames(context(request).hub, last_event_id_header or last_event_id, wanted)
+    frames = event_frames(context(request).hub, last_event_id_header or last_event_id, wanted)
     return EventStream(frames, ping=PING_SECONDS, send_timeout=SEND_TIMEOUT_SECONDS)
 
 
@@ -130,10 +131,18 @@ def matching(
     return wanted
 
 
-async def _frames(
+def event_frames(
     hub: EventHub, last_event_id: str | None, wanted: Wanted
 ) -> AsyncIterator[ServerSentEvent]:
-    events = hub.subscribe(last_event_id)
+    """The stream's events: the hub's events that are ``wanted``, a reset where the hub says
+    events were missed, a last ``dropped`` when this stream fell behind. The subscription
+    starts now, before the response's first byte, so what is published meanwhile is kept."""
+    return _frames(hub, hub.subscribe(last_event_id), wanted)
+
+
+async def _frames(
+    hub: EventHub, events: AsyncIterator[StreamItem], wanted: Wanted
+) -> AsyncIterator[ServerSentEvent]:
     try:
         while True:
             try:
