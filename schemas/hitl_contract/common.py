@@ -58,6 +58,7 @@ class ErrorCode(StrEnum):
     UNROUTABLE = "unroutable"
     NOT_ALLOWED = "not_allowed"
     INVALID_CONFIG = "invalid_config"  # a routing config refused on reload
+    UNDELIVERABLE = "undeliverable"  # a notification no receiver could be sent
     INTERNAL = "internal"
 
 

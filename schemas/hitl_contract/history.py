@@ -26,6 +26,12 @@ class HistoryEvent(StrEnum):
     TIMED_OUT = "timed_out"
     REFUSED = "refused"  # an answer the broker would not take; the interaction did not change
     LATE = "late"  # an answer that came after the outcome (a second click)
+    # Written by notifiers, one per delivery attempt and what followed:
+    DELIVERED = "delivered"
+    DELIVERY_FAILED = "delivery_failed"
+    FELL_BACK = "fell_back"  # delivery failed for good; the route's fallback receiver was sent it
+    UNDELIVERED = "undelivered"  # failed for good with no fallback: dead-lettered
+    UPDATED = "updated"  # what a receiver was shown now says the interaction is settled
 
 
 class HistoryEntry(ContractModel):
@@ -33,7 +39,10 @@ class HistoryEntry(ContractModel):
 
     at: datetime
     event: HistoryEvent
-    version: int = Field(description="The interaction's version after this step.")
+    version: int = Field(
+        description="The interaction's version after this step (for deliveries, the version "
+        "of the notification's step is not known: 0)."
+    )
     by: Identity | None = Field(
         default=None, description="Who: the responder, or the requester for 'requested'."
     )
@@ -52,3 +61,12 @@ class HistoryEntry(ContractModel):
     )
     policy: str | None = Field(default=None, description="The policy that decided, if one did.")
     error: ErrorDetail | None = Field(default=None, description="Why an answer was refused.")
+    receiver: str | None = Field(default=None, description="For deliveries: the receiver.")
+    attempt: int | None = Field(default=None, description="For deliveries: try number, from 1.")
+    latency_ms: float | None = Field(default=None, description="For deliveries: how long it took.")
+    reference: str | None = Field(
+        default=None, description="For deliveries: what identifies the message at the receiver."
+    )
+    detail: str | None = Field(
+        default=None, description="For deliveries: the outcome, e.g. 'HTTP 503', or the error."
+    )

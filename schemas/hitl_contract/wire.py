@@ -82,6 +82,15 @@ class Names:
     def dead_letter_queue(self) -> str:
         return f"{self.namespace}.dead-letter"
 
+    def notifier_queue(self, receiver: str) -> str:
+        """A receiver's notifications, consumed by the notifier of its type (one queue per
+        receiver, so a slow one never holds up the others)."""
+        return f"{self.namespace}.notifier.{receiver}"
+
+    def notifier_settled_queue(self, channel: str) -> str:
+        """The final lifecycle events a notifier reads to update what it showed."""
+        return f"{self.namespace}.notifier-settled.{channel}"
+
     def reply_queue(self, reply_to: str) -> str:
         return f"{self.namespace}.reply.{reply_to}"
 
@@ -146,7 +155,13 @@ def receipt_message_id(response_id: UUID | None, result: str) -> str:
 
 # The stage that refused a dead-lettered message: its routing key on the dead-letter exchange,
 # its x-hitl-source header, and the <source> of its rejected event's id.
-DEAD_LETTER_SOURCES: tuple[str, ...] = ("requests", "responses", "unroutable", "outbox")
+DEAD_LETTER_SOURCES: tuple[str, ...] = (
+    "requests",
+    "responses",
+    "unroutable",
+    "outbox",
+    "delivery",  # a notification no receiver could be sent, not even a fallback
+)
 # What a rejected event may come from: the dead-letter sources, and a routing config file
 # that was refused on reload (the broker keeps the previous one).
 REJECTED_SOURCES: tuple[str, ...] = (*DEAD_LETTER_SOURCES, "routing")
@@ -158,7 +173,11 @@ DEAD_LETTER_HEADERS: tuple[tuple[str, bool, str], ...] = (
     ("x-hitl-error-path", True, "Where in the message, e.g. 'options[2]'; '' for the whole."),
     ("x-hitl-error-allowed", True, "JSON text: the values that would have been valid, or null."),
     ("x-hitl-error-got", True, "JSON text: what was sent there (truncated), or null."),
-    ("x-hitl-source", True, "Which stage refused it: requests, responses, unroutable or outbox."),
+    (
+        "x-hitl-source",
+        True,
+        "Which stage refused it: requests, responses, unroutable, outbox or delivery.",
+    ),
     ("x-original-exchange", True, "The exchange the message was first published to."),
     ("x-original-routing-key", True, "Its routing key there."),
     ("x-hitl-rejected-at", True, "When, as an ISO 8601 UTC timestamp."),

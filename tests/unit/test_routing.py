@@ -11,7 +11,7 @@ from hitl.core.routing.config import RoutingConfig
 from hitl.core.routing.matchers import MatcherError, parse_matcher
 from hitl.core.routing.plan import plan
 from hitl.core.routing.testing import run_tests
-from hitl.core.routing.tree import RequestFields, evaluate
+from hitl.core.routing.tree import RequestFields, evaluate, fallback_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -252,3 +252,21 @@ def test_a_receiver_defined_twice_is_an_error() -> None:
     twice = GOOD.replace("route:", "  - name: a\n    type: terminal\nroute:")
     [problem] = errors(twice)
     assert problem.startswith("r.yaml:5:") and "receiver 'a' is defined twice" in problem
+
+
+def test_the_fallback_is_the_one_of_the_route_that_reached_the_receiver() -> None:
+    cfg = config(
+        route={
+            "receivers": ["root"],
+            "fallback": "d",
+            "routes": [
+                {"matchers": ["team=x"], "receivers": ["a"], "fallback": "c",
+                 "escalation": [{"after": "1h", "receivers": ["b"]}]},
+            ],
+        }
+    )  # fmt: skip
+    x = RequestFields.of({"labels": {"team": "x"}})
+    assert fallback_for(cfg, x, "a") == "c"
+    assert fallback_for(cfg, x, "b") == "c"  # reached by the route's escalation
+    assert fallback_for(cfg, x, "root") == "d"  # not named on its route: the root's
+    assert fallback_for(cfg, RequestFields.of({}), "root") == "d"

@@ -17,10 +17,10 @@ from hitl.broker.handlers import Handlers
 from hitl.broker.poller import Poller
 from hitl.broker.receipts import Receipts
 from hitl.broker.refusals import Refusals
-from hitl.broker.routing import Router
 from hitl.broker.sending import Sender
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, InteractionStore, MessageSink
+from hitl.runtime.routing import Router
 from hitl.settings import Settings
 from hitl_contract import ErrorDetail
 from hitl_contract.wire import Names
@@ -58,7 +58,7 @@ class Broker:
         async def report(detail: ErrorDetail, key: str) -> None:
             await refusals.refuse(detail, "routing", key, interaction_id=None)
 
-        router = Router(s.routing_file, s.default_route, metrics, report)
+        router = Router(s.routing_file, s.default_route, metrics.routing, report)
         janitor = OutboxJanitor(store)
         dispatcher = Dispatcher(sender, janitor, dead_letters, metrics)
         committer = Committer(store, dispatcher, names, metrics, StateCache(s.state_cache_size))

@@ -13,7 +13,6 @@ from hitl.broker.answers import AnswerApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.inbound import received
-from hitl.broker.routing import Router
 from hitl.core.decoding import decode_request, decode_response, readable
 from hitl.core.machine import open_interaction
 from hitl.core.policies import AutoApproveRule, auto_answer
@@ -21,6 +20,7 @@ from hitl.errors import InvalidMessage, InvalidResponse
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, Delivery
+from hitl.runtime.routing import Router
 from hitl_contract import ErrorCode, ErrorDetail
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,6 @@ from hitl.broker.answers import AnswerApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dispatch import Dispatcher, settle_all
 from hitl.broker.outbound import OutboxEntry, UnreadableEntry
-from hitl.broker.routing import Router
 from hitl.core.machine import (
     EARLY,
     ESCALATE_AT,
@@ -31,6 +30,7 @@ from hitl.errors import HitlError
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, InteractionStore
+from hitl.runtime.routing import Router
 
 log = logging.getLogger(__name__)
 _BATCH = 500

@@ -44,6 +44,26 @@ _RESOLUTION_BUCKETS = (
 )
 
 
+class RoutingMetrics:
+    """The routing file's loads, in any process that reads it (broker, notifiers)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.reloads = Counter(
+            "hitl_routing_reloads_total",
+            "Routing config loads after start: applied, or refused (the previous one stays).",
+            ["result"],
+            registry=registry,
+        )
+        for result in ("applied", "refused"):
+            self.reloads.labels(result)
+        self.ok = Gauge(
+            "hitl_routing_config_last_reload_successful",
+            "1 when the last load of the routing file succeeded (or none is configured), else 0.",
+            registry=registry,
+        )
+        self.ok.set(1)
+
+
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
@@ -139,20 +159,7 @@ class Metrics:
             ["result"],
             registry=r,
         )
-        self.routing_reloads = Counter(
-            "hitl_routing_reloads_total",
-            "Routing config loads: applied, unchanged or refused (the previous one stays).",
-            ["result"],
-            registry=r,
-        )
-        for result in ("applied", "refused"):
-            self.routing_reloads.labels(result)
-        self.routing_ok = Gauge(
-            "hitl_routing_config_last_reload_successful",
-            "1 when the last load of the routing file succeeded (or none is configured), else 0.",
-            registry=r,
-        )
-        self.routing_ok.set(1)
+        self.routing = RoutingMetrics(r)
         self.handler_seconds = Histogram(
             "hitl_handler_duration_seconds",
             "Time spent handling one message or tick.",

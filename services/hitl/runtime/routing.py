@@ -1,4 +1,4 @@
-"""The routing config in force in this broker, and its reloads.
+"""The routing config in force in this process (a broker, a notifier), and its reloads.
 
 Loaded from ``HITL_ROUTING_FILE`` at start (an invalid file stops the start, with every
 error's file, line and path); loaded again on SIGHUP and whenever the file changes (checked
@@ -18,7 +18,7 @@ from typing import Any
 from hitl.adapters.config.routing import RoutingConfigError, load_routing
 from hitl.core.routing.config import RoutingConfig
 from hitl.core.routing.recipients import Recipients, recipients
-from hitl.observability.metrics import Metrics
+from hitl.observability.metrics import RoutingMetrics
 from hitl_contract import ErrorCode, ErrorDetail, InteractionRequest
 
 log = logging.getLogger(__name__)
@@ -28,7 +28,11 @@ Report = Callable[[ErrorDetail, str], Coroutine[Any, Any, None]]
 
 class Router:
     def __init__(
-        self, path: str | None, default_route: str, metrics: Metrics, report: Report | None = None
+        self,
+        path: str | None,
+        default_route: str,
+        metrics: RoutingMetrics,
+        report: Report | None = None,
     ) -> None:
         self.path = path
         self._default_route = default_route
@@ -60,8 +64,8 @@ class Router:
             self._refused(exc)
             return False
         self.config = config
-        self._metrics.routing_reloads.labels("applied").inc()
-        self._metrics.routing_ok.set(1)
+        self._metrics.reloads.labels("applied").inc()
+        self._metrics.ok.set(1)
         log.info("routing config reloaded from %s (%s)", self.path, reason)
         return True
 
@@ -75,8 +79,8 @@ class Router:
                 self.reload("the file changed")
 
     def _refused(self, exc: RoutingConfigError) -> None:
-        self._metrics.routing_reloads.labels("refused").inc()
-        self._metrics.routing_ok.set(0)
+        self._metrics.reloads.labels("refused").inc()
+        self._metrics.ok.set(0)
         log.error("routing config refused; the previous one stays in force:\n%s", exc)
         if self._report is None:
             return

@@ -94,6 +94,15 @@ class Keys:
         carrying it would be refused as stale anyway (``notifiers.webhooks.verification``)."""
         return f"{self.namespace}:webhook:seen:{webhook_id}"
 
+    def delivered(self, message_id: str) -> str:
+        """STRING, set once a notification was delivered: replicas and redeliveries of a
+        notifier do not send it again (Alertmanager's notification log); expires."""
+        return f"{self.namespace}:nlog:{message_id}"
+
+    def disabled_receivers(self) -> str:
+        """HASH receiver -> why it was disabled (HTTP 410); until an operator enables it."""
+        return f"{self.namespace}:receivers:disabled"
+
     def early(self, shard: int, interaction_id: UUID | str) -> str:
         """LIST of answers that arrived before their request; expires with the hold."""
         return f"{self._tag(shard)}:early:{interaction_id}"

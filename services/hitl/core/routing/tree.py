@@ -126,3 +126,18 @@ def _settle(route: Route, parent: Settled | None, path: str) -> Settled:
 
 def _pick(own: _T | None, inherited: _T | None) -> _T | None:
     return own if own is not None else inherited
+
+
+def fallback_for(config: RoutingConfig, request: RequestFields, receiver: str) -> str | None:
+    """The fallback receiver of the route that sent ``request`` to ``receiver`` (as a
+    receiver, an escalation step or where it goes outside its time windows); the root's when
+    no route the request lands on names it."""
+    leaves = _descend(config.route, _settle(config.route, None, "route"),
+                      request.as_fields(), request.labels)  # fmt: skip
+    for leaf in leaves:
+        named = {*leaf.receivers, *(r for _, step in leaf.escalation for r in step)}
+        if leaf.inactive is not None:
+            named.update(leaf.inactive.receivers)
+        if receiver in named:
+            return leaf.fallback
+    return config.route.fallback
