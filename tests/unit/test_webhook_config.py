@@ -34,6 +34,7 @@ def test_secret_and_secrets_both_give_the_signing_secrets() -> None:
         ({"headers": {"Host": "elsewhere"}}, "Host is set by hitl itself"),
         ({"headers": {"X Token": "x"}}, "'X Token' is not a header name"),
         ({"headers": {"X-Token": "a\r\nInjected: yes"}}, "holds a line break"),
+        ({"headers": {"X-Team": "Zürich"}}, "holds a line break, a control character or non-ASCII"),
     ],
 )
 def test_what_a_receiver_may_not_say(settings: dict[str, object], said: str) -> None:

@@ -73,12 +73,12 @@ class SecretRef(_Strict):
 
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 token
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+_HEADER_VALUE = re.compile(r"[\t\x20-\x7e]*")  # no line breaks (header injection), ASCII
 # Headers the webhook channel writes itself: a receiver's `headers` may not replace them.
 WEBHOOK_OWN_HEADERS = frozenset(
     {
         "content-type", "content-length", "transfer-encoding", "host", "user-agent",
-        "webhook-id", "webhook-timestamp", "webhook-signature",
+        "accept-encoding", "webhook-id", "webhook-timestamp", "webhook-signature",
     }
 )  # fmt: skip
 
@@ -120,8 +120,10 @@ class WebhookReceiver(_Strict):
                 raise ValueError(f"{name!r} is not a header name (letters, digits, -, _ ...)")
             if name.lower() in WEBHOOK_OWN_HEADERS:
                 raise ValueError(f"{name} is set by hitl itself, not by headers")
-            if _CONTROL.search(text):
-                raise ValueError(f"the value of {name} holds a line break or control character")
+            if not _HEADER_VALUE.fullmatch(text):
+                raise ValueError(
+                    f"the value of {name} holds a line break, a control character or non-ASCII"
+                )
         return value
 
     @model_validator(mode="after")

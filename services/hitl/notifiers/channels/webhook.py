@@ -65,16 +65,16 @@ class WebhookChannel:
 
     async def send(self, receiver: AnyReceiver, notification: Notification) -> Sent:
         event = payloads.requested(notification)
-        detail = await self.post(_webhook(receiver), event)
+        detail = await self._post(_webhook(receiver), event)
         return Sent(reference=event.webhook_id, detail=detail)
 
     async def update(self, receiver: AnyReceiver, sent: Sent, outcome: InteractionOutcome) -> None:
-        await self.post(_webhook(receiver), payloads.settled(outcome))
+        await self._post(_webhook(receiver), payloads.settled(outcome))
 
     async def close(self) -> None:
         await self._clients.aclose()
 
-    async def post(self, receiver: WebhookReceiver, event: WebhookEvent) -> str:
+    async def _post(self, receiver: WebhookReceiver, event: WebhookEvent) -> str:
         """POSTs one signed event; returns ``HTTP <status>`` for a 2xx, raises ``Retryable``
         or ``Permanent`` (``hitl.notifiers.webhooks.replies``) for anything else."""
         headers = self._headers(receiver, event)
@@ -88,16 +88,18 @@ class WebhookChannel:
             await response.aclose()
         return f"HTTP {response.status_code}"
 
-    def _headers(self, receiver: WebhookReceiver, event: WebhookEvent) -> dict[str, str]:
+    def _headers(self, receiver: WebhookReceiver, event: WebhookEvent) -> httpx.Headers:
         timestamp = int(self._clock())
-        headers = {
-            **receiver.headers,
-            "content-type": "application/json",
-            "user-agent": USER_AGENT,
-            "accept-encoding": "identity",  # error bodies are quoted, never decompressed
-            "webhook-id": event.webhook_id,
-            "webhook-timestamp": str(timestamp),
-        }
+        headers = httpx.Headers(receiver.headers)  # names in any case; ours replace theirs
+        headers.update(
+            {
+                "content-type": "application/json",
+                "user-agent": USER_AGENT,
+                "accept-encoding": "identity",  # error bodies are quoted, never decompressed
+                "webhook-id": event.webhook_id,
+                "webhook-timestamp": str(timestamp),
+            }
+        )
         refs = receiver.signing_secrets
         if refs:
             try:
@@ -110,7 +112,7 @@ class WebhookChannel:
         return headers
 
     async def _open(
-        self, receiver: WebhookReceiver, url: httpx.URL, headers: dict[str, str], body: bytes
+        self, receiver: WebhookReceiver, url: httpx.URL, headers: httpx.Headers, body: bytes
     ) -> httpx.Response:
         """The response, its status line and headers read, its body not yet."""
         name = url.raw_host.decode("ascii")  # IDNA host names are punycode here
@@ -130,7 +132,7 @@ async def _send_to_first(
     client: httpx.AsyncClient,
     url: httpx.URL,
     addresses: list[IPAddress],
-    headers: dict[str, str],
+    headers: httpx.Headers,
     body: bytes,
     receiver: WebhookReceiver,
 ) -> httpx.Response:
@@ -157,7 +159,7 @@ def _pinned(
     client: httpx.AsyncClient,
     url: httpx.URL,
     address: IPAddress,
-    headers: dict[str, str],
+    headers: httpx.Headers,
     body: bytes,
     timeout: float,
 ) -> httpx.Request:
@@ -166,13 +168,14 @@ def _pinned(
     name = url.raw_host.decode("ascii")
     if str(address) == name:  # the URL holds the address itself
         return client.build_request("POST", url, content=body, headers=headers, timeout=timeout)
-    host = name if url.port is None else f"{name}:{url.port}"
+    named = headers.copy()
+    named["host"] = name if url.port is None else f"{name}:{url.port}"
     extensions = {"sni_hostname": name} if url.scheme == "https" else {}
     return client.build_request(
         "POST",
         url.copy_with(host=str(address)),
         content=body,
-        headers={**headers, "host": host},
+        headers=named,
         timeout=timeout,
         extensions=extensions,
     )
