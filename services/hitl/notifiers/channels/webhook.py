@@ -152,6 +152,8 @@ async def _send_to_first(
         except httpx.InvalidURL as exc:  # an address httpx cannot put in a URL
             raise Permanent(f"the request to {where} cannot be made: {exc}") from exc
     assert refused is not None  # checked_addresses returns at least one address
+    tried = ", ".join(str(a) for a in addresses)
+    where = name if tried == name else f"{name} ({tried})"
     raise Retryable(f"cannot connect to {where}: {_said(refused)}") from refused
 
 
