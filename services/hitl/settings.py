@@ -127,6 +127,19 @@ class Settings(BaseSettings):
     routing_watch_seconds: float = Field(
         default=2.0, gt=0, description="How often the routing file is checked for changes."
     )
+    notifier_concurrency: int = Field(
+        default=8,
+        ge=1,
+        le=1024,
+        description="Notifications a notifier sends to one receiver at a time (each receiver "
+        "has its own queue, so a slow one never holds up the others).",
+    )
+    notifier_attempts: int = Field(
+        default=5, ge=1, le=50, description="Send attempts before a receiver's fallback is used."
+    )
+    notifier_retry_cap_seconds: float = Field(
+        default=30.0, gt=0, description="The longest backoff between two attempts."
+    )
     gateway_host: str = Field(default="127.0.0.1", description="Address of the HTTP gateway.")
     gateway_port: int = Field(
         default=8080, ge=0, le=65_535, description="Port of the HTTP gateway; 0 picks a free one."

@@ -16,6 +16,7 @@ from hitl.cli import (
     gateway_cmd,
     inspect_cmd,
     keys_cmd,
+    notifier_cmd,
     respond_cmd,
     routes_cmd,
     schemas_cmd,
@@ -27,6 +28,7 @@ from hitl.settings import Settings
 _COMMANDS = (
     broker_cmd,
     gateway_cmd,
+    notifier_cmd,
     inspect_cmd,
     stats_cmd,
     respond_cmd,

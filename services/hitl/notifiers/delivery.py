@@ -20,7 +20,7 @@ from uuid import UUID
 
 from hitl.core.backoff import backoff_delay
 from hitl.core.routing.config import AnyReceiver
-from hitl.errors import Permanent, Retryable
+from hitl.errors import ConfigError, Permanent, Retryable
 from hitl.notifiers.log import DeliveryLog
 from hitl.notifiers.metrics import NotifierMetrics
 from hitl.notifiers.port import Channel, Sent
@@ -73,10 +73,15 @@ class Settled(Protocol):
 
 
 class Escape(Protocol):
-    """Where a notification goes when its receiver failed for good."""
+    """Where a notification goes when its receiver (named) failed for good."""
 
-    async def fallback(self, job: Job, to: str) -> None: ...
-    async def dead_letter(self, job: Job, reason: str) -> None: ...
+    async def fallback(
+        self, note: Notification, message_id: str, receiver: str, to: str
+    ) -> None: ...
+
+    async def dead_letter(
+        self, note: Notification, message_id: str, receiver: str, reason: str
+    ) -> None: ...
 
 
 class Deliverer:
@@ -142,6 +147,10 @@ class Deliverer:
                     await self._log.disable(job.receiver.name, failure)
                     log.warning("receiver %s disabled: %s", job.receiver.name, failure)
                 return failure
+            except ConfigError as exc:  # a secret that cannot be read, say: an operator's fix
+                failure = f"receiver misconfigured: {exc}"
+                await self._record_failure(job, attempt, started, failure, "permanent")
+                return failure
             except Exception as exc:  # a bug in the channel: never retried, never fatal
                 log.exception("channel %s failed on %s", self._channel.type, job.receiver.name)
                 failure = f"channel error: {exc!r}"
@@ -178,10 +187,12 @@ class Deliverer:
     async def _failed_for_good(self, job: Job, failure: str) -> Result:
         fallback = job.fallback
         if fallback is not None and fallback != job.receiver.name:
-            await self._escape.fallback(job, fallback)
+            await self._escape.fallback(
+                job.notification, job.message_id, job.receiver.name, fallback
+            )
             await self._record(job, HistoryEvent.FELL_BACK, detail=f"to {fallback}: {failure}")
             return Result.FELL_BACK
-        await self._escape.dead_letter(job, failure)
+        await self._escape.dead_letter(job.notification, job.message_id, job.receiver.name, failure)
         await self._record(job, HistoryEvent.UNDELIVERED, detail=failure)
         log.warning("could not deliver to %s, dead-lettered: %s", job.receiver.name, failure)
         return Result.UNDELIVERED

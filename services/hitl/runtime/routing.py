@@ -40,6 +40,7 @@ class Router:
         self._report = report
         self._signature: tuple[int, int, int] | None = None
         self._reporting: set[asyncio.Task[None]] = set()
+        self._listeners: list[Callable[[RoutingConfig], None]] = []
         self.config: RoutingConfig | None = None
         if path is not None:
             self.config = load_routing(path)  # raises, with every error, at start
@@ -52,6 +53,10 @@ class Router:
         if self.config is None:
             return None
         return recipients(self.config, request, self._default_route, now)
+
+    def on_reload(self, listener: Callable[[RoutingConfig], None]) -> None:
+        """Call ``listener`` with each new config put in force by a reload."""
+        self._listeners.append(listener)
 
     def reload(self, reason: str) -> bool:
         """Load the file again; True when a new config is in force."""
@@ -67,6 +72,8 @@ class Router:
         self._metrics.reloads.labels("applied").inc()
         self._metrics.ok.set(1)
         log.info("routing config reloaded from %s (%s)", self.path, reason)
+        for listener in self._listeners:
+            listener(config)
         return True
 
     async def watch(self, stop: asyncio.Event, every: float) -> None:

@@ -63,3 +63,45 @@ async def declare_broker_topology(
     responses = await declare_queue(channel, names.responses_queue, args)
     await responses.bind(names.responses, "#")
     return requests, responses
+
+
+async def declare_notifier_queue(
+    channel: AbstractChannel,
+    names: Names,
+    receiver: str,
+    queue_type: QueueType,
+    delivery_limit: int,
+) -> AbstractQueue:
+    """A receiver's queue: its notifications (``<receiver>.<kind>``: one word after the name,
+    so receiver ``a`` never gets ``a.b``'s)."""
+    await declare_exchanges(channel, names)
+    queue = await declare_queue(
+        channel, names.notifier_queue(receiver), queue_arguments(names, queue_type, delivery_limit)
+    )
+    await queue.bind(names.notifications, f"{receiver}.*")
+    return queue
+
+
+async def declare_settled_queue(
+    channel: AbstractChannel,
+    names: Names,
+    channel_type: str,
+    queue_type: QueueType,
+    delivery_limit: int,
+) -> AbstractQueue:
+    """The final lifecycle events a notifier of ``channel_type`` updates its messages from."""
+    await declare_exchanges(channel, names)
+    dlq = await declare_queue(
+        channel,
+        names.dead_letter_queue,
+        queue_arguments(names, queue_type, delivery_limit, dead_letter=False),
+    )
+    await dlq.bind(names.dead_letter, "#")
+    queue = await declare_queue(
+        channel,
+        names.notifier_settled_queue(channel_type),
+        queue_arguments(names, queue_type, delivery_limit),
+    )
+    for event in ("resolved", "cancelled", "timed_out"):
+        await queue.bind(names.events, f"{event}.*")
+    return queue
