@@ -195,11 +195,13 @@ async def test_on_decision_every_receiver_shown_is_updated_once() -> None:
     world = World()
     job = await world.job()
     await world.deliverer.deliver(job)
-    receivers: Callable[[str], WebhookReceiver | None] = lambda name: (
-        HOOK if name == "hook" else None
-    )
-    updater = Updater(world.channel, world.store, world.log, world.store, receivers,
-                      world.metrics, clock=lambda: NOW)  # fmt: skip
+    def receivers(name: str) -> WebhookReceiver | None:
+        return HOOK if name == "hook" else None
+
+    updater = Updater(
+        world.channel, world.store, world.log, world.store, receivers, world.metrics,
+        clock=lambda: NOW,
+    )  # fmt: skip
     state = await world.store.load(job.notification.interaction_id)
     assert state is not None
     response = HumanResponse(
