@@ -43,6 +43,7 @@ from hitl.notifiers.webhooks.destinations import (
         ("::ffff:127.0.0.1", "loopback, embedded in an IPv6 address"),
         ("::ffff:169.254.169.254", "cloud metadata"),
         ("2002:a00:1::", "private (RFC 1918), embedded"),  # 6to4 of 10.0.0.1
+        ("64:ff9b::a9fe:a9fe", "cloud metadata service), embedded"),  # NAT64 of 169.254.169.254
     ],
 )
 def test_non_public_addresses_are_refused_by_the_rule_that_applies(address: str, rule: str) -> None:
@@ -51,7 +52,8 @@ def test_non_public_addresses_are_refused_by_the_rule_that_applies(address: str,
 
 
 @pytest.mark.parametrize(
-    "address", ["8.8.8.8", "93.184.215.14", "2606:4700:4700::1111", "::ffff:8.8.8.8"]
+    "address",
+    ["8.8.8.8", "93.184.215.14", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"],
 )
 def test_public_addresses_pass(address: str) -> None:
     assert refusal(ipaddress.ip_address(address)) is None

@@ -10,6 +10,7 @@ and a private one afterwards (DNS rebinding) gets no chance to give its second a
 Refused, unless the receiver says ``allow_private: true``: loopback, private (RFC 1918, unique
 local), link-local (with the cloud metadata service at 169.254.169.254), multicast,
 unspecified, shared (carrier-grade NAT) and every other address that is not globally routable.
+An IPv4 address inside an IPv6 one (mapped, 6to4, NAT64) is judged as that IPv4 address.
 """
 
 import asyncio
@@ -28,6 +29,7 @@ _RFC1918 = tuple(
     ipaddress.IPv4Network(n) for n in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 )
 _UNIQUE_LOCAL = ipaddress.IPv6Network("fc00::/7")
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
 class Resolver(Protocol):
@@ -51,7 +53,7 @@ async def resolve_with_loop(host: str, port: int) -> list[IPAddress]:
 def refusal(address: IPAddress) -> str | None:
     """The rule that forbids sending to ``address``, or None for a public address."""
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = address.ipv4_mapped or address.sixtofour
+        embedded = address.ipv4_mapped or address.sixtofour or _nat64(address)
         if embedded is not None:  # ::ffff:127.0.0.1 connects to 127.0.0.1
             inner = refusal(embedded)
             return None if inner is None else f"{inner}, embedded in an IPv6 address"
@@ -73,6 +75,14 @@ def refusal(address: IPAddress) -> str | None:
         if applies:
             return rule
     return None
+
+
+def _nat64(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address behind one of DNS64's well-known prefix (RFC 6052), which an IPv6-only
+    network uses for every IPv4 host: judged by the host, not refused as reserved."""
+    if address not in _NAT64:
+        return None
+    return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
 
 
 async def checked_addresses(
