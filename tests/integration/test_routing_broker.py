@@ -73,6 +73,10 @@ async def ask(broker: BrokerService, amqp, **fields) -> str:
     return str(body["id"])
 
 
+def rewrite(path: Path, text: str) -> None:
+    path.write_text(text)
+
+
 def keys(messages, iid: str) -> list[tuple[str, str]]:
     """(routing key, message id) of each notification of ``iid``, once: the clock jumps, so
     the relay may republish an entry the janitor had not deleted yet (same message id)."""
@@ -135,7 +139,7 @@ async def test_a_bad_file_is_reported_and_the_previous_config_stays(
 ) -> None:
     broker, _ = routed
     async with capture(broker.names.events, "rejected.#") as rejected:
-        routing_file.write_text(CONFIG.replace("receivers: [bot]", "receivers: [robot]"))
+        rewrite(routing_file, CONFIG.replace("receivers: [bot]", "receivers: [robot]"))
         await rejected.wait_for(lambda m: len(m) == 1)
         [event] = lifecycle_events(rejected.messages)
         assert event.source == "routing" and event.error is not None
@@ -150,7 +154,7 @@ async def test_a_bad_file_is_reported_and_the_previous_config_stays(
         iid = await ask(broker, amqp, labels={"team": "ops"})
         await notes.wait_for(lambda m: len(keys(m, iid)) == 1)  # still the old config: bot
 
-        routing_file.write_text(CONFIG.replace("receivers: [bot]", "receivers: [boss]"))
+        rewrite(routing_file, CONFIG.replace("receivers: [bot]", "receivers: [boss]"))
         await eventually(lambda: metric("hitl_routing_reloads_total", {"result": "applied"}) == 1)
         assert metric("hitl_routing_config_last_reload_successful") == 1
         iid = await ask(broker, amqp, labels={"team": "ops"})
