@@ -333,41 +333,57 @@ def reads(samples: Sequence[ReadSample]) -> Table:
 
 def footprint(footprints: Sequence[Footprint]) -> Table:
     table = Table(
-        "Redis bytes per interaction: INFO used_memory delta / N [the namespace keys' "
-        "MEMORY USAGE / N], median over runs",
+        "Redis bytes per interaction (median over runs, [range]): INFO used_memory delta / N, "
+        "and the namespace keys' MEMORY USAGE / N",
         (
             "tree",
-            "pending (N)",
+            "pending: INFO",
+            "pending: keys",
             "of which request JSON",
-            "finished and retained (N)",
+            "finished and retained: INFO",
+            "finished: keys",
+            "N pending / finished",
         ),
     )
-    medians: dict[tuple[str, str], float] = {}
+    medians: dict[tuple[str, str], tuple[float, float]] = {}
     compared = any(f.tree == BEFORE for f in footprints)
     for tree in (BEFORE, AFTER):
-        cells = []
+        cells: list[str] = []
+        counts: list[str] = []
         for kind in (PENDING, FINISHED):
             group = [f for f in footprints if f.tree == tree and f.kind == kind]
-            if not group:
-                cells.append("-")
-                continue
             per = Spread.of([f.per_interaction for f in group])
             keys = Spread.of([f.keys_per_interaction for f in group])
-            medians[(tree, kind)] = per.median
-            cells.append(f"{per.show('{:.0f}')} [{keys.median:.0f}] ({group[0].count:,})")
+            medians[(tree, kind)] = (per.median, keys.median)
+            cells += [per.show("{:.0f}"), keys.show("{:.0f}")]
+            counts.append(f"{group[0].count:,}" if group else "-")
         if all(cell == "-" for cell in cells):
             continue
         payload = [f.payload_bytes / f.count for f in footprints if f.tree == tree]
-        payload = [p for p in payload if p]
         label = ("before" if tree == BEFORE else "after") if compared else tree
-        table.rows.append((label, cells[0], f"{Spread.of(payload).median:.0f}", cells[1]))
+        table.rows.append(
+            (
+                label,
+                *cells[:2],
+                f"{Spread.of([p for p in payload if p]).median:.0f}",
+                *cells[2:],
+                " / ".join(counts),
+            )
+        )
     if len(table.rows) == 2:
+
+        def ratio(kind: str, at: int) -> str:
+            return _ratio(medians[(AFTER, kind)][at], medians[(BEFORE, kind)][at])
+
         table.rows.append(
             (
                 "after/before",
-                _ratio(medians[(AFTER, PENDING)], medians[(BEFORE, PENDING)]),
+                ratio(PENDING, 0),
+                ratio(PENDING, 1),
                 "",
-                _ratio(medians[(AFTER, FINISHED)], medians[(BEFORE, FINISHED)]),
+                ratio(FINISHED, 0),
+                ratio(FINISHED, 1),
+                "",
             )
         )
     return table
