@@ -12,7 +12,8 @@
 Two measures each: the ``INFO memory`` ``used_memory`` delta (everything Redis allocated,
 including its per-key overhead, but also moved by other clients of the same server), and the
 sum of ``MEMORY USAGE key SAMPLES 0`` over the namespace's keys (its own keys only, immune to
-other clients).
+other clients), also by kind of key (``key_class``: the interaction hash, its history, each
+read index, the counters...), which says where the bytes go.
 """
 
 import argparse
@@ -21,8 +22,9 @@ import os
 import re
 import statistics
 import sys
+from collections import Counter
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,7 @@ class Footprint:
     memory_delta: int  # bytes: INFO used_memory after - before
     keys_delta: int  # bytes: the namespace keys' MEMORY USAGE after - before
     payload_bytes: int = 0  # bytes of request JSON stored (pending only)
+    classes: dict[str, int] = field(default_factory=dict)  # keys_delta by key_class
 
     @property
     def per_interaction(self) -> float:
@@ -64,26 +67,45 @@ class Footprint:
         return data
 
 
-async def keyspace_bytes(redis: "Redis", namespace: str, batch: int = 1000) -> int:
-    """``MEMORY USAGE key SAMPLES 0`` summed over every key of ``namespace``."""
+_SHARD_TAG = re.compile(r"^\{s\d+\}:")
+_PER_ID = ("ix:", "hist:", "early:")
+
+
+def key_class(key: str, namespace: str) -> str:
+    """What a key of ``namespace`` is, without its shard, id, term value or hour:
+    ``ix:*``, ``hist:*``, ``pending``, ``by:pending:thread:*``, ``stats:*``..."""
+    rest = _SHARD_TAG.sub("", key.removeprefix(namespace_prefix(namespace)))
+    for prefix in _PER_ID:
+        if rest.startswith(prefix):
+            return prefix + "*"
+    if rest.startswith("by:") and rest.count(":") >= 3:
+        return ":".join(rest.split(":", 3)[:3]) + ":*"
+    if rest.startswith("stats:") and rest[6:].isdigit():
+        return "stats:<hour>"
+    return rest
+
+
+async def keyspace(redis: "Redis", namespace: str, batch: int = 1000) -> Counter[str]:
+    """``MEMORY USAGE key SAMPLES 0`` of every key of ``namespace``, summed by ``key_class``."""
     pattern = re.sub(r"([*?\[\]\\])", r"\\\1", namespace_prefix(namespace)) + "*"
-    total = 0
+    total: Counter[str] = Counter()
     keys: list[bytes] = []
 
-    async def flush() -> int:
+    async def flush() -> None:
         async with redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.memory_usage(key, samples=0)
             sizes = await pipe.execute()
+        for key, size in zip(keys, sizes, strict=True):
+            total[key_class(key.decode(errors="replace"), namespace)] += size or 0
         keys.clear()
-        return sum(size or 0 for size in sizes)
 
     async for key in redis.scan_iter(match=pattern, count=batch):
         keys.append(key)
         if len(keys) >= batch:
-            total += await flush()
+            await flush()
     if keys:
-        total += await flush()
+        await flush()
     return total
 
 
@@ -137,16 +159,24 @@ async def finished(
         await rig.start()
         await drive(rig, 16, warmup)  # scripts loaded, connections and caches warm
         memory0 = await _settled_memory(redis, keys)
-        keys0 = await keyspace_bytes(redis, namespace)
+        keys0 = await keyspace(redis, namespace)
         sample = await drive(rig, 64, count)
         memory1 = await _settled_memory(redis, keys)
-        keys1 = await keyspace_bytes(redis, namespace)
+        keys1 = await keyspace(redis, namespace)
     finally:
         try:
             await rig.close()
         finally:
             await redis.aclose()
-    return Footprint(tree.label, FINISHED, sample.count, memory1 - memory0, keys1 - keys0)
+    classes = {name: keys1[name] - keys0[name] for name in keys1 | keys0}
+    return Footprint(
+        tree.label,
+        FINISHED,
+        sample.count,
+        memory1 - memory0,
+        sum(classes.values()),
+        classes=classes,
+    )
 
 
 async def pending(
@@ -183,13 +213,13 @@ async def pending(
 
 async def _seed_and_measure(
     redis_url: str, shards: int, retention_seconds: int, count: int
-) -> dict[str, int]:
+) -> dict[str, Any]:
     namespace = new_namespace("footprint")
     keys = Keys(namespace, shards)
     redis: Redis = Redis.from_url(redis_url)
     try:
         seeding = await seed(redis, keys, count, start=0, retention_seconds=retention_seconds)
-        keys_delta = await keyspace_bytes(redis, namespace)
+        classes = await keyspace(redis, namespace)
     finally:
         try:
             await purge_namespace(redis, namespace)
@@ -198,8 +228,9 @@ async def _seed_and_measure(
     return {
         "count": seeding.added,
         "memory_delta": seeding.memory_delta,
-        "keys_delta": keys_delta,
+        "keys_delta": sum(classes.values()),
         "payload_bytes": seeding.payload_bytes,
+        "classes": dict(classes),
     }
 
 

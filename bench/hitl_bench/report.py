@@ -389,6 +389,34 @@ def footprint(footprints: Sequence[Footprint]) -> Table:
     return table
 
 
+def footprint_classes(footprints: Sequence[Footprint]) -> Table:
+    """Each kind of key's share of the bytes per interaction (``footprint.key_class``)."""
+    columns = [
+        (tree, kind)
+        for tree in (BEFORE, AFTER)
+        for kind in (PENDING, FINISHED)
+        if any(f.tree == tree and f.kind == kind for f in footprints)
+    ]
+    compared = any(tree == BEFORE for tree, _ in columns)
+
+    def label(tree: str) -> str:
+        return ("before" if tree == BEFORE else "after") if compared else tree
+
+    table = Table(
+        "Where the bytes go: MEMORY USAGE of each kind of key / N (median over runs)",
+        ("key", *(f"{label(tree)} {kind}" for tree, kind in columns)),
+    )
+    names = sorted({name for f in footprints for name in f.classes})
+    for name in names:
+        cells = []
+        for tree, kind in columns:
+            group = [f for f in footprints if f.tree == tree and f.kind == kind]
+            per = Spread.of([f.classes.get(name, 0) / f.count for f in group]).median
+            cells.append(f"{per:.0f}" if round(per) else "-")
+        table.rows.append((name, *cells))
+    return table
+
+
 def brokers(samples: Sequence[Sample]) -> Table:
     table = Table(
         "hitl with one and two broker processes (64 in flight)",

@@ -383,6 +383,7 @@ def render(results: Results, as_markdown: bool = False) -> str:
         tables.append(report.fanout(results.fanouts))
     if results.footprints:
         tables.append(report.footprint(results.footprints))
+        tables.append(report.footprint_classes(results.footprints))
     if results.brokers:
         tables.append(report.brokers(results.brokers))
     if results.growth:
