@@ -14,9 +14,17 @@ from hitl.gateway.bodies import BodyLimits
 from hitl.gateway.deps import GatewayContext
 from hitl.gateway.metrics import HttpMetrics, MeasureRequests
 from hitl.gateway.problems import ProblemDetail
-from hitl.gateway.routers import events, interactions, ops, stats, threads
+from hitl.gateway.routers import events, interactions, ops, stats, threads, webhooks
+from hitl.gateway.signed import SignedAnswer
 
-ROUTERS = (interactions.router, threads.router, events.router, stats.router, ops.router)
+ROUTERS = (
+    interactions.router,
+    threads.router,
+    events.router,
+    stats.router,
+    webhooks.router,
+    ops.router,
+)
 DESCRIPTION = """\
 The HTTP side of hitl: list and read interactions with their history, answer and cancel them
 as the API key's identity, create requests without an AMQP client, follow lifecycle events,
@@ -58,7 +66,7 @@ def _application() -> FastAPI:
 
     def published() -> dict[str, Any]:
         if not document:
-            document.update(openapi.document(app, ProblemDetail))
+            document.update(openapi.document(app, ProblemDetail, SignedAnswer))
         return document
 
     app.openapi = published  # type: ignore[method-assign]

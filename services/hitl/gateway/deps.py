@@ -9,13 +9,16 @@ another scope) to get the ``Principal`` the request's API key stands for.
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import Request
 from prometheus_client import CollectorRegistry, generate_latest
 
 from hitl.errors import TransportError
 from hitl.gateway.problems import Problem
+
+if TYPE_CHECKING:
+    from hitl.gateway.signed import SignedReceivers
 from hitl.ports import Clock, InteractionReads
 from hitl.settings import Settings
 from hitl_contract import (
@@ -137,6 +140,8 @@ class GatewayContext:
     clock: Clock
     broker: BrokerLink = field(default_factory=NoBroker)
     ops: Ops = field(default_factory=RegistryOps)
+    # The webhook receivers whose signed answers the gateway takes (HITL_ROUTING_FILE).
+    signed: "SignedReceivers | None" = None
 
     @property
     def max_body_bytes(self) -> int:

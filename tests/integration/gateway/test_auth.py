@@ -35,7 +35,8 @@ def test_every_v1_operation_is_tried() -> None:
         (method.upper(), path)
         for path, operations in openapi_document()["paths"].items()
         for method in operations
-        if path.startswith("/v1/")
+        # signed with a webhook receiver's secret instead of a key: test_signed_answers.py
+        if path.startswith("/v1/") and not path.startswith("/v1/webhooks/")
     }
     tried = {
         (method, path.replace("{id}", "{interaction_id}").replace("t-1", "{thread_id}"))
