@@ -1,11 +1,14 @@
 """examples/routing.yaml is valid and its route tests pass, as `hitl routes check` says; and
 `hitl routes test` prints the receivers of a request and exits as documented."""
 
+import json
 import re
 import shlex
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from hitl.cli.main import main
 
@@ -78,3 +81,17 @@ def test_the_commands_in_docs_routing_print_what_it_shows(
     captured = capsys.readouterr()
     printed = (captured.out + captured.err).splitlines()
     assert output and all(line in printed for line in output), printed
+
+
+def test_the_example_fits_the_published_json_schema() -> None:
+    root = Path(EXAMPLE).parents[1]
+    schema = json.loads((root / "schemas" / "json" / "routing-config.schema.json").read_text())
+    validator = jsonschema.Draft202012Validator(schema)
+    document = yaml.safe_load(Path(EXAMPLE).read_text())
+    assert list(validator.iter_errors(document)) == []
+    for broken in (
+        {**document, "route": {**document["route"], "reminder_every": "soon"}},
+        {**document, "receivers": [{"name": "x", "type": "fax"}]},
+        {**document, "colour": "red"},
+    ):
+        assert list(validator.iter_errors(broken)), broken

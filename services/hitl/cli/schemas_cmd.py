@@ -1,7 +1,8 @@
 """``hitl schemas export [--dir PATH] [--check]``: write the published contract from the models.
 
-Writes ``json/<message>.schema.json`` (JSON Schema 2020-12), ``asyncapi.yaml`` (AsyncAPI 3.0)
-and ``openapi.json`` (the gateway's REST API, OpenAPI 3.1) under ``--dir``. With ``--check``
+Writes ``json/<message>.schema.json`` (JSON Schema 2020-12), ``asyncapi.yaml`` (AsyncAPI 3.0),
+``openapi.json`` (the gateway's REST API, OpenAPI 3.1) and
+``json/routing-config.schema.json`` (the routing file, for editors) under ``--dir``. With ``--check``
 nothing is written: the command exits 1 listing every file that is missing, differs from what
 the models produce, or is no longer produced.
 """
@@ -10,12 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
+from hitl.core.routing.config import routing_schema
 from hitl.gateway.app import openapi_document
 from hitl.settings import Settings
 from hitl_contract.export import dumps_json
 from hitl_contract.files import JSON_DIR, render_files
 
 OPENAPI_FILE = "openapi.json"
+ROUTING_FILE = f"{JSON_DIR}/routing-config.schema.json"
 
 
 def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -46,7 +49,11 @@ async def run(args: argparse.Namespace, settings: Settings | None) -> int:
 
 def published_files() -> dict[str, str]:
     """Path relative to the schemas directory -> text: the wire contract and the REST API."""
-    return {**render_files(), OPENAPI_FILE: dumps_json(openapi_document())}
+    return {
+        **render_files(),
+        OPENAPI_FILE: dumps_json(openapi_document()),
+        ROUTING_FILE: dumps_json(routing_schema()),
+    }
 
 
 def export(directory: Path) -> int:

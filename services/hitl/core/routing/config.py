@@ -245,3 +245,16 @@ class RoutingConfig(_Strict):
 
     def receiver(self, name: str) -> AnyReceiver:
         return next(r for r in self.receivers if r.name == name)
+
+
+def routing_schema() -> dict[str, Any]:
+    """The JSON Schema of a routing file (schemas/json/routing-config.schema.json): what an
+    editor can check as people type. The cross-references (every receiver and window named
+    exists) are checked by ``hitl routes check`` only."""
+    schema = RoutingConfig.model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://hitl.dev/schemas/routing-config.schema.json",
+        "title": "hitl routing config",
+        **schema,
+    }
