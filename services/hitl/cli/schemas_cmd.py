@@ -2,9 +2,9 @@
 
 Writes ``json/<message>.schema.json`` (JSON Schema 2020-12), ``asyncapi.yaml`` (AsyncAPI 3.0),
 ``openapi.json`` (the gateway's REST API, OpenAPI 3.1) and
-``json/routing-config.schema.json`` (the routing file, for editors) under ``--dir``. With ``--check``
-nothing is written: the command exits 1 listing every file that is missing, differs from what
-the models produce, or is no longer produced.
+``json/routing-config.schema.json`` (the routing file, for editors) under ``--dir``. With
+``--check`` nothing is written: the command exits 1 listing every file that is missing,
+differs from what the models produce, or is no longer produced.
 """
 
 import argparse
