@@ -54,7 +54,7 @@ async def test_the_receiver_example_takes_what_the_channel_sends(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("HITL_WEBHOOK_SECRET", SECRET)
-    [example] = fenced("python")
+    example = fenced("python")[0]  # the receiver; the second block sends answers back
     scope: dict[str, Any] = {}
     exec(compile(example, str(DOC), "exec"), scope)  # the doc's own code
     hooks = WebhookChannel(secrets=EnvOrFileSecrets(os.environ | {"HOOK": SECRET}))

@@ -3,6 +3,7 @@ real gateway and broker: taken as the named responder's through channel webhook:
 forged, stale, replayed, unsigned and ill-fitting requests refused with nothing changed."""
 
 import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -145,3 +146,22 @@ async def test_unknown_receivers_and_bodies_that_do_not_fit(
     assert broker.store is not None
     state = await broker.store.load(iid)
     assert state is not None and state.is_pending
+
+
+async def test_the_sender_in_docs_channels_webhook_is_answered(
+    gateway: GatewayService, client: HitlClient, broker: BrokerService,
+    http: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    doc = (Path(__file__).parents[3] / "docs" / "channels-webhook.md").read_text()
+    sender = re.findall(r"```python\n(.*?)```", doc, flags=re.DOTALL)[1]
+    scope: dict = {}
+    exec(compile(sender, "send_answer.py", "exec"), scope)  # the doc's own code
+    monkeypatch.setenv("HITL_WEBHOOK_SECRET", SECRET)
+    iid = await ask(client)
+    await pending(http, broker, iid)
+    reply = await asyncio.to_thread(
+        scope["send_answer"], f"http://127.0.0.1:{gateway.port}", "bot", str(iid), "reject",
+        "dana", {"reason": "not today"},
+    )  # fmt: skip
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["outcome"]["data"] == {"reason": "not today"}
