@@ -105,8 +105,30 @@ def test_compose_would_reject_a_broken_file(tmp_path: Path) -> None:
 
 
 def test_the_stack_has_its_services(model: dict[str, Any]) -> None:
-    assert {"rabbitmq", "redis", "broker", "prometheus", "grafana"} <= set(model["services"])
+    services = set(model["services"])
+    assert {"rabbitmq", "redis", "broker", "gateway", "prometheus", "grafana"} <= services
     assert model["services"]["broker"]["deploy"]["replicas"] == 2
+
+
+def test_the_gateway_serves_http_on_loopback_with_the_shared_settings(
+    model: dict[str, Any], hitl_services: dict[str, dict[str, Any]]
+) -> None:
+    gateway = hitl_services["gateway"]
+    assert gateway["command"] == ["gateway"]
+    env = gateway["environment"]
+    # Its own variables are added to the shared ones, not in their place.
+    broker_env = hitl_services["broker"]["environment"]
+    assert broker_env.items() <= env.items()
+    assert env["HITL_GATEWAY_HOST"] == "0.0.0.0"  # reachable through the published port
+    (port,) = gateway["ports"]
+    assert port["target"] == int(env["HITL_GATEWAY_PORT"])
+    assert port["host_ip"] == "127.0.0.1"
+    assert port["published"] == _env_example()["GATEWAY_PORT"]
+    # Ready means RabbitMQ, Redis and its consumers: the shared /readyz check, on the ops port.
+    assert gateway["healthcheck"] == hitl_services["broker"]["healthcheck"]
+    assert "/readyz" in gateway["healthcheck"]["test"][-1]
+    assert set(gateway["depends_on"]) == {"rabbitmq", "redis"}
+    assert gateway.get("deploy", {}).get("replicas", 1) == 1  # one published host port
 
 
 def test_every_service_has_a_healthcheck(model: dict[str, Any]) -> None:
