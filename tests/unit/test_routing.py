@@ -1,6 +1,7 @@
 """Routing decided in the pure core: matchers, the route tree, time windows, when each
 receiver is notified, and the loader's errors (file, line, path, what is allowed)."""
 
+import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -270,3 +271,56 @@ def test_the_fallback_is_the_one_of_the_route_that_reached_the_receiver() -> Non
     assert fallback_for(cfg, x, "b") == "c"  # reached by the route's escalation
     assert fallback_for(cfg, x, "root") == "d"  # not named on its route: the root's
     assert fallback_for(cfg, RequestFields.of({}), "root") == "d"
+
+
+def _naive(cfg: RoutingConfig, request: RequestFields) -> list[str]:
+    """Alertmanager's walk over every child, the reference the compiled tree must agree with."""
+    fields, labels = request.as_fields(), request.labels
+
+    def walk(route, receivers):  # type: ignore[no-untyped-def]
+        receivers = route.receivers if route.receivers is not None else receivers
+        found = []
+        for child in route.routes:
+            if all(m.matches(fields, labels) for m in child.matchers):
+                found += walk(child, receivers)
+                if not child.continue_:
+                    break
+        return found or [receivers]
+
+    out: list[str] = []
+    for names in walk(cfg.route, None):
+        out += [n for n in names if n not in out]
+    return out
+
+
+def test_the_compiled_tree_routes_as_a_walk_over_every_route() -> None:
+    rng = random.Random(7)
+    names = ["root", "a", "b", "c", "d"]
+    ops = ["=", "!=", "=~", "!~"]
+
+    def matcher() -> str:
+        op = rng.choice(ops)
+        name = rng.choice(["team", "env", "kind"])
+        value = rng.choice(["x", "y", "", "x|y"] if "~" in op else ["x", "y", ""])
+        return f'{name}{op}"{value}"'
+
+    def routes(depth: int) -> list[dict[str, object]]:
+        return [
+            {
+                "matchers": [matcher() for _ in range(rng.randrange(3))],
+                "receivers": [rng.choice(names)] if rng.random() < 0.7 else None,
+                "continue": rng.random() < 0.3,
+                "routes": routes(depth + 1) if depth < 2 and rng.random() < 0.4 else [],
+            }
+            for _ in range(rng.randrange(6))
+        ]
+
+    for _ in range(200):
+        cfg = config(route={"receivers": ["root"], "routes": routes(0)})
+        for team in ("x", "y", None):
+            for env in ("x", "y", None):
+                labels = {k: v for k, v in (("team", team), ("env", env)) if v is not None}
+                request = RequestFields.of({"kind": rng.choice(["x", "y"]), "labels": labels})
+                assert reached(cfg, kind=request.kind, labels=labels) == _naive(
+                    cfg, request
+                )

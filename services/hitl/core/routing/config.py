@@ -16,6 +16,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     PlainValidator,
+    PrivateAttr,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -232,6 +233,7 @@ class RouteTest(_Strict):
 
 class RoutingConfig(_Strict):
     receivers: list[Receiver] = Field(min_length=1)
+    _tree: Any = PrivateAttr(default=None)  # the compiled tree (routing.tree.compiled)
     route: Route = Field(description="The root route: every request starts here.")
     time_windows: list[TimeWindow] = Field(default_factory=list)
     tests: list[RouteTest] = Field(default_factory=list)

@@ -3,8 +3,9 @@ opens, or instead another receiver (``inactive: send``). Pure: ``now`` is given.
 
 from dataclasses import dataclass
 
+from hitl.core.routing.compiled import Settled
 from hitl.core.routing.config import RoutingConfig
-from hitl.core.routing.tree import RequestFields, Settled, Target, evaluate
+from hitl.core.routing.tree import RequestFields, Target, evaluate
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,27 +8,11 @@ result lists each receiver once (the first route that reached it wins), each wit
 of the route that reached it.
 """
 
-from dataclasses import dataclass, replace
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any
 
-from hitl.core.routing.config import Inactive, Route, RoutingConfig
-
-_T = TypeVar("_T")
-
-
-@dataclass(frozen=True, slots=True)
-class Settled:
-    """A route's settings with inheritance applied."""
-
-    path: str
-    name: str | None
-    receivers: tuple[str, ...]
-    reminder_every: float | None
-    max_reminders: int | None
-    escalation: tuple[tuple[float, tuple[str, ...]], ...]
-    active_time: tuple[str, ...]
-    inactive: Inactive | None
-    fallback: str | None
+from hitl.core.routing.compiled import Node, Settled, compile_tree
+from hitl.core.routing.config import RoutingConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +60,7 @@ class RequestFields:
 
 
 def evaluate(config: RoutingConfig, request: RequestFields) -> list[Target]:
-    root = _settle(config.route, None, "route")
-    leaves = _descend(config.route, root, request.as_fields(), request.labels)
+    leaves = _descend(compiled(config), request.as_fields(), request.labels)
     seen: set[str] = set()
     out: list[Target] = []
     for settled in leaves:
@@ -88,52 +71,30 @@ def evaluate(config: RoutingConfig, request: RequestFields) -> list[Target]:
     return out
 
 
-def _descend(
-    route: Route, settled: Settled, fields: dict[str, str], labels: dict[str, str]
-) -> list[Settled]:
+def compiled(config: RoutingConfig) -> Node:
+    """The config's tree, compiled on first use and kept with the (immutable) config."""
+    tree: Node | None = config._tree
+    if tree is None:
+        tree = config._tree = compile_tree(config)
+    return tree
+
+
+def _descend(node: Node, fields: dict[str, str], labels: dict[str, str]) -> list[Settled]:
     found: list[Settled] = []
-    for n, child in enumerate(route.routes):
-        if all(m.matches(fields, labels) for m in child.matchers):
-            child_settled = _settle(child, settled, f"{settled.path}.routes[{n}]")
-            found += _descend(child, child_settled, fields, labels)
-            if not child.continue_:
+    for n in node.candidates(fields, labels):
+        child = node.children[n]
+        if all(m.matches(fields, labels) for m in child.route.matchers):
+            found += _descend(child, fields, labels)
+            if not child.route.continue_:
                 break
-    return found or [settled]
-
-
-def _settle(route: Route, parent: Settled | None, path: str) -> Settled:
-    if parent is None:
-        parent = Settled(path, None, (), None, None, (), (), None, None)
-    return replace(
-        parent,
-        path=path,
-        name=route.name,
-        receivers=tuple(route.receivers) if route.receivers is not None else parent.receivers,
-        reminder_every=_pick(route.reminder_every, parent.reminder_every),
-        max_reminders=_pick(route.max_reminders, parent.max_reminders),
-        escalation=(
-            tuple((s.after, tuple(s.receivers)) for s in route.escalation)
-            if route.escalation is not None
-            else parent.escalation
-        ),
-        active_time=(
-            tuple(route.active_time) if route.active_time is not None else parent.active_time
-        ),
-        inactive=_pick(route.inactive, parent.inactive),
-        fallback=_pick(route.fallback, parent.fallback),
-    )
-
-
-def _pick(own: _T | None, inherited: _T | None) -> _T | None:
-    return own if own is not None else inherited
+    return found or [node.settled]
 
 
 def fallback_for(config: RoutingConfig, request: RequestFields, receiver: str) -> str | None:
     """The fallback receiver of the route that sent ``request`` to ``receiver`` (as a
     receiver, an escalation step or where it goes outside its time windows); the root's when
     no route the request lands on names it."""
-    leaves = _descend(config.route, _settle(config.route, None, "route"),
-                      request.as_fields(), request.labels)  # fmt: skip
+    leaves = _descend(compiled(config), request.as_fields(), request.labels)
     for leaf in leaves:
         named = {*leaf.receivers, *(r for _, step in leaf.escalation for r in step)}
         if leaf.inactive is not None:
