@@ -55,8 +55,16 @@ LAYER_ZIP = "package/lib/layer.zip"
 KUBE_VERSIONS = ("1.27.0", latest_version())
 RELEASE = "hitl"
 NAMESPACE = "hitl-test"
-# Settings the chart sets itself (the Secret, the ops endpoint), so values.settings refuses them.
-CHART_OWNED_SETTINGS = ("amqp_url", "redis_url", "metrics_host", "metrics_port")
+# Settings the chart sets itself (the Secret, the ops endpoint, the gateway's address from its
+# port named http), so values.settings refuses them.
+CHART_OWNED_SETTINGS = (
+    "amqp_url",
+    "redis_url",
+    "metrics_host",
+    "metrics_port",
+    "gateway_host",
+    "gateway_port",
+)
 
 
 # --- helm -------------------------------------------------------------------------------------
@@ -406,11 +414,15 @@ def test_default_values_render_the_broker(helm: Helm) -> None:
     objects = by_kind(docs)
     assert sorted(objects) == [
         ("ConfigMap", "hitl-broker"),
+        ("ConfigMap", "hitl-gateway"),
         ("Deployment", "hitl-broker"),
+        ("Deployment", "hitl-gateway"),
         ("PodDisruptionBudget", "hitl-broker"),
+        ("PodDisruptionBudget", "hitl-gateway"),
         ("Service", "hitl-broker"),
+        ("Service", "hitl-gateway"),
         ("ServiceAccount", "hitl"),
-    ]  # the URLs are in an existing Secret: the chart creates none
+    ]  # the URLs are in an existing Secret: the chart creates none; no Ingress by default
     deployment = objects["Deployment", "hitl-broker"]
     assert deployment["spec"]["replicas"] == 2
     pod = deployment["spec"]["template"]["spec"]
@@ -463,6 +475,73 @@ def test_default_values_render_the_broker(helm: Helm) -> None:
     assert objects["Service", "hitl-broker"]["spec"]["ports"][0]["targetPort"] == "metrics"
 
 
+def test_default_values_render_the_gateway(helm: Helm) -> None:
+    """The gateway serves its REST API on the port named http, through its Service; probes and
+    metrics stay on the ops port; a preStop pause lets the endpoints drop it before it stops."""
+    docs = helm.render(CI_VALUES["default"])
+    objects = by_kind(docs)
+    deployment = objects["Deployment", "hitl-gateway"]
+    assert deployment["spec"]["replicas"] == 2
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["args"] == ["gateway"]
+    assert [(p["name"], p["containerPort"]) for p in container["ports"]] == [
+        ("metrics", 9464),
+        ("http", 8080),
+    ]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["HITL_GATEWAY_HOST"] == "0.0.0.0"
+    assert env["HITL_GATEWAY_PORT"] == "8080"
+    for probe, path in (
+        ("startupProbe", "/healthz"),
+        ("livenessProbe", "/healthz"),
+        ("readinessProbe", "/readyz"),
+    ):
+        assert container[probe]["httpGet"] == {"path": path, "port": "metrics"}, probe
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", "5"]
+    grace = float(objects["ConfigMap", "hitl-gateway"]["data"]["HITL_SHUTDOWN_GRACE_SECONDS"])
+    assert pod["terminationGracePeriodSeconds"] > 5 + grace
+    service = objects["Service", "hitl-gateway"]
+    assert {p["name"]: (p["port"], p["targetPort"]) for p in service["spec"]["ports"]} == {
+        "metrics": (9464, "metrics"),
+        "http": (80, "http"),
+    }
+    labels = deployment["spec"]["template"]["metadata"]["labels"]
+    assert service["spec"]["selector"].items() <= labels.items()
+    broker_labels = objects["Deployment", "hitl-broker"]["spec"]["template"]["metadata"]["labels"]
+    assert not service["spec"]["selector"].items() <= broker_labels.items()
+
+
+def test_the_ingress_routes_to_the_gateways_http_port(helm: Helm) -> None:
+    docs = helm.render(CI_VALUES["full"])
+    objects = by_kind(docs)
+    full = yaml.safe_load(CI_VALUES["full"].read_text())["ingress"]
+    ingress = objects["Ingress", "hitl-prod-gateway"]
+    spec = ingress["spec"]
+    assert spec["ingressClassName"] == "nginx"
+    assert ingress["metadata"]["annotations"] == full["annotations"]
+    assert spec["tls"] == full["tls"]
+    assert [r["host"] for r in spec["rules"]] == full["hosts"]
+    for rule in spec["rules"]:
+        (path,) = rule["http"]["paths"]
+        assert (path["path"], path["pathType"]) == ("/", "Prefix")
+        assert path["backend"]["service"] == {"name": "hitl-prod-gateway", "port": {"name": "http"}}
+    service = objects["Service", "hitl-prod-gateway"]
+    assert "http" in {p["name"] for p in service["spec"]["ports"]}
+    # The container listens where the port named http says (8000 in these values).
+    (container,) = pod_spec(docs, "hitl-prod-gateway")["containers"]
+    http = next(p for p in container["ports"] if p["name"] == "http")
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["HITL_GATEWAY_PORT"] == str(http["containerPort"]) == "8000"
+    # Without hosts: one rule for every host; without className and tls: neither.
+    bare = by_kind(helm.render(CI_VALUES["default"], sets=("ingress.enabled=true",)))
+    bare_spec = bare["Ingress", "hitl-gateway"]["spec"]
+    assert "ingressClassName" not in bare_spec and "tls" not in bare_spec
+    (rule,) = bare_spec["rules"]
+    assert "host" not in rule
+    assert rule["http"]["paths"][0]["backend"]["service"]["name"] == "hitl-gateway"
+
+
 def test_everything_on(helm: Helm) -> None:
     docs = helm.render(CI_VALUES["full"])
     objects = by_kind(docs)
@@ -488,15 +567,15 @@ def test_everything_on(helm: Helm) -> None:
     # gateway reads its API keys from the chart's.
     secret = objects["Secret", "hitl-prod"]["stringData"]
     assert secret["HITL_AMQP_URL"] == full["secrets"]["amqpUrl"]
-    assert secret["gateway-api-keys"] == "key-1,key-2"
+    assert secret["deploy-webhook-secret"] == "whsec-placeholder"
     broker_env = {e["name"]: e for e in pod_spec(docs, "hitl-prod-broker")["containers"][0]["env"]}
     assert broker_env["HITL_AMQP_URL"]["valueFrom"]["secretKeyRef"]["name"] == "hitl-broker-urls"
     gateway = pod_spec(docs, "hitl-prod-gateway")["containers"][0]
     gateway_env = {e["name"]: e for e in gateway["env"]}
     assert gateway_env["HITL_AMQP_URL"]["valueFrom"]["secretKeyRef"]["name"] == "hitl-prod"
-    assert gateway_env["HITL_GATEWAY_API_KEYS"]["valueFrom"]["secretKeyRef"] == {
+    assert gateway_env["DEPLOY_WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"] == {
         "name": "hitl-prod",
-        "key": "gateway-api-keys",
+        "key": "deploy-webhook-secret",
     }
     assert {p["name"] for p in objects["Service", "hitl-prod-gateway"]["spec"]["ports"]} == {
         "metrics",
@@ -536,6 +615,14 @@ def test_install_notes(helm: Helm) -> None:
     notes = done.stdout.split("NOTES:", 1)[1]
     for name in ("hitl-prod-broker", "hitl-prod-gateway"):
         assert f"rollout status deployment/{name}" in notes
+    # The gateway's URLs (the ingress's, in the cluster, by port-forward) and how to get a key.
+    assert "https://hitl.example.com/" in notes
+    assert "http://hitl-prod-gateway.hitl-test.svc:80" in notes
+    assert "port-forward service/hitl-prod-gateway 8080:80" in notes
+    assert "exec deploy/hitl-prod-gateway -- hitl keys create --identity" in notes
+    broker, gateway = notes.split("\ngateway: ", 1)
+    assert "hitl keys create" not in broker and "REST API" not in broker
+    assert "REST API" in gateway
 
 
 def test_prometheus_rule_carries_the_rules_file(helm: Helm) -> None:
@@ -630,7 +717,7 @@ def test_a_service_is_a_few_lines(helm: Helm) -> None:
     assert container["args"] == ["notifier", "slack"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     disabled = by_kind(helm.render(CI_VALUES["default"], sets=("services.broker.enabled=false",)))
-    assert not any(kind == "Deployment" for kind, _ in disabled)
+    assert [name for kind, name in disabled if kind == "Deployment"] == ["hitl-gateway"]
 
 
 # --- bad values -------------------------------------------------------------------------------
@@ -673,6 +760,30 @@ BAD_VALUES = {
         {"services": {"notifier": {"replicas": 1}}},
         "services.notifier.args",
     ),
+    "gateway-port-in-settings": ({"settings": {"gateway_port": 9000}}, "gateway_port"),
+    "ingress-unknown-key": ({"ingress": {"enabled": True, "host": "x.example.com"}}, "host"),
+    "ingress-bad-host": ({"ingress": {"enabled": True, "hosts": ["Not A Host"]}}, "hosts"),
+    "ingress-bad-path-type": ({"ingress": {"pathType": "Regex"}}, "pathType"),
+    "ingress-tls-without-secret": (
+        {"ingress": {"tls": [{"hosts": ["a.example.com"]}]}},
+        "secretName",
+    ),
+    "gateway-without-http-port": (
+        {"services": {"gateway": {"ports": []}}},
+        "services.gateway runs hitl gateway: give it a port named http",
+    ),
+    "ingress-to-a-service-without-http": (
+        {"ingress": {"enabled": True, "service": "broker"}},
+        "ingress.service: services.broker has no port named http",
+    ),
+    "ingress-to-a-disabled-service": (
+        {"ingress": {"enabled": True}, "services": {"gateway": {"enabled": False}}},
+        "ingress.service: services.gateway is disabled",
+    ),
+    "ingress-to-no-service": (
+        {"ingress": {"enabled": True, "service": "web"}},
+        "ingress.service: no services.web",
+    ),
 }
 
 
@@ -681,6 +792,10 @@ TEMPLATE_CHECKS = {
     "grace-too-short-for-a-service",
     "hpa-max-below-min",
     "service-without-command",
+    "gateway-without-http-port",
+    "ingress-to-a-service-without-http",
+    "ingress-to-a-disabled-service",
+    "ingress-to-no-service",
 }
 
 
@@ -753,7 +868,8 @@ def settings_definitions() -> dict[str, Any]:
         "settings": {
             "type": "object",
             "description": "hitl settings (docs/configuration.md) without the HITL_ prefix, in "
-            "lower case; the URLs come from secrets and the ops endpoint from metricsPort.",
+            "lower case; the URLs come from secrets, the ops endpoint from metricsPort and the "
+            "gateway's address from its port named http.",
             "additionalProperties": False,
             "properties": properties,
         },

@@ -123,3 +123,19 @@ routing.yaml: |
 {{- printf "%s:%s" .Values.image.repository $tag }}
 {{- end }}
 {{- end }}
+
+{{/* A service's port named http, as JSON ("{}" when it has none). Takes the service's values. */}}
+{{- define "hitl.httpPort" -}}
+{{- $found := dict }}
+{{- range .ports }}
+{{- if eq .name "http" }}
+{{- $found = . }}
+{{- end }}
+{{- end }}
+{{- toJson $found }}
+{{- end }}
+
+{{/* Whether a service runs `hitl gateway`: "true" or "". Takes the service's values. */}}
+{{- define "hitl.isGateway" -}}
+{{- if and .args (eq (index .args 0) "gateway") }}true{{ end }}
+{{- end }}
