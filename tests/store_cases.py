@@ -229,3 +229,13 @@ class StoreReads:
         assert approval.times[analytics.bucket_of(30)] == 1
         assert approval.times[analytics.bucket_of(400)] == 1
         assert not any((await store.pending_counts()).values())
+
+    async def test_pending_counts_forget_what_no_longer_waits(
+        self, store: InteractionStore
+    ) -> None:
+        # Responders and nodes are open-ended: a count that fell to zero must not stay behind,
+        # or the pending counts grow with every name ever seen.
+        for n in range(3):
+            state = await open_(store, T0 + n, node_name=f"node-{n}", responders=[f"who-{n}"])
+            await respond(store, state.request.id, "approve", T0 + 10, who=f"who-{n}")
+        assert await store.pending_counts() == {}

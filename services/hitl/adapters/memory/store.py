@@ -149,6 +149,8 @@ class MemoryStore:
     def _count_pending(self, state: InteractionState, by: int) -> None:
         for name in analytics.pending_fields(state):
             self._pending_counts[name] += by
+            if self._pending_counts[name] <= 0 and by < 0:  # as lib_reads.lua: no zeros kept
+                del self._pending_counts[name]
 
     async def note(self, interaction_id: UUID, entry: bytes) -> bool:
         record = self._record(interaction_id)

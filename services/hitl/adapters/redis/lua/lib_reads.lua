@@ -3,7 +3,7 @@
 --   n_zadd, then n key indexes (score ARGV[score], member ARGV[member]),
 --   n_zrem, then n key indexes,
 --   n_history, then n entries (RPUSHed to KEYS[hist]),
---   n_incr, then n (key index, field, increment),
+--   n_incr, then n (key index, field, increment; a field decremented to 0 is deleted),
 --   n_expire, then n (key index, seconds),
 --   the finished index keys to record for trimming ('' while pending)
 -- Returns the index after the section.
@@ -19,7 +19,12 @@ local function write_reads(i, hist, done_keys, member, score)
   end
   n = tonumber(ARGV[i]); i = i + 1
   for _ = 1, n do
-    redis.call('HINCRBY', KEYS[tonumber(ARGV[i])], ARGV[i + 1], ARGV[i + 2]); i = i + 3
+    local key, field, by = KEYS[tonumber(ARGV[i])], ARGV[i + 1], tonumber(ARGV[i + 2])
+    -- A running count (pending) that falls to zero goes: its names are open-ended.
+    if redis.call('HINCRBY', key, field, by) <= 0 and by < 0 then
+      redis.call('HDEL', key, field)
+    end
+    i = i + 3
   end
   n = tonumber(ARGV[i]); i = i + 1
   for _ = 1, n do redis.call('EXPIRE', KEYS[tonumber(ARGV[i])], ARGV[i + 1]); i = i + 2 end
