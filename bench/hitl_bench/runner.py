@@ -427,6 +427,7 @@ async def run_bench(opts: Options) -> float:
         opts.json_path.write_text(json.dumps(payload, indent=1, default=str))
     if opts.markdown_path is not None:
         opts.markdown_path.write_text(render(results, as_markdown=True) + "\n")
-    _say(f"bench took {time.perf_counter() - began:.0f}s")
+    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    _say(f"bench took {time.perf_counter() - began:.0f}s; load average now {load}")
     print(f"ratio_vs_handwritten={ratio:.2f}", flush=True)
     return ratio
