@@ -40,6 +40,33 @@ async def test_trimming_forgets_finished_interactions_in_every_index(
                                    str(gone.request.id))  # fmt: skip
 
 
+async def test_trimming_forgets_index_entries_whose_values_hold_line_breaks(
+    redis: Redis, settings: Settings
+) -> None:
+    # Thread ids, node names and requester ids may hold any character, "\n" too; the keys a
+    # finished interaction is filed under must still all be found and trimmed.
+    store = redis_store(redis, settings)
+    gone = await open_(store, T0, thread_id="t\nx", node_name="n\nm", requester={"id": "a\nb"})
+    await respond(store, gone.request.id, "approve", T0 + 2)
+    assert await store.trim_done(T0 + 50) == 1
+    left = [k async for k in redis.scan_iter(match=f"{settings.namespace}:*:by:*")]
+    assert left == []
+
+
+async def test_trimming_reads_the_line_per_key_records_of_older_versions(
+    redis: Redis, settings: Settings
+) -> None:
+    store = redis_store(redis, settings)
+    gone = await open_(store, T0, thread_id="t")
+    await respond(store, gone.request.id, "approve", T0 + 2)
+    shard = store.keys.shard(gone.request.id)
+    await redis.hset(store.keys.done_keys(shard), str(gone.request.id),
+                     "resolved\nresolved:thread:t\nresolved:kind:approval\n"
+                     "resolved:requester:raw-agent")  # fmt: skip
+    assert await store.trim_done(T0 + 50) == 1
+    assert [k async for k in redis.scan_iter(match=f"{settings.namespace}:*:by:*")] == []
+
+
 async def test_a_label_scan_reads_at_most_its_limit_per_page(
     redis: Redis, settings: Settings
 ) -> None:

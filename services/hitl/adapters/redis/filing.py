@@ -8,6 +8,8 @@ arguments. Every key shares the interaction's hash tag, so the script stays in o
 
 from typing import Any
 
+import orjson
+
 from hitl.adapters.redis.keys import Keys
 from hitl.core import analytics
 from hitl.core.audit import encoded_history
@@ -47,7 +49,7 @@ class ReadsSection:
         out.append(len(self.expire))
         for key, ttl in self.expire.items():
             out += [self._index(key), ttl]
-        out.append("\n".join(self.finished_in))
+        out.append(orjson.dumps(self.finished_in) if self.finished_in else b"")
         return out
 
 

@@ -73,7 +73,7 @@ class Keys:
 
     def done_keys(self, shard: int) -> str:
         """HASH id -> the read index keys a finished interaction is in, for trimming: each
-        without its ``by_prefix``, one per line."""
+        without its ``by_prefix``, as a JSON list (values may hold any character)."""
         return f"{self._tag(shard)}:done:keys"
 
     def counters(self, shard: int, hour: int) -> str:

@@ -12,6 +12,7 @@ from importlib import resources
 from typing import Any
 from uuid import UUID
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
@@ -272,7 +273,7 @@ class RedisStore(RedisReads):
         args: list[Any] = []
         for iid, joined in zip(ids, held, strict=True):
             prefix = self.keys.by_prefix(shard)
-            index_keys = [prefix + k for k in joined.decode().split("\n")] if joined else []
+            index_keys = [prefix + k for k in _filed_under(joined)]
             args += [iid, len(index_keys)]
             for key in index_keys:
                 if key not in at:
@@ -338,6 +339,16 @@ class RedisStore(RedisReads):
                 for name, keys, args in calls
             ]
         )
+
+
+def _filed_under(joined: bytes | None) -> list[str]:
+    """The index keys (without their prefix) ``done_keys`` holds for one interaction: a JSON
+    list; one per line in what older versions wrote (wrong for values with line breaks)."""
+    if not joined:
+        return []
+    if joined.startswith(b"["):
+        return list(orjson.loads(joined))
+    return joined.decode().split("\n")
 
 
 def _translated(script: str, result: Any) -> Any:
