@@ -193,3 +193,37 @@ async def test_the_notifier_needs_a_routing_file(namespace: str) -> None:
     service = NotifierService(test_settings(namespace), WebhookChannel())
     with pytest.raises(ConfigError, match="HITL_ROUTING_FILE"):
         await service.start()
+
+
+async def test_a_fallback_that_fails_too_is_dead_lettered_not_handed_back(
+    namespace: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, client: HitlClient, amqp
+) -> None:
+    # Two receivers each other's fallback (b's route names a, the root names b): when both
+    # fail, the notification goes to the dead-letter queue once, instead of going round.
+    monkeypatch.setenv("HITL_TEST_HOOK_SECRET", SECRET)
+    async with serving(status(503)) as a, serving(status(503)) as b:
+        path = tmp_path / "routing.yaml"
+        path.write_text(
+            "receivers:\n"
+            f"  - {{name: a, type: webhook, url: '{a.url}', allow_private: true}}\n"
+            f"  - {{name: b, type: webhook, url: '{b.url}', allow_private: true}}\n"
+            "route:\n  receivers: [a]\n  fallback: b\n  routes:\n"
+            "    - {matchers: [team=b], receivers: [b], fallback: a}\n"
+        )
+        settings = test_settings(
+            namespace, routing_file=str(path), notifier_attempts=2,
+            notifier_retry_cap_seconds=0.01,
+        )  # fmt: skip
+        broker = BrokerService(settings)
+        notifier = NotifierService(settings, WebhookChannel())
+        await broker.start()
+        await notifier.start()
+        try:
+            await ask(client, "b")
+            [dead] = await dead_letters(amqp, namespace, 1)
+            assert dead.headers["x-hitl-error-code"] == "undeliverable"
+            await asyncio.sleep(0.5)
+            assert (len(b.received), len(a.received)) == (2, 2)
+        finally:
+            await notifier.stop()
+            await broker.stop()

@@ -1,6 +1,7 @@
 """Where a notification goes when its receiver failed for good: the route's fallback receiver
 (the notification again, routed ``<fallback>.<kind>``, for whichever notifier serves it), or,
-with no fallback or none bound to take it, the dead-letter queue with the reason."""
+with no fallback, none bound to take it, or when the fallback itself failed, the dead-letter
+queue with the reason."""
 
 from hitl.ports import Envelope, MessageSink
 from hitl_contract import ErrorCode, ErrorDetail, Notification
@@ -14,6 +15,10 @@ from hitl_contract.wire import (
 )
 
 SOURCE = "delivery"
+# On a notification handed to a fallback receiver: whose delivery failed. A fallback that fails
+# too goes to the dead-letter queue, never to a fallback of its own (two receivers each other's
+# fallback would hand a notification back and forth while both are down).
+FELL_BACK_FROM = "x-hitl-fallback-from"
 
 
 class AmqpEscape:
@@ -32,6 +37,7 @@ class AmqpEscape:
                 NOTIFICATION_TYPE,
                 notification_message_id(iid, note.reason, note.attempt, to),
                 iid,
+                {FELL_BACK_FROM: receiver},
             )
         )
         if not routed:

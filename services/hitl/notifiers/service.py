@@ -30,7 +30,7 @@ from hitl.core.routing.config import AnyReceiver, RoutingConfig
 from hitl.core.routing.tree import RequestFields, fallback_for
 from hitl.errors import ConfigError
 from hitl.notifiers.delivery import Deliverer, Job, RetryPolicy, Sleep
-from hitl.notifiers.escape import AmqpEscape
+from hitl.notifiers.escape import FELL_BACK_FROM, AmqpEscape
 from hitl.notifiers.metrics import NotifierMetrics
 from hitl.notifiers.port import Channel
 from hitl.notifiers.updates import Updater
@@ -172,7 +172,9 @@ class NotifierService:
             request.kind, request.node_name, request.requester.id, request.thread_id,
             dict(request.labels),
         )  # fmt: skip
-        fallback = fallback_for(self.router.config, fields, name)
+        # A notification that is a fallback already is not handed on again when it fails.
+        fell_back = FELL_BACK_FROM in (message.headers or {})
+        fallback = None if fell_back else fallback_for(self.router.config, fields, name)
         message_id = message.message_id or f"notification:{note.interaction_id}:{name}"
         if receiver is None:
             reason = f"it is no longer a {self.channel.type} receiver of the routing file"
