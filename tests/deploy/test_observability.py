@@ -1,7 +1,7 @@
 """The alert rules and the dashboard (helm/hitl/files/) against a real Prometheus scraping a
-real broker: every expression parses and evaluates, names only metrics hitl exports, the main
-panels show data after a few interactions, and each alert fires and stays quiet as its promtool
-unit tests say. docs/deploy/observability.md documents every metric and alert.
+real broker and gateway: every expression parses and evaluates, names only metrics hitl
+exports, the main panels show data after a few interactions and HTTP requests, and each alert
+fires and stays quiet as its promtool unit tests say. docs/deploy/observability.md documents every metric and alert.
 
 Prometheus and promtool come from Debian's package (``tests/deploy/prometheus.py``), installed
 on first use when missing; hence the long timeout of this module (an install takes a minute or
@@ -13,17 +13,24 @@ import re
 import subprocess
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
+import httpx
 import pytest
 from aio_pika.abc import AbstractRobustConnection
 from prometheus_client.parser import text_string_to_metric_families
+from redis.asyncio import Redis
 
+from hitl.adapters.redis.apikeys import RedisApiKeys
+from hitl.adapters.redis.keys import Keys
 from hitl.broker.service import BrokerService
+from hitl.core.apikeys import mint
+from hitl.gateway.service import GatewayService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
-from hitl_contract import ReceiptResult
+from hitl_contract import Identity, ReceiptResult
 from tests.deploy import prometheus as prom
 from tests.helpers import answer, dead_letters, publish_raw
 from tests.servers import test_settings
@@ -54,7 +61,11 @@ MAIN_PANELS = (
     "Event-loop lag",
     "CPU",
     "Memory",
+    "HTTP requests by route and status",
+    "HTTP latency p95 by route",
+    "HTTP 5xx ratio",
 )
+JOBS = ("hitl-broker", "hitl-gateway")
 
 
 @pytest.fixture(scope="session")
@@ -131,11 +142,40 @@ def test_metric_names_are_read_from_promql() -> None:
 
 
 @pytest.fixture
-def prometheus(binaries: prom.Binaries, broker: BrokerService) -> Iterator[prom.Prometheus]:
-    assert broker.ops is not None
-    target = f"127.0.0.1:{broker.ops.port}"
-    with prom.running(binaries.prometheus, {"hitl-broker": [target]}) as server:
+async def gateway(settings: Settings, broker: BrokerService) -> AsyncIterator[GatewayService]:
+    """A gateway beside the broker, its ops endpoint on a port of its own."""
+    service = GatewayService(
+        settings.model_copy(update={"metrics_port": prom.free_port(), "gateway_port": 0})
+    )
+    await service.start()
+    yield service
+    await service.stop()
+
+
+@pytest.fixture
+def prometheus(
+    binaries: prom.Binaries, broker: BrokerService, gateway: GatewayService
+) -> Iterator[prom.Prometheus]:
+    assert broker.ops is not None and gateway.host.ops is not None
+    targets = {
+        "hitl-broker": [f"127.0.0.1:{broker.ops.port}"],
+        "hitl-gateway": [f"127.0.0.1:{gateway.host.ops.port}"],
+    }
+    with prom.running(binaries.prometheus, targets) as server:
         yield server
+
+
+async def call_the_gateway(gateway: GatewayService, redis: Redis, settings: Settings) -> None:
+    """A listing (200), an unknown interaction (404) and a request without a key (401)."""
+    token, record = mint(Identity(id="obs"), ("read",), time.time())
+    await RedisApiKeys(redis, Keys(settings.namespace, settings.shards)).add(record)
+    base = f"http://127.0.0.1:{gateway.port}"
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        headers = {"Authorization": f"Bearer {token}"}
+        assert (await http.get("/v1/interactions", headers=headers)).status_code == 200
+        unknown = f"/v1/interactions/{uuid.uuid4()}"
+        assert (await http.get(unknown, headers=headers)).status_code == 404
+        assert (await http.get("/v1/interactions")).status_code == 401
 
 
 async def run_interactions(
@@ -184,44 +224,56 @@ async def until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> A
 _SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count"), "gauge": ("",)}
 
 
-def exported_names(broker: BrokerService) -> tuple[set[str], set[str]]:
-    """The series names the broker's /metrics declares (a labelled metric with no series yet
-    is declared by its HELP and TYPE lines), and those it has samples of now."""
-    assert broker.ops is not None
-    with urllib.request.urlopen(f"http://127.0.0.1:{broker.ops.port}/metrics", timeout=5) as r:
-        text = r.read().decode()
-    families = list(text_string_to_metric_families(text))
-    sampled = {s.name for f in families for s in f.samples}
-    declared = {f.name + suffix for f in families for suffix in _SUFFIXES.get(f.type, ("",))}
+def exported_names(*ports: int) -> tuple[set[str], set[str]]:
+    """The series names the /metrics of these ops ports declare (a labelled metric with no
+    series yet is declared by its HELP and TYPE lines), and those they have samples of now."""
+    declared: set[str] = set()
+    sampled: set[str] = set()
+    for port in ports:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as r:
+            families = list(text_string_to_metric_families(r.read().decode()))
+        sampled |= {s.name for f in families for s in f.samples}
+        declared |= {f.name + s for f in families for s in _SUFFIXES.get(f.type, ("",))}
     return declared | sampled, sampled
 
 
 async def test_prometheus_scrapes_the_broker_and_every_panel_and_rule_works(
     broker: BrokerService,
+    gateway: GatewayService,
     client: HitlClient,
     responder: Responder,
     amqp: AbstractRobustConnection,
+    redis: Redis,
     settings: Settings,
     capture: Any,
     prometheus: prom.Prometheus,
 ) -> None:
-    # As in production, Prometheus knows the broker before the first dead letter comes.
-    await until("the first scrape", lambda: prometheus.query("hitl_ready")["data"]["result"])
+    # As in production, Prometheus knows the services before the first dead letter comes.
+    await until(
+        "the first scrape of both",
+        lambda: len(prometheus.query("hitl_ready")["data"]["result"]) == len(JOBS),
+    )
     async with capture(broker.names.notifications):  # a notifier: notifications are routed
         await run_interactions(broker, client, responder, amqp, settings)
+    await call_the_gateway(gateway, redis, settings)
     await until(
         "the interactions' metrics scraped",
-        lambda: prometheus.query(
-            'hitl_dead_lettered_total{code="malformed_json"} > 0'
-            ' and on (job) hitl_outcomes_total{status="timed_out"} > 0'
-        )["data"]["result"],
+        lambda: (
+            prometheus.query(
+                'hitl_dead_lettered_total{code="malformed_json"} > 0'
+                ' and on (job) hitl_outcomes_total{status="timed_out"} > 0'
+            )["data"]["result"]
+            and prometheus.query('hitl_http_requests_total{status="404"} > 0')["data"]["result"]
+        ),
     )
     board = prom.dashboard()
     exprs = {f"rule {name}": [e] for name, e in prom.rule_exprs().items()}
     exprs |= {f"panel {title}": es for title, es in prom.panel_exprs(board).items()}
 
     await every_expression_evaluates(prometheus, exprs)
-    await every_metric_is_exported(prometheus, broker, exprs, prom.variable_queries(board))
+    await every_metric_is_exported(
+        prometheus, (broker, gateway), exprs, prom.variable_queries(board)
+    )
     await main_panels_show_what_happened(prometheus, prom.panel_exprs(board))
     await rules_evaluate_and_the_dead_letter_fires(prometheus)
 
@@ -237,23 +289,25 @@ async def every_expression_evaluates(
 
 async def every_metric_is_exported(
     prometheus: prom.Prometheus,
-    broker: BrokerService,
+    services: tuple[BrokerService, GatewayService],
     exprs: dict[str, list[str]],
     variable_queries: list[str],
 ) -> None:
-    """Every metric the rules and panels name is one the broker exports, and Prometheus has
-    scraped those that have series."""
+    """Every metric the rules and panels name is one the broker or the gateway exports, and
+    Prometheus has scraped those that have series."""
     referenced: dict[str, set[str]] = {}
     for where, queries in [*exprs.items(), ("a dashboard variable", variable_queries)]:
         for expr in queries:
             for name in prom.metric_names(expr):
                 referenced.setdefault(name, set()).add(where)
     assert referenced, "no metric names read from the rules and the dashboard"
-    exported, sampled = await asyncio.to_thread(exported_names, broker)
+    ports = [service.host.ops.port for service in services if service.host.ops is not None]
+    assert len(ports) == len(services)
+    exported, sampled = await asyncio.to_thread(exported_names, *ports)
     unknown = {n: sorted(w) for n, w in referenced.items() if n not in exported}
     assert not unknown, f"not exported by hitl: {unknown}"
     names = await asyncio.to_thread(
-        prometheus.api, "label/__name__/values", **{"match[]": '{job="hitl-broker"}'}
+        prometheus.api, "label/__name__/values", **{"match[]": f'{{job=~"{"|".join(JOBS)}"}}'}
     )
     not_scraped = (set(referenced) & sampled) - set(names["data"])
     assert not not_scraped, f"exported but not in Prometheus: {not_scraped}"
@@ -285,6 +339,10 @@ async def main_panels_show_what_happened(
     assert value('sum(hitl_outcomes_total{status="resolved"})') == 2
     assert value('sum(hitl_early_answers_total{result="applied"})') == 1
     assert value('sum(hitl_dead_lettered_total{source="requests",code="malformed_json"})') == 1
+    assert value('sum(hitl_ready{job="hitl-gateway",role="gateway"})') == 1
+    assert value('sum(hitl_http_requests_total{route="/v1/interactions",status="200"})') >= 1
+    assert value('sum(hitl_http_requests_total{status="401"})') == 1
+    assert value('(sum(hitl_http_requests_total{status=~"5.."}) or vector(0))') == 0
 
 
 async def rules_evaluate_and_the_dead_letter_fires(prometheus: prom.Prometheus) -> None:
@@ -310,9 +368,13 @@ async def rules_evaluate_and_the_dead_letter_fires(prometheus: prom.Prometheus) 
     assert firing() == {"HitlDeadLetters"}, "a healthy broker fires nothing else"
 
 
-async def test_docs_describe_every_metric_and_alert(broker: BrokerService) -> None:
+async def test_docs_describe_every_metric_and_alert(
+    broker: BrokerService, gateway: GatewayService
+) -> None:
     docs = DOCS.read_text()
     families = {f.name for f in broker.metrics.registry.collect()}
+    families |= {f.name for f in gateway.registry.collect()}
+    assert "hitl_http_requests" in families
     missing = [
         f
         for f in sorted(families)
