@@ -17,4 +17,12 @@ async def one_winner_among_racers(seen: SeenIds) -> None:
     assert results.count(True) == 1
 
 
-CASES = (the_first_time_only, one_winner_among_racers)
+async def forgotten_ids_are_accepted_again(seen: SeenIds) -> None:
+    assert await seen.first_time("msg_3", 600)
+    await seen.forget("msg_3")
+    assert await seen.first_time("msg_3", 600)
+    assert not await seen.first_time("msg_3", 600)
+    await seen.forget("msg_never_seen")
+
+
+CASES = (the_first_time_only, one_winner_among_racers, forgotten_ids_are_accepted_again)

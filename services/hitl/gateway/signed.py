@@ -61,3 +61,6 @@ class _Scoped:
 
     async def first_time(self, webhook_id: str, ttl_seconds: int) -> bool:
         return await self._seen.first_time(f"{self._receiver}/{webhook_id}", ttl_seconds)
+
+    async def forget(self, webhook_id: str) -> None:
+        await self._seen.forget(f"{self._receiver}/{webhook_id}")

@@ -16,6 +16,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from hitl.broker.service import BrokerService
+from hitl.errors import TransportError
 from hitl.gateway.service import GatewayService
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
@@ -165,3 +166,30 @@ async def test_the_sender_in_docs_channels_webhook_is_answered(
     )  # fmt: skip
     assert reply.status_code == 200, reply.text
     assert reply.json()["outcome"]["data"] == {"reason": "not today"}
+
+
+async def test_a_signed_answer_that_met_an_outage_can_be_sent_again_as_it_was(
+    gateway: GatewayService, http: httpx.AsyncClient, client: HitlClient, broker: BrokerService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    # A 503 says "try again": a sender retrying the very same signed request (the same
+    # webhook-id, as Standard Webhooks senders do) must not be refused as a replay.
+    iid = await ask(client)
+    await pending(http, broker, iid)
+    assert gateway._server is not None
+    reads = gateway._server.config.app.state.context.reads
+    load = reads.load
+
+    async def down(interaction_id: uuid.UUID) -> None:
+        raise TransportError("Redis read failed: connection refused")
+
+    monkeypatch.setattr(reads, "load", down)
+    body, headers = signed(answer(iid))
+    reply = await http.post("/v1/webhooks/bot/answers", content=body, headers=headers)
+    assert reply.status_code == 503, reply.text
+    monkeypatch.setattr(reads, "load", load)
+    again = await http.post("/v1/webhooks/bot/answers", content=body, headers=headers)
+    assert again.status_code == 200, again.text
+    assert again.json()["outcome"]["decided_by"]["identity"]["id"] == "dana"
+    replayed = await http.post("/v1/webhooks/bot/answers", content=body, headers=headers)
+    assert replayed.status_code == 401 and "ReplayedWebhook" in replayed.json()["detail"]

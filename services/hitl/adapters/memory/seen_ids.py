@@ -26,3 +26,6 @@ class MemorySeenIds:
         if self._added % _SWEEP_EVERY == 0:
             self._expiry = {i: t for i, t in self._expiry.items() if t > now}
         return True
+
+    async def forget(self, webhook_id: str) -> None:
+        self._expiry.pop(webhook_id, None)

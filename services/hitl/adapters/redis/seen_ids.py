@@ -22,3 +22,9 @@ class RedisSeenIds:
             return bool(await self._redis.set(key, b"1", nx=True, ex=ttl_seconds))
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis write failed: {exc}") from exc
+
+    async def forget(self, webhook_id: str) -> None:
+        try:
+            await self._redis.delete(self._keys.seen_webhook(webhook_id))
+        except (RedisError, OSError) as exc:
+            raise TransportError(f"Redis write failed: {exc}") from exc

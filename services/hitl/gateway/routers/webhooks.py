@@ -2,6 +2,7 @@
 signed with that receiver's secret (``hitl.gateway.signed``), handled as any answer is: the
 store checked first, the broker deciding, its receipt turned into the HTTP answer."""
 
+import logging
 from typing import Annotated, Any
 from uuid import uuid5
 
@@ -9,15 +10,16 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from hitl.errors import ConfigError, WebhookRefused
+from hitl.errors import ConfigError, TransportError, WebhookRefused
 from hitl.gateway import answers
 from hitl.gateway.deps import Principal, Scope, context
 from hitl.gateway.models import AnswerResult
 from hitl.gateway.openapi import WITH_BODY, problems
 from hitl.gateway.problems import Problem
 from hitl.gateway.signed import SignedAnswer
-from hitl.notifiers.webhooks.verification import accept
+from hitl.notifiers.webhooks.verification import SeenIds, accept
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/webhooks", tags=["signed webhooks"])
 ReceiverName = Annotated[str, Path(pattern=r"^[A-Za-z0-9_.\-]{1,128}$")]
 SIGNED: dict[str, Any] = {
@@ -62,8 +64,9 @@ async def signed_answer(
             got=receiver,
         )
     body = await request.body()
+    seen = signed.seen(receiver)
     try:
-        verified = await accept(body, request.headers, signed.secrets(found), signed.seen(receiver))
+        verified = await accept(body, request.headers, signed.secrets(found), seen)
     except WebhookRefused as exc:
         raise Problem(
             401, "bad-signature", "Signature refused", f"{type(exc).__name__}: {exc}"
@@ -84,8 +87,22 @@ async def signed_answer(
     # The same signed request replayed is refused; a receiver resending its answer with a
     # new webhook-id counts once when it keeps response_id.
     response_id = answer.response_id or uuid5(answer.interaction_id, verified.webhook_id)
-    status, result = await answers.submit(
-        ctx, principal, answer.interaction_id, answer.action, answer.data, response_id
-    )
+    try:
+        status, result = await answers.submit(
+            ctx, principal, answer.interaction_id, answer.action, answer.data, response_id
+        )
+    except (TransportError, Problem) as exc:
+        if isinstance(exc, TransportError) or exc.status >= 500:
+            # 503 or 504 say "try again": the same signed request must then not be a replay.
+            # Sent again, it carries the same response_id, so it still counts once.
+            await _forget(seen, verified.webhook_id)
+        raise
     response.status_code = status
     return result
+
+
+async def _forget(seen: SeenIds, webhook_id: str) -> None:
+    try:
+        await seen.forget(webhook_id)
+    except TransportError:  # Redis is down too: the sender must re-sign with a new webhook-id
+        log.warning("could not forget webhook-id %s after a failed answer", webhook_id)

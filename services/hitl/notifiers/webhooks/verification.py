@@ -54,6 +54,11 @@ class SeenIds(Protocol):
         """Record ``webhook_id`` for ``ttl_seconds``; False if it was recorded already."""
         ...
 
+    async def forget(self, webhook_id: str) -> None:
+        """Drop ``webhook_id``: the request carrying it was not handled (the gateway said to
+        try again), so the same request sent again is not a replay."""
+        ...
+
 
 def verify(body: bytes, headers: Mapping[str, str], secrets: Sequence[str]) -> VerifiedWebhook:
     """The body, parsed, once its signature checks out against one of ``secrets``
