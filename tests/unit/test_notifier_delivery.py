@@ -214,3 +214,57 @@ async def test_on_decision_every_receiver_shown_is_updated_once() -> None:
     await updater.settled(decided.state.outcome)  # the event again: no second update
     assert world.channel.updated == [("hook", "ref-1")]
     assert (await world.events(job))[-1] == ("updated", "settled: resolved (approve)")
+
+
+async def _decide(world: World, job: Job) -> InteractionOutcome:
+    state = await world.store.load(job.notification.interaction_id)
+    assert state is not None
+    response = HumanResponse(
+        interaction_id=state.request.id, action="approve", responder=Identity(id="a")
+    )
+    decided = answer(state, response, NOW + 1)
+    await world.store.commit(decided, state.version, [], NOW + 1)
+    assert decided.state.outcome is not None
+    return decided.state.outcome
+
+
+async def test_retries_stop_once_the_interaction_is_decided() -> None:
+    world = World(Retryable("HTTP 503"), Retryable("HTTP 503"))
+    job = await world.job()
+    slept = world.deliverer._sleep
+
+    async def decided_meanwhile(seconds: float) -> None:
+        await slept(seconds)
+        await _decide(world, job)
+
+    world.deliverer._sleep = decided_meanwhile
+    assert await world.deliverer.deliver(job) == Result.SETTLED
+    assert world.channel.sent == ["hook"]  # not sent again to show a settled request
+
+
+async def test_a_delivery_that_ends_after_the_decision_is_updated() -> None:
+    # The update on decision ran while the delivery was under way (nothing shown yet); the
+    # delivery then shows the request: the receiver must be told it is settled.
+    world = World()
+    job = await world.job()
+    updater = Updater(
+        world.channel, world.store, world.log, world.store,
+        lambda name: HOOK if name == "hook" else None, world.metrics, clock=lambda: NOW,
+    )  # fmt: skip
+    send = world.channel.send
+
+    async def decided_while_sending(receiver, notification: Notification) -> Sent:
+        outcome = await _decide(world, job)
+        await updater.settled(outcome)  # nothing shown yet: nothing to update
+        return await send(receiver, notification)
+
+    async def late(late_job: Job, sent: Sent) -> None:
+        state = await world.store.load(late_job.notification.interaction_id)
+        assert state is not None and state.outcome is not None
+        await updater.shown(late_job.receiver.name, sent, state.outcome)
+
+    world.channel.send = decided_while_sending  # type: ignore[method-assign]
+    world.deliverer._late = late
+    assert await world.deliverer.deliver(job) == Result.DELIVERED
+    assert world.channel.updated == [("hook", "ref-1")]
+    assert (await world.events(job))[-1] == ("updated", "settled: resolved (approve)")

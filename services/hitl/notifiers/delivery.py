@@ -84,7 +84,13 @@ class Escape(Protocol):
     ) -> None: ...
 
 
+Late = Callable[["Job", Sent], Awaitable[None]]  # a delivery that ended after the decision
+
+
 class Deliverer:
+    """``late``: called when a notification was delivered but its interaction was decided
+    while the delivery was under way (the updates on decision may have run without it)."""
+
     def __init__(
         self,
         channel: Channel,
@@ -98,6 +104,7 @@ class Deliverer:
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
         remember_seconds: int = 7 * 24 * 3600,
+        late: Late | None = None,
     ) -> None:
         self._channel = channel
         self._log = log_
@@ -109,6 +116,7 @@ class Deliverer:
         self._clock = clock
         self._sleep = sleep
         self._remember = remember_seconds
+        self._late = late
 
     async def deliver(self, job: Job) -> Result:
         result = await self._deliver(job)
@@ -123,14 +131,18 @@ class Deliverer:
             return Result.SETTLED
         disabled = await self._log.disabled(job.receiver.name)
         failure = f"receiver disabled: {disabled}" if disabled else await self._attempts(job)
-        if failure is None:
-            return Result.DELIVERED
+        if isinstance(failure, Result):
+            return failure
         return await self._failed_for_good(job, failure)
 
-    async def _attempts(self, job: Job) -> str | None:
-        """Try up to the policy's attempts; None once delivered, else the last failure."""
+    async def _attempts(self, job: Job) -> Result | str:
+        """Try up to the policy's attempts: DELIVERED, SETTLED (decided between two tries:
+        nobody needs telling any more), else the last failure."""
         failure = "not attempted"
+        iid = job.notification.interaction_id
         for attempt in range(1, self._policy.attempts + 1):
+            if attempt > 1 and await self._settled.is_settled(iid):
+                return Result.SETTLED
             started = self._clock()
             try:
                 sent = await self._channel.send(job.receiver, job.notification)
@@ -157,7 +169,9 @@ class Deliverer:
                 await self._record_failure(job, attempt, started, failure, "permanent")
                 return failure
             await self._delivered(job, attempt, started, sent)
-            return None
+            if self._late is not None and await self._settled.is_settled(iid):
+                await self._late(job, sent)
+            return Result.DELIVERED
         return failure
 
     async def _delivered(self, job: Job, attempt: int, started: float, sent: Sent) -> None:

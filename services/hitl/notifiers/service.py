@@ -32,7 +32,7 @@ from hitl.errors import ConfigError
 from hitl.notifiers.delivery import Deliverer, Job, RetryPolicy, Sleep
 from hitl.notifiers.escape import FELL_BACK_FROM, AmqpEscape
 from hitl.notifiers.metrics import NotifierMetrics
-from hitl.notifiers.port import Channel
+from hitl.notifiers.port import Channel, Sent
 from hitl.notifiers.updates import Updater
 from hitl.ports import Clock, InteractionReads
 from hitl.runtime.host import ServiceHost
@@ -97,13 +97,19 @@ class NotifierService:
             "sleep": self._sleep,
             "remember_seconds": s.retention_seconds,
         }
-        self._deliverer = Deliverer(
-            self.channel, delivery_log, store, _Settled(store), self._escape, self.metrics,
-            policy=policy, **common,  # type: ignore[arg-type]
-        )  # fmt: skip
-        self._updater = Updater(
+        self._updater = updater = Updater(
             self.channel, store, delivery_log, store, self._receiver, self.metrics,
             **common,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+        async def late(job: Job, sent: Sent) -> None:
+            state = await store.load(job.notification.interaction_id)
+            if state is not None and state.outcome is not None:
+                await updater.shown(job.receiver.name, sent, state.outcome)
+
+        self._deliverer = Deliverer(
+            self.channel, delivery_log, store, _Settled(store), self._escape, self.metrics,
+            policy=policy, late=late, **common,  # type: ignore[arg-type]
         )  # fmt: skip
         setup = await host.channel(confirms=False, prefetch=s.notifier_concurrency)
         settled = await declare_settled_queue(

@@ -56,24 +56,30 @@ class Updater:
     async def settled(self, outcome: InteractionOutcome) -> None:
         iid = outcome.interaction_id
         for name, sent in self._shown(await self._history.history(iid)).items():
-            receiver = self._receiver(name)
-            key = f"update:{iid}:{name}"
-            if receiver is None or await self._log.delivered(key):
-                continue  # no longer configured, or updated by another replica already
-            error = await self._update(receiver, sent, outcome)
-            result = "failed" if error else "ok"
-            self._metrics.updates.labels(self._channel.type, result).inc()
-            if error is None:
-                await self._log.mark_delivered(key, self._remember)
-            entry = delivery_entry(
-                HistoryEvent.UPDATED if error is None else HistoryEvent.DELIVERY_FAILED,
-                name,
-                self._channel.type,
-                self._clock(),
-                reference=sent.reference,
-                detail=error or f"settled: {outcome.status.value} ({outcome.action})",
-            )
-            await self._notes.note(iid, entry)
+            await self.shown(name, sent, outcome)
+
+    async def shown(self, name: str, sent: Sent, outcome: InteractionOutcome) -> None:
+        """Update receiver ``name``, shown the interaction as ``sent``, unless done already
+        (``settled`` calls it; so does a delivery that ended after the decision)."""
+        iid = outcome.interaction_id
+        receiver = self._receiver(name)
+        key = f"update:{iid}:{name}"
+        if receiver is None or await self._log.delivered(key):
+            return  # no longer configured, or updated by another replica already
+        error = await self._update(receiver, sent, outcome)
+        result = "failed" if error else "ok"
+        self._metrics.updates.labels(self._channel.type, result).inc()
+        if error is None:
+            await self._log.mark_delivered(key, self._remember)
+        entry = delivery_entry(
+            HistoryEvent.UPDATED if error is None else HistoryEvent.DELIVERY_FAILED,
+            name,
+            self._channel.type,
+            self._clock(),
+            reference=sent.reference,
+            detail=error or f"settled: {outcome.status.value} ({outcome.action})",
+        )
+        await self._notes.note(iid, entry)
 
     def _shown(self, history: list[HistoryEntry]) -> dict[str, Sent]:
         """Receivers of this channel a notification was delivered to, with its reference."""
