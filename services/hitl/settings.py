@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -175,6 +175,12 @@ class Settings(BaseSettings):
         description="Lifecycle events a gateway replica keeps so an event stream can resume "
         "(Last-Event-ID).",
     )
+
+    @field_validator("routing_file", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # HITL_ROUTING_FILE= (as a compose file writes an unset variable) means no file
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _events_linger_fits_the_outbox_lease(self) -> "Settings":

@@ -15,6 +15,9 @@ from typing import Any
 import pytest
 import yaml
 
+from hitl.adapters.config.routing import load_routing
+from hitl.core.routing.testing import run_tests
+
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
@@ -106,7 +109,8 @@ def test_compose_would_reject_a_broken_file(tmp_path: Path) -> None:
 
 def test_the_stack_has_its_services(model: dict[str, Any]) -> None:
     services = set(model["services"])
-    assert {"rabbitmq", "redis", "broker", "gateway", "prometheus", "grafana"} <= services
+    assert {"rabbitmq", "redis", "broker", "gateway", "notifier-webhook", "prometheus",
+            "grafana"} <= services  # fmt: skip
     assert model["services"]["broker"]["deploy"]["replicas"] == 2
 
 
@@ -312,3 +316,25 @@ def test_docs_describe_every_service(model: dict[str, Any]) -> None:
         row = re.search(rf"^\| `{name}` \| `([^`]+)` \|", doc, re.M)
         assert row, f"docs/deploy/compose.md has no row for {name}"
         assert row[1] == service["image"], f"{name}: the docs say {row[1]}"
+
+
+def test_every_hitl_service_reads_the_routing_file_and_it_is_valid(
+    hitl_services: dict[str, dict[str, Any]],
+) -> None:
+    for name, service in hitl_services.items():
+        assert service["environment"]["HITL_ROUTING_FILE"] == "/etc/hitl/routing.yaml", name
+        [mount] = [v for v in service["volumes"] if v["target"] == "/etc/hitl/routing.yaml"]
+        assert mount.get("read_only") is True, name
+        source = Path(mount["source"])
+    config = load_routing(source)  # what the services load at start, with every error's line
+    assert [r.passed for r in run_tests(config)] == [True]
+
+
+def test_the_webhook_notifier_runs_with_the_shared_settings(
+    hitl_services: dict[str, dict[str, Any]],
+) -> None:
+    notifier = hitl_services["notifier-webhook"]
+    assert notifier["command"] == ["notifier", "webhook"]
+    assert notifier["environment"] == hitl_services["broker"]["environment"]
+    assert notifier["healthcheck"] == hitl_services["broker"]["healthcheck"]
+    assert "ports" not in notifier  # nothing to publish: it only calls out

@@ -35,6 +35,8 @@ import pytest
 import yaml
 from kubernetes_validate.utils import latest_version
 
+from hitl.adapters.config.routing import parse_routing
+from hitl.core.routing.testing import run_tests
 from hitl.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -708,7 +710,12 @@ def test_a_service_is_a_few_lines(helm: Helm) -> None:
     """Adding a service (the gateway and notifiers, when they exist) is one entry in services."""
     docs = helm.render(
         CI_VALUES["default"],
-        sets=("services.notifier.args={notifier,slack}", "services.notifier.replicas=1"),
+        sets=(
+            "services.notifier.args={notifier,slack}",
+            "services.notifier.replicas=1",
+            "routing.receivers[0].name=team",
+            "routing.receivers[0].type=slack",
+        ),
     )
     objects = by_kind(docs)
     for kind in ("Deployment", "Service", "ConfigMap", "PodDisruptionBudget"):
@@ -761,6 +768,14 @@ BAD_VALUES = {
         "services.notifier.args",
     ),
     "gateway-port-in-settings": ({"settings": {"gateway_port": 9000}}, "gateway_port"),
+    "notifier-without-routing": (
+        {"services": {"notifier-webhook": {"enabled": True}}},
+        "services.notifier-webhook runs hitl notifier: it delivers to the receivers of a routing",
+    ),
+    "routing-twice": (
+        {"routing": {"route": {"receivers": ["a"]}}, "settings": {"routing_file": "/x.yaml"}},
+        "settings.routing_file and routing both given",
+    ),
     "ingress-unknown-key": ({"ingress": {"enabled": True, "host": "x.example.com"}}, "host"),
     "ingress-bad-host": ({"ingress": {"enabled": True, "hosts": ["Not A Host"]}}, "hosts"),
     "ingress-bad-path-type": ({"ingress": {"pathType": "Regex"}}, "pathType"),
@@ -793,6 +808,8 @@ TEMPLATE_CHECKS = {
     "hpa-max-below-min",
     "service-without-command",
     "gateway-without-http-port",
+    "notifier-without-routing",
+    "routing-twice",
     "ingress-to-a-service-without-http",
     "ingress-to-a-disabled-service",
     "ingress-to-no-service",
@@ -901,3 +918,28 @@ def write_settings_schema() -> None:
 
 if __name__ == "__main__":
     write_settings_schema()
+
+
+def test_the_routing_file_reaches_every_service_and_loads(helm: Helm) -> None:
+    docs = helm.render(CI_VALUES["full"])
+    files = next(
+        d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-files")
+    )
+    config = parse_routing(files["data"]["routing.yaml"], "routing.yaml")
+    assert [t.passed for t in run_tests(config)] == [True]
+    settings = {  # each service's settings ConfigMap (not the files, nor the dashboard's)
+        d["metadata"]["name"]: d["data"]
+        for d in docs
+        if d["kind"] == "ConfigMap" and any(k.startswith("HITL_") for k in d.get("data", {}))
+    }
+    assert settings and all(
+        data["HITL_ROUTING_FILE"] == "/etc/hitl/routing.yaml" for data in settings.values()
+    )
+    [notifier_name] = [n for k, n in by_kind(docs) if k == "Deployment" and "notifier" in n]
+    notifier = pod_spec(docs, notifier_name)["containers"][0]
+    assert notifier["args"] == ["notifier", "webhook"]
+    assert {"name": "files", "mountPath": "/etc/hitl", "readOnly": True} in notifier["volumeMounts"]
+    plain = helm.render(CI_VALUES["default"])
+    assert not any(
+        "HITL_ROUTING_FILE" in d.get("data", {}) for d in plain if d["kind"] == "ConfigMap"
+    )
