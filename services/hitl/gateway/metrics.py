@@ -62,5 +62,6 @@ class MeasureRequests:
 
 def _route(scope: Scope) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None) if isinstance(route, BaseRoute) else None
+    # path_format: the template without converters ({thread_id}, not {thread_id:path})
+    path = getattr(route, "path_format", None) if isinstance(route, BaseRoute) else None
     return path if isinstance(path, str) else UNMATCHED

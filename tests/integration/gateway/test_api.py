@@ -344,6 +344,19 @@ async def test_thread_pending(alice: httpx.AsyncClient, client: HitlClient) -> N
     }
 
 
+async def test_thread_pending_of_a_thread_id_with_slashes(
+    alice: httpx.AsyncClient, client: HitlClient
+) -> None:
+    # Thread ids are any text (a workflow's "run/42/step"): percent-encoded, they are found.
+    iid = await ask(client, thread_id="run/42/step")
+    await stored(alice, iid)
+    thread = (await alice.get("/v1/threads/run%2F42%2Fstep/pending")).json()
+    assert thread["thread_id"] == "run/42/step"
+    assert [i["id"] for i in thread["items"]] == [str(iid)]
+    metrics = (await alice.get("/metrics")).text  # labelled by the template the API documents
+    assert 'route="/v1/threads/{thread_id}/pending",status="200"' in metrics
+
+
 async def test_no_receipt_in_time_is_a_504_that_says_how_to_check(
     namespace: str, make_key: MakeKey, client: HitlClient, broker: BrokerService
 ) -> None:

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
 
 @router.get(
-    "/{thread_id}/pending",
+    "/{thread_id:path}/pending",  # a thread id may hold "/" (sent as %2F)
     response_model=ThreadPending,
     summary="A thread's pending interactions, oldest first",
     responses=problems(400, *AUTHENTICATED),
