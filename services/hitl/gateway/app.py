@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from hitl.gateway import handlers, openapi
+from hitl.gateway import handlers, inbox, openapi
 from hitl.gateway.bodies import BodyLimits
 from hitl.gateway.deps import GatewayContext
 from hitl.gateway.metrics import HttpMetrics, MeasureRequests
@@ -41,7 +41,7 @@ def create_app(context: GatewayContext, *, registry: CollectorRegistry | None = 
     /metrics shows them beside the runtime's)."""
     app = _application()
     app.state.context = context
-    app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes)
+    app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes, forms_under=inbox.PREFIX)
     app.add_middleware(MeasureRequests, metrics=HttpMetrics(registry or CollectorRegistry()))
     return app
 
@@ -61,6 +61,7 @@ def _application() -> FastAPI:
     )
     for router in ROUTERS:
         app.include_router(router)
+    inbox.install(app)  # the web inbox: HTML pages, not part of the OpenAPI document
     handlers.install(app)
     document: dict[str, Any] = {}
 

@@ -3,8 +3,12 @@ one, that it is JSON (415). A pure ASGI middleware: a declared Content-Length ov
 refused without keeping a byte; otherwise the body is read up to the limit and handed on, so a
 chunked upload cannot slip past it either. Before a refusal, what the client still sends is read
 and dropped (up to a bound), so it gets to read the answer instead of a reset connection.
+
+Under ``forms_under`` (the web inbox) an HTML form's body (``application/x-www-form-urlencoded``)
+is taken too, and a refusal there is a short HTML page a person can read.
 """
 
+import html
 from email.message import Message as MimeMessage
 
 import orjson
@@ -17,27 +21,30 @@ _DROP_AT_MOST_TIMES = 16
 
 
 class BodyLimits:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, forms_under: str | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.forms_under = forms_under
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        forms = self.forms_under is not None and scope["path"].startswith(self.forms_under)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._drop_rest(receive)
-            await _refuse(self._too_large(int(declared)), scope, send)
+            await _refuse(self._too_large(int(declared)), scope, send, forms)
             return
         body, disconnected = await self._read(receive)
         if body is None:
             await self._drop_rest(receive)
-            await _refuse(self._too_large(None), scope, send)
+            await _refuse(self._too_large(None), scope, send, forms)
             return
-        if body and not _is_json(headers.get("content-type")):
-            await _refuse(_not_json(headers.get("content-type")), scope, send)
+        content_type = headers.get("content-type")
+        if body and not (_is_json(content_type) or (forms and _is_form(content_type))):
+            await _refuse(_not_json(content_type), scope, send, forms)
             return
         await self.app(scope, _replay(body, disconnected, receive), send)
 
@@ -90,6 +97,12 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
+def _is_form(content_type: str | None) -> bool:
+    mime = MimeMessage()
+    mime["content-type"] = content_type or ""
+    return mime.get_content_type() == "application/x-www-form-urlencoded"
+
+
 def _not_json(content_type: str | None) -> Problem:
     return Problem(
         415,
@@ -117,17 +130,28 @@ def _replay(body: bytes, disconnected: bool, receive: Receive) -> Receive:
     return replay
 
 
-async def _refuse(problem: Problem, scope: Scope, send: Send) -> None:
-    body = orjson.dumps(problem.body(scope.get("path")))
+async def _refuse(problem: Problem, scope: Scope, send: Send, page: bool = False) -> None:
+    if page:
+        media, body = "text/html; charset=utf-8", _page(problem)
+    else:
+        media, body = PROBLEM_JSON, orjson.dumps(problem.body(scope.get("path")))
     await send(
         {
             "type": "http.response.start",
             "status": problem.status,
             "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
+                (b"content-type", media.encode()),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
             ],
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def _page(problem: Problem) -> bytes:
+    title, detail = html.escape(problem.title), html.escape(problem.detail or "")
+    return (
+        f'<!doctype html><html lang="en"><meta charset="utf-8"><title>{title}</title>'
+        f"<h1>{title}</h1><p>{detail}. Nothing was sent: go back and try again.</p>"
+    ).encode()
