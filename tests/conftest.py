@@ -4,7 +4,8 @@ A test's folder says its kind, and marks it so the groups run on their own:
 ``pytest tests/unit`` or ``pytest -m unit`` (pure logic and in-memory twins, seconds),
 ``-m integration`` (the real RabbitMQ and Redis), ``-m faults`` (connections cut, processes
 killed), ``-m docs`` (the examples in the docs), ``-m bench`` (the benchmark harness), ``-m deploy``
-(the image, compose.yaml, the helm chart, alert rules and dashboard, validated offline).
+(the image, compose.yaml, the helm chart, alert rules and dashboard, validated offline),
+``-m browser`` (the web inbox in Debian's Chromium, driven by Playwright).
 """
 
 import asyncio
@@ -25,7 +26,7 @@ from hitl.settings import Settings
 from tests import wire_check
 from tests.servers import AMQP_URL, REDIS_URL, REPLY_SERVICES, delete_namespace, test_settings
 
-GROUPS = ("unit", "integration", "faults", "docs", "bench", "deploy")
+GROUPS = ("unit", "integration", "faults", "docs", "bench", "deploy", "browser")
 _HERE = Path(__file__).parent
 
 

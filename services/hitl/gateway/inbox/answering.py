@@ -46,9 +46,10 @@ class FormAnswer:
 
 
 def one(form: Form, name: str) -> str:
-    """The input's value ('' when absent); the first when it was sent several times."""
+    """The input's value ('' when absent); the first when it was sent several times. Line
+    breaks are a browser's CRLF read back as the LF a person typed."""
     values = form.get(name)
-    return values[0] if values else ""
+    return values[0].replace("\r\n", "\n") if values else ""
 
 
 def answer_from_form(request: InteractionRequest, form: Form) -> FormAnswer:
