@@ -6,8 +6,9 @@ Defaults point at the local servers, so ``hitl broker`` runs with no configurati
 import os
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -169,12 +170,47 @@ class Settings(BaseSettings):
         description="How long a replica trusts an API key it looked up: a revoked key stops "
         "working within this.",
     )
+    gateway_public_url: str | None = Field(
+        default=None,
+        description="The gateway's address as people reach it (https://hitl.example.com): "
+        "links in email notifications and Slack messages start with it.",
+    )
+    link_secret: SecretStr | None = Field(
+        default=None,
+        description="The key that signs the answer links of email notifications (at least 32 "
+        "random characters); the same in the gateway and the email notifier.",
+    )
+    email_link_ttl_seconds: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        description="How long an answer link in an email works (less when the request times "
+        "out sooner).",
+    )
     gateway_events_buffer_size: int = Field(
         default=10_000,
         ge=1,
         description="Lifecycle events a gateway replica keeps so an event stream can resume "
         "(Last-Event-ID).",
     )
+
+    @field_validator("gateway_public_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(f"{value!r} is not an http:// or https:// base URL")
+        return value.strip().rstrip("/")
+
+    @field_validator("link_secret")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None  # HITL_LINK_SECRET= (as a compose file writes an unset variable)
+        if len(value.get_secret_value().strip()) < 32:
+            raise ValueError("link_secret needs at least 32 characters: openssl rand -hex 32")
+        return value
 
     @field_validator("routing_file", mode="before")
     @classmethod

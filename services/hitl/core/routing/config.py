@@ -25,6 +25,7 @@ from pydantic import (
 from hitl.core.routing.durations import Duration
 from hitl.core.routing.matchers import Matcher, MatcherError, parse_matcher
 from hitl.core.routing.windows import TimeWindow, instant
+from hitl_contract import Identity
 
 Name = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\-]+$")]
 
@@ -141,12 +142,72 @@ class WebhookReceiver(_Strict):
         return () if self.secret is None else (self.secret,)
 
 
+_ADDRESS = r"^[^@\s]+@[^@\s]+$"
+Address = Annotated[str, Field(pattern=_ADDRESS, max_length=254)]
+
+
+class SmtpServer(_Strict):
+    """The SMTP server an email receiver sends through (a YAML anchor shares one between
+    receivers)."""
+
+    host: str = Field(min_length=1, max_length=253, description="Host name or address.")
+    port: int | None = Field(
+        default=None, ge=1, le=65_535, description="Default: 587 (starttls), 465 (tls), 25 (none)."
+    )
+    security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls: upgrade a plain connection (refused if the server cannot); tls: "
+        "TLS from the first byte (SMTPS); none: plain text, for a relay on the same host.",
+    )
+    ca_file: str | None = Field(
+        default=None,
+        description="PEM file of the CA(s) that signed the server's certificate; default: the "
+        "system's. The certificate is always checked against host.",
+    )
+    username: str | None = Field(default=None, max_length=256)
+    password: SecretRef | None = Field(default=None, description="With username: SMTP AUTH.")
+    from_: Address = Field(alias="from", description="The sender address of every mail.")
+    timeout: Duration = Field(
+        default=10.0, description="Per attempt: connecting, greeting, TLS, AUTH and sending."
+    )
+
+    @model_validator(mode="after")
+    def _credentials(self) -> "SmtpServer":
+        if (self.username is None) != (self.password is None):
+            raise ValueError("give username and password together (SMTP AUTH), or neither")
+        if self.password is not None and self.security == "none":
+            raise ValueError("a password is not sent in plain text: use security starttls or tls")
+        return self
+
+    @property
+    def effective_port(self) -> int:
+        return self.port or {"starttls": 587, "tls": 465, "none": 25}[self.security]
+
+
 class EmailReceiver(_Strict):
     type: Literal["email"]
     name: Name
-    to: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(min_length=1)
-    cc: list[Annotated[str, Field(pattern=r"^[^@\s]+@[^@\s]+$")]] = Field(default_factory=list)
+    to: list[Address] = Field(
+        min_length=1, description="Each address gets its own mail: its links answer as it."
+    )
+    cc: list[Address] = Field(default_factory=list, description="Sent the same way as to.")
     subject_prefix: str = Field(default="[hitl]", max_length=64)
+    smtp: SmtpServer | None = Field(default=None, description="Required to send.")
+    identities: dict[Address, Identity] = Field(
+        default_factory=dict,
+        description="Who an address answers as (id and groups, for the request's responders); "
+        "by default the address itself.",
+    )
+
+    @property
+    def recipients(self) -> list[str]:
+        return list(dict.fromkeys([*self.to, *self.cc]))
+
+    def identity(self, address: str) -> Identity:
+        return self.identities.get(address) or Identity(id=address)
+
+
+SlackUserId = Annotated[str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$")]
 
 
 class SlackReceiver(_Strict):
@@ -154,6 +215,27 @@ class SlackReceiver(_Strict):
     name: Name
     channel: str = Field(min_length=1, description="Channel id or #name.")
     token: SecretRef = Field(description="The bot token (xoxb-...).")
+    signing_secret: SecretRef | None = Field(
+        default=None,
+        description="The Slack app's signing secret: the gateway checks the answers people "
+        "click with it. Without it, messages carry no buttons.",
+    )
+    users: dict[SlackUserId, Identity] = Field(
+        default_factory=dict,
+        description="Who each Slack user (U...) answers as; an unlisted user cannot answer.",
+    )
+    api_url: str = Field(
+        default="https://slack.com/api/", description="The Web API's base URL (tests, proxies)."
+    )
+    timeout: Duration = Field(default=10.0, description="Per Web API call.")
+
+    @field_validator("api_url")
+    @classmethod
+    def _api(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{value!r} is not an http:// or https:// URL with a host")
+        return value if value.endswith("/") else value + "/"
 
 
 class TerminalReceiver(_Strict):
