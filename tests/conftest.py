@@ -50,6 +50,17 @@ def _messages_fit_the_contract() -> Iterator[None]:
     assert not found, "messages that break the published contract:\n" + "\n".join(found)
 
 
+@pytest.fixture(autouse=True)
+def _no_personal_login(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The ``hitl`` commands a test runs never find the login (``hitl login``) or gateway
+    settings of whoever runs the tests: they go straight to the servers unless a test says."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.delenv("HITL_GATEWAY_URL", raising=False)
+    monkeypatch.delenv("HITL_GATEWAY_KEY", raising=False)
+
+
 @pytest.fixture
 async def namespace() -> AsyncIterator[str]:
     """A fresh namespace; torn down last, so its queues, exchanges and keys go after the

@@ -62,10 +62,10 @@ async def test_pending_show_respond(
     assert str(request.id) in out and "Deploy v2 to prod?" in out and "cli-thread" in out
 
     code, out, _ = await hitl(settings, "pending", "--json")
-    [row] = [orjson.loads(line) for line in out.splitlines()]
+    [row] = orjson.loads(out)["items"]
     assert row["id"] == str(request.id) and row["status"] == "pending"
 
-    code, out, _ = await hitl(settings, "show", str(request.id))
+    code, out, _ = await hitl(settings, "show", str(request.id), "--json")
     shown = orjson.loads(out)
     assert (
         code == 0 and shown["status"] == "pending" and shown["request"]["prompt"] == request.prompt
@@ -95,10 +95,10 @@ async def test_pending_show_respond(
     outcome = await client.wait(request.id, timeout=10)
     assert outcome.data == {"reason": "Budget exceeds allocated amount"}
 
-    code, out, _ = await hitl(settings, "show", str(request.id))
+    code, out, _ = await hitl(settings, "show", str(request.id), "--json")
     shown = orjson.loads(out)
     assert shown["requested_at"].endswith("Z")
-    steps = [(h["event"], h.get("by", {}).get("id"), h.get("action")) for h in shown["history"]]
+    steps = [(h["event"], (h["by"] or {}).get("id"), h["action"]) for h in shown["history"]]
     assert steps[2:] == [
         ("refused", shown["history"][2]["by"]["id"], "choose"),
         ("responded", "carol", "reject"),
@@ -111,7 +111,7 @@ async def test_pending_show_respond(
     code, out, _ = await hitl(settings, "pending")
     assert out.strip() == "no pending interactions"
     code, _, err = await hitl(settings, "show", str(uuid.uuid4()))
-    assert code == 1 and "no interaction" in err
+    assert code == 5 and "no interaction" in err
 
 
 async def test_demo_auto_runs_unattended(settings: Settings) -> None:
@@ -158,7 +158,7 @@ async def test_invalid_settings_are_reported(settings: Settings) -> None:
         stderr=asyncio.subprocess.PIPE,
     )
     _, err = await proc.communicate()
-    assert proc.returncode == 2 and "prefetch" in err.decode()
+    assert proc.returncode == 2 and "HITL_PREFETCH='lots' is not valid" in err.decode()
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLES))

@@ -1,18 +1,33 @@
 """``hitl broker``: run the broker service until SIGTERM or Ctrl-C."""
 
-import argparse
+import click
 
-from hitl.broker.service import BrokerService
+from hitl.cli.common import examples, run
+from hitl.cli.config import load_settings
 from hitl.observability.logs import configure_logging
 from hitl.settings import Settings
 
-
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("broker", help="run the broker service")
-    p.set_defaults(handler=run)
+# Each command imports the service it runs when it runs: `hitl pending` starts fast.
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
+def register(app: click.Group) -> None:
+    app.add_command(broker)
+
+
+@click.command(
+    help="Run the broker service: consume requests and answers, keep state in Redis, publish "
+    "notifications, outcomes and lifecycle events, fire timeouts. Stops on SIGTERM or Ctrl-C "
+    "after draining in-flight work.",
+    epilog=examples("hitl broker", "HITL_NAMESPACE=staging HITL_LOG_FORMAT=json hitl broker"),
+)
+def broker() -> None:
+    settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
+    run(_run(settings))
+
+
+async def _run(settings: Settings) -> int:
+    from hitl.broker.service import BrokerService
+
     await BrokerService(settings).run_until_signalled()
     return 0

@@ -1,105 +1,179 @@
-"""``hitl pending`` and ``hitl show ID``: read interaction state (and its history) straight
-from Redis. Times are ISO 8601 in UTC."""
+"""``hitl pending`` and ``hitl show ID``: what waits for people, and one interaction with its
+history, through the gateway or straight from Redis. Times are ISO 8601 in UTC; ``--json``
+prints what the REST API gives (``InteractionPage``, ``InteractionDetail``)."""
 
-import argparse
 import sys
-import time
-from datetime import UTC, datetime
-from uuid import UUID
 
-import orjson
+import click
 
-from hitl.core.machine import InteractionState
-from hitl.runtime.stores import open_reads
-from hitl.settings import Settings
-
-
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("pending", help="list interactions waiting for a person")
-    p.add_argument("--limit", type=int, default=100, help="at most this many (oldest first)")
-    p.add_argument("--json", action="store_true", help="one JSON object per line")
-    p.set_defaults(handler=pending)
-    s = sub.add_parser("show", help="show one interaction: request, status, outcome")
-    s.add_argument("id", type=UUID, help="interaction id")
-    s.set_defaults(handler=show)
+from hitl.cli import targets
+from hitl.cli.backends.port import Listing
+from hitl.cli.common import JSON_HELP, backend, examples, print_json, run
+from hitl.cli.errors import Unknown, Usage
+from hitl.cli.render import duration, table
+from hitl.cli.showing import render_detail
+from hitl.core.listing import STATUSES
+from hitl.gateway.models import InteractionDetail, InteractionPage
+from hitl_contract import KIND_NAMES
 
 
-async def pending(args: argparse.Namespace, settings: Settings) -> int:
-    async with open_reads(settings) as store:
-        states = await store.pending(args.limit)
-    if args.json:
-        for state in states:
-            sys.stdout.write(orjson.dumps(_summary(state)).decode() + "\n")
+def register(app: click.Group) -> None:
+    app.add_command(pending)
+    app.add_command(show)
+
+
+@click.command(
+    help="List interactions waiting for a person (oldest first), a page at a time; the cursor "
+    "of the next page is printed on stderr (in the JSON with --json).",
+    epilog=examples(
+        "hitl pending",
+        "hitl pending --kind approval --label env=production --sort newest --limit 10",
+        "hitl pending --mine                   what I may answer",
+        "hitl pending --cursor eyJ2IjoxLC...   the next page, same filters",
+        "hitl pending --json | jq '.items[].id'",
+    ),
+)
+@click.option("--kind", type=click.Choice(KIND_NAMES), help="Only this kind.")
+@click.option("--thread", help="Only this thread.")
+@click.option(
+    "--label",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Only with this label (repeat: all must match).",
+)
+@click.option("--requester", help="Only from this requester id.")
+@click.option("--node", help="Only from this node.")
+@click.option(
+    "--mine",
+    is_flag=True,
+    help="Only what I may answer (the gateway key's identity and groups; straight on the "
+    "servers: --as or $USER).",
+)
+@click.option("--as", "who", help="Who 'me' is, straight on the servers.")
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES),
+    default="pending",
+    show_default=True,
+    help="Finished ones too: resolved, cancelled, timed_out.",
+)
+@click.option(
+    "--sort",
+    type=click.Choice(["oldest", "newest"]),
+    default="oldest",
+    show_default=True,
+    help="By request time.",
+)
+@click.option(
+    "--limit",
+    type=click.IntRange(1, 200),
+    default=50,
+    show_default=True,
+    help="At most this many (a page).",
+)
+@click.option("--cursor", help="Continue from the cursor a previous page printed.")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def pending(
+    ctx: click.Context,
+    /,
+    kind: str | None,
+    thread: str | None,
+    label: tuple[str, ...],
+    requester: str | None,
+    node: str | None,
+    mine: bool,
+    who: str | None,
+    status: str,
+    sort: str,
+    limit: int,
+    cursor: str | None,
+    as_json: bool,
+) -> None:
+    listing = Listing(
+        status=status,
+        kind=kind,
+        thread_id=thread,
+        requester=requester,
+        node=node,
+        labels=_labels(label),
+        mine=mine,
+        newest_first=sort == "newest",
+        limit=limit,
+        cursor=cursor,
+    )
+    found: list[InteractionPage] = []
+
+    async def read() -> int:
+        async with backend(ctx, who) as b:
+            found.append(await b.page(listing))
         return 0
-    if not states:
-        print("no pending interactions")
-        return 0
-    now = time.time()
-    rows = [("ID", "KIND", "THREAD", "AGE", "DEADLINE", "PROMPT")]
-    for st in states:
-        r = st.request
-        deadline = _duration(st.deadline - now) if st.deadline else "-"
-        rows.append(
+
+    run(read())
+    page = found[0]
+    if as_json:
+        print_json(page, indent=False)
+        return
+    _print_page(page, status)
+
+
+def _print_page(page: InteractionPage, status: str) -> None:
+    if not page.items:
+        print("no pending interactions" if status == "pending" else f"no {status} interactions")
+    else:
+        rows = [
             (
-                str(r.id),
-                r.kind,
-                r.thread_id[:24],
-                _duration(now - st.requested_at),
-                deadline,
-                r.prompt.replace("\n", " ")[:50],
+                str(i.id),
+                i.kind,
+                i.status,
+                i.thread_id,
+                duration(i.time_waiting_seconds),
+                duration(i.time_left_seconds) if i.time_left_seconds is not None else "-",
+                " ".join(i.prompt.split())[:60],
             )
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
-        )
-    return 0
+            for i in page.items
+        ]
+        table(("ID", "KIND", "STATUS", "THREAD", "WAITING", "TIME LEFT", "PROMPT"), rows)
+    if page.next_cursor:
+        print(f"more: add --cursor {page.next_cursor}", file=sys.stderr)
 
 
-async def show(args: argparse.Namespace, settings: Settings) -> int:
-    async with open_reads(settings) as store:
-        state = await store.load(args.id)
-        history = await store.history(args.id)
-    if state is None:
-        print(
-            f"hitl: no interaction {args.id} (never asked, expired, or another namespace)",
-            file=sys.stderr,
-        )
-        return 1
-    detail = {
-        **_summary(state),
-        "timers": {name: _iso(at) for name, at in state.timers.items()},
-        "votes": [v.model_dump(mode="json") for v in state.votes],
-        "request": state.request.model_dump(mode="json"),
-        "outcome": state.outcome.model_dump(mode="json") if state.outcome else None,
-        "history": [h.model_dump(mode="json", exclude_none=True) for h in history],
-    }
-    sys.stdout.write(orjson.dumps(detail, option=orjson.OPT_INDENT_2).decode() + "\n")
-    return 0
+def _labels(pairs: tuple[str, ...]) -> dict[str, str]:
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise Usage(f"--label {pair!r} is not KEY=VALUE (e.g. env=production)")
+        labels[key] = value
+    return labels
 
 
-def _summary(state: InteractionState) -> dict[str, object]:
-    r = state.request
-    return {
-        "id": str(r.id),
-        "kind": r.kind,
-        "status": state.status,
-        "thread_id": r.thread_id,
-        "prompt": r.prompt,
-        "requested_at": _iso(state.requested_at),
-        "deadline": _iso(state.deadline) if state.deadline else None,
-        "actions": list(r.allowed_actions()),
-    }
+@click.command(
+    help="Show one interaction: request, status, timers, votes, outcome and history (ISO "
+    "times, and how long after the request each step came).",
+    epilog=examples(
+        "hitl show 0b6e2c1a-4f0e-4c7e-9d2b-6a1f3e5d7c9b", "hitl show thread_12345 --json"
+    ),
+)
+@click.argument("target", metavar="ID")
+@click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
+@click.pass_context
+def show(ctx: click.Context, /, target: str, as_json: bool) -> None:
+    found: list[InteractionDetail] = []
 
+    async def read() -> int:
+        async with backend(ctx) as b:
+            iid = targets.as_id(target)
+            if iid is None:
+                iid = await targets.resolve(b, target)
+            detail = await b.detail(iid)
+            if detail is None:
+                raise Unknown(await targets.unknown(b, target))
+            found.append(detail)
+        return 0
 
-def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(0.0, seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
+    run(read())
+    if as_json:
+        print_json(found[0])
+    else:
+        render_detail(found[0])

@@ -2,72 +2,90 @@
 type; ``hitl receivers disabled|enable``: the receivers a notifier stopped sending to (a
 webhook that answered 410 Gone) and putting one back."""
 
-import argparse
-import sys
+import click
 
 from hitl.adapters.redis.delivery_log import RedisDeliveryLog
 from hitl.adapters.redis.keys import Keys
+from hitl.cli import connect
+from hitl.cli.common import examples, finish, out, run
+from hitl.cli.config import load_settings
+from hitl.cli.errors import Usage
 from hitl.notifiers.channels.webhook import WebhookChannel
 from hitl.notifiers.port import Channel
 from hitl.notifiers.service import NotifierService
 from hitl.observability.logs import configure_logging
-from hitl.runtime.startup import connect_redis
 from hitl.settings import Settings
 
 CHANNELS = ("webhook", "email", "slack", "terminal")
 AVAILABLE = {"webhook": WebhookChannel}
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser(
-        "notifier",
-        help="deliver notifications to the receivers of one channel type",
-        epilog="example: HITL_ROUTING_FILE=examples/routing.yaml hitl notifier webhook",
-    )
-    p.add_argument("channel", choices=CHANNELS, help="the receivers' type in the routing file")
-    p.set_defaults(handler=run)
-    r = sub.add_parser("receivers", help="receivers a notifier disabled (HTTP 410), and enabling")
-    verbs = r.add_subparsers(dest="verb", required=True, metavar="VERB")
-    verbs.add_parser("disabled", help="list disabled receivers and why").set_defaults(
-        handler=disabled
-    )
-    enable = verbs.add_parser("enable", help="send to a disabled receiver again")
-    enable.add_argument("name", help="receiver name")
-    enable.set_defaults(handler=enable_receiver)
+def register(app: click.Group) -> None:
+    app.add_command(notifier)
+    app.add_command(receivers)
 
 
-async def run(args: argparse.Namespace, settings: Settings) -> int:
-    factory = AVAILABLE.get(args.channel)
+@click.command(
+    help="Deliver notifications to the receivers of one channel type of the routing file "
+    "(HITL_ROUTING_FILE), until SIGTERM or Ctrl-C.",
+    epilog=examples("HITL_ROUTING_FILE=examples/routing.yaml hitl notifier webhook"),
+)
+@click.argument("channel", type=click.Choice(CHANNELS))
+def notifier(channel: str) -> None:
+    factory = AVAILABLE.get(channel)
     if factory is None:
-        print(f"hitl: the {args.channel} channel is not available yet (issue 15)", file=sys.stderr)
-        return 2
+        raise Usage(f"the {channel} channel is not available yet (issue 15)")
+    settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    channel: Channel = factory()
+    run(_serve(settings, factory()))
+
+
+async def _serve(settings: Settings, channel: Channel) -> int:
     await NotifierService(settings, channel).run_until_signalled()
     return 0
 
 
-async def disabled(args: argparse.Namespace, settings: Settings) -> int:
-    redis = await connect_redis(settings.redis_url, settings.startup_attempts)
-    try:
-        found = await RedisDeliveryLog(
-            redis, Keys(settings.namespace, settings.shards)
-        ).all_disabled()
-    finally:
-        await redis.aclose()
+@click.group(
+    help="Receivers a notifier disabled (a webhook that answered HTTP 410), and enabling them.",
+    epilog=examples("hitl receivers disabled", "hitl receivers enable finance-hook"),
+)
+def receivers() -> None:
+    pass
+
+
+@receivers.command(
+    help="List disabled receivers and why.", epilog=examples("hitl receivers disabled")
+)
+def disabled() -> None:
+    settings = load_settings(startup_attempts=1)
+    found: dict[str, str] = {}
+
+    async def read() -> int:
+        async with connect.redis(settings) as redis:
+            log = RedisDeliveryLog(redis, Keys(settings.namespace, settings.shards))
+            found.update(await log.all_disabled())
+        return 0
+
+    run(read())
     if not found:
-        print("no receiver is disabled")
+        out.print("no receiver is disabled")
     for name, reason in sorted(found.items()):
-        print(f"{name}\t{reason}")
-    return 0
+        out.print(f"{name}\t{reason}", markup=False)
 
 
-async def enable_receiver(args: argparse.Namespace, settings: Settings) -> int:
-    redis = await connect_redis(settings.redis_url, settings.startup_attempts)
-    try:
-        log = RedisDeliveryLog(redis, Keys(settings.namespace, settings.shards))
-        was = await log.enable(args.name)
-    finally:
-        await redis.aclose()
-    print(f"{args.name}: enabled" if was else f"{args.name} was not disabled")
-    return 0 if was else 1
+@receivers.command(
+    help="Send to a disabled receiver again. Exit 1 when it was not disabled.",
+    epilog=examples("hitl receivers enable finance-hook"),
+)
+@click.argument("name")
+def enable(name: str) -> None:
+    settings = load_settings(startup_attempts=1)
+
+    async def put_back() -> int:
+        async with connect.redis(settings) as redis:
+            log = RedisDeliveryLog(redis, Keys(settings.namespace, settings.shards))
+            return 0 if await log.enable(name) else 1
+
+    code = run(put_back())
+    out.print(f"{name}: enabled" if code == 0 else f"{name} was not disabled", markup=False)
+    finish(code)

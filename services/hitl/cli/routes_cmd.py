@@ -5,57 +5,54 @@ Exit codes: 0 valid (and every test or expectation met), 1 the file is invalid, 
 or ``--expect`` failed, 2 bad usage.
 """
 
-import argparse
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
+
+import click
 
 from hitl.adapters.config.routing import RoutingConfigError, load_routing
+from hitl.cli.common import examples, finish
+from hitl.cli.errors import Usage
+from hitl.cli.render import iso
 from hitl.core.routing.matchers import FIELDS
 from hitl.core.routing.plan import plan
 from hitl.core.routing.testing import run_tests
 from hitl.core.routing.tree import RequestFields
 from hitl.core.routing.windows import instant
-from hitl.settings import Settings
 
 INVALID, FAILED = 1, 3
+EXIT_NOTE = (
+    "Exit codes: 0 valid, 1 the file is invalid, 3 a route test or --expect failed, 2 bad usage."
+)
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("routes", help="check a routing config and try requests against it")
-    verbs = p.add_subparsers(dest="verb", required=True, metavar="VERB")
-    check = verbs.add_parser(
-        "check",
-        help="validate FILE and run the route tests written in it",
-        epilog="example: hitl routes check examples/routing.yaml",
-    )
-    check.add_argument("file", help="routing config (YAML)")
-    check.set_defaults(handler=run_check, needs_settings=False)
-    test = verbs.add_parser(
-        "test",
-        help="print the receivers a request with these fields reaches",
-        epilog="example: hitl routes test examples/routing.yaml kind=approval "
-        "labels.team=finance --expect finance-email",
-    )
-    test.add_argument("file", help="routing config (YAML)")
-    test.add_argument(
-        "fields", nargs="*", metavar="key=value",
-        help="kind, node_name, requester, thread, or a label (labels.team=x, or team=x)",
-    )  # fmt: skip
-    test.add_argument("--expect", help="comma-separated receivers; exit 3 when they differ")
-    test.add_argument("--at", help="ISO 8601 instant with offset, for time windows")
-    test.set_defaults(handler=run_test, needs_settings=False)
+def register(app: click.Group) -> None:
+    app.add_command(routes)
 
 
-async def run_check(args: argparse.Namespace, _: Settings | None) -> int:
+@click.group(
+    help="Check a routing config and try requests against it (docs/routing.md).",
+    epilog=examples("hitl routes check examples/routing.yaml", notes=EXIT_NOTE),
+)
+def routes() -> None:
+    pass
+
+
+@routes.command(
+    help="Validate FILE as the broker loads it and run the route tests written in it.",
+    epilog=examples("hitl routes check examples/routing.yaml", notes=EXIT_NOTE),
+)
+@click.argument("file")
+def check(file: str) -> None:
     try:
-        config = load_routing(args.file)
+        config = load_routing(file)
     except RoutingConfigError as exc:
         print(exc, file=sys.stderr)
-        return INVALID
-    routes = _count_routes(config.route)
+        finish(INVALID)
+        return
+    count = _count_routes(config.route)
     print(
-        f"{args.file}: valid: {len(config.receivers)} receivers, {routes} routes, "
+        f"{file}: valid: {len(config.receivers)} receivers, {count} routes, "
         f"{len(config.time_windows)} time windows"
     )
     results = run_tests(config)
@@ -68,37 +65,50 @@ async def run_check(args: argparse.Namespace, _: Settings | None) -> int:
             file=sys.stderr,
         )
     print(f"{len(results)} route tests: {len(results) - len(failed)} passed, {len(failed)} failed")
-    return FAILED if failed else 0
+    finish(FAILED if failed else 0)
 
 
-async def run_test(args: argparse.Namespace, _: Settings | None) -> int:
+@routes.command(
+    "test",
+    help="Print the receivers a request with these fields reaches. KEY=VALUE: kind, node_name, "
+    "requester, thread, or a label (labels.team=x, or team=x).",
+    epilog=examples(
+        "hitl routes test examples/routing.yaml kind=approval labels.team=finance "
+        "--expect finance-email",
+        notes=EXIT_NOTE,
+    ),
+)
+@click.argument("file")
+@click.argument("fields", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--expect", help="Comma-separated receivers; exit 3 when they differ.")
+@click.option("--at", help="An ISO 8601 instant with offset, for time windows.")
+def try_request(file: str, fields: tuple[str, ...], expect: str | None, at: str | None) -> None:
     try:
-        values = _fields(args.fields)
-        now = instant(args.at) if args.at else None
+        values = _fields(fields)
+        now = instant(at) if at else None
     except ValueError as exc:
-        print(f"hitl routes test: {exc}", file=sys.stderr)
-        return 2
+        raise Usage(f"routes test: {exc}") from exc
     try:
-        config = load_routing(args.file)
+        config = load_routing(file)
     except RoutingConfigError as exc:
         print(exc, file=sys.stderr)
-        return INVALID
+        finish(INVALID)
+        return
     planned = plan(config, RequestFields.of(values), now)
     for p in planned:
         route = p.route.name or p.route.path
-        when = "" if now is None or not p.held(now) else f"  held until {_iso(p.at)}"
+        when = "" if now is None or not p.held(now) else f"  held until {iso(p.at)}"
         print(f"{p.receiver}  (route {route}){when}")
-    if args.expect is None:
-        return 0
-    expected = sorted(x.strip() for x in args.expect.split(",") if x.strip())
+    if expect is None:
+        return
+    expected = sorted(x.strip() for x in expect.split(",") if x.strip())
     got = sorted(p.receiver for p in planned if now is None or not p.held(now))
     if expected != got:
         held = [p.receiver for p in planned if now is not None and p.held(now)]
         also = f" (held: {', '.join(held)})" if held else ""
         print(f"expected {', '.join(expected)}, got {', '.join(got) or '(none)'}{also}",
               file=sys.stderr)  # fmt: skip
-        return FAILED
-    return 0
+        finish(FAILED)
 
 
 def _fields(pairs: Sequence[str]) -> dict[str, str]:
@@ -116,8 +126,3 @@ def _fields(pairs: Sequence[str]) -> dict[str, str]:
 def _count_routes(route: object) -> int:
     children = getattr(route, "routes", [])
     return 1 + sum(_count_routes(c) for c in children)
-
-
-def _iso(epoch: float) -> str:
-
-    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")

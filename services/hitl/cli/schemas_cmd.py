@@ -7,13 +7,13 @@ Writes ``json/<message>.schema.json`` (JSON Schema 2020-12), ``asyncapi.yaml`` (
 differs from what the models produce, or is no longer produced.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
+import click
+
+from hitl.cli.common import examples, finish
 from hitl.core.routing.config import routing_schema
-from hitl.gateway.app import openapi_document
-from hitl.settings import Settings
 from hitl_contract.export import dumps_json
 from hitl_contract.files import JSON_DIR, render_files
 
@@ -21,34 +21,47 @@ OPENAPI_FILE = "openapi.json"
 ROUTING_FILE = f"{JSON_DIR}/routing-config.schema.json"
 
 
-def register(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
-    p = sub.add_parser("schemas", help="the wire contract as JSON Schema and AsyncAPI files")
-    actions = p.add_subparsers(dest="schemas_command", required=True, metavar="ACTION")
-    e = actions.add_parser(
-        "export",
-        help="write json/*.schema.json, asyncapi.yaml and openapi.json from the "
-        "models (for the default namespace 'hitl')",
-    )
-    e.add_argument(
-        "--dir",
-        type=Path,
-        default=Path("schemas"),
-        help="where to write (default: ./schemas, the repository's schemas folder)",
-    )
-    e.add_argument(
-        "--check",
-        action="store_true",
-        help="write nothing; exit 1 listing the files that differ from the models",
-    )
-    e.set_defaults(handler=run, needs_settings=False)
+def register(app: click.Group) -> None:
+    app.add_command(schemas)
 
 
-async def run(args: argparse.Namespace, settings: Settings | None) -> int:
-    return check(args.dir) if args.check else export(args.dir)
+@click.group(
+    help="The wire contract as JSON Schema, AsyncAPI and OpenAPI files.",
+    epilog=examples("hitl schemas export --check"),
+)
+def schemas() -> None:
+    pass
+
+
+@schemas.command(
+    "export",
+    help="Write json/*.schema.json, asyncapi.yaml and openapi.json from the models (for the "
+    "default namespace 'hitl'). With --check nothing is written: exit 1 listing every file "
+    "that is missing, differs from what the models produce, or is no longer produced.",
+    epilog=examples("hitl schemas export", "hitl schemas export --dir schemas --check"),
+)
+@click.option(
+    "--dir",
+    "directory",
+    type=click.Path(path_type=Path, file_okay=False),
+    default=Path("schemas"),
+    show_default=True,
+    help="Where to write (the repository's schemas folder).",
+)
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Write nothing; exit 1 listing the files that differ.",
+)
+def export_command(directory: Path, check_only: bool) -> None:
+    finish(check(directory) if check_only else export(directory))
 
 
 def published_files() -> dict[str, str]:
     """Path relative to the schemas directory -> text: the wire contract and the REST API."""
+    from hitl.gateway.app import openapi_document  # the gateway's app, only when exporting
+
     return {
         **render_files(),
         OPENAPI_FILE: dumps_json(openapi_document()),

@@ -7,7 +7,12 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 
-from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
+from aio_pika.abc import (
+    AbstractChannel,
+    AbstractConnection,
+    AbstractIncomingMessage,
+    AbstractQueue,
+)
 
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.ports import Envelope
@@ -37,13 +42,24 @@ class Responder:
     ) -> AsyncIterator["Responder"]:
         connection = await connect_amqp(url, startup_attempts, name="hitl-responder")
         try:
-            channel = await connection.channel(publisher_confirms=True)
-            receipts = await channel.declare_queue(exclusive=True, auto_delete=True)
-            responder = cls(channel, receipts, Names(namespace), fast=fast)
-            await receipts.consume(responder._on_receipt, no_ack=True)
-            yield responder
+            yield await cls.attach(connection, namespace=namespace, fast=fast)
         finally:
             await connection.close()
+
+    @classmethod
+    async def attach(
+        cls,
+        connection: AbstractConnection,
+        *,
+        namespace: str = DEFAULT_NAMESPACE,
+        fast: bool = True,
+    ) -> "Responder":
+        """A responder on a connection the caller opened (and closes)."""
+        channel = await connection.channel(publisher_confirms=True)
+        receipts = await channel.declare_queue(exclusive=True, auto_delete=True)
+        responder = cls(channel, receipts, Names(namespace), fast=fast)
+        await receipts.consume(responder._on_receipt, no_ack=True)
+        return responder
 
     async def respond(
         self, response: HumanResponse, *, timeout: float | None = 10.0

@@ -145,7 +145,7 @@ def test_keys_cli_create_list_revoke(
     listed = capsys.readouterr().out
     assert '"secret_sha256"' not in listed and '"groups":["ops"]' in listed
     assert main(["keys", "revoke", key_id]) == 0
-    assert main(["keys", "revoke", key_id]) == 1
+    assert main(["keys", "revoke", key_id]) == 5  # no such key: the unknown-id exit code
     assert "no API key" in capsys.readouterr().err
     assert main(["keys", "list"]) == 0
     assert "no API keys" in capsys.readouterr().out

@@ -1,0 +1,76 @@
+"""``hitl respond ID`` without an action: show the request's panel, ask the person as its kind
+wants (``flows``), and send the answer. A refused answer is asked again with the broker's
+message; if someone else decides while the person types, they are told who, and nothing is
+sent."""
+
+import sys
+from collections.abc import Sequence
+from uuid import UUID
+
+import click
+
+from hitl.cli import targets
+from hitl.cli.backends.port import Backend
+from hitl.cli.common import backend, out
+from hitl.cli.errors import AlreadyDecided, Refused, Unknown, Usage
+from hitl.cli.interactive import flows, panels
+from hitl.cli.interactive.prompter import Prompter, TerminalPrompter
+from hitl.cli.render import already, receipt
+from hitl.gateway.models import InteractionSummary
+
+MAX_TRIES = 5
+
+
+def interactive_available() -> bool:
+    return sys.stdin.isatty() and sys.stdout.isatty()
+
+
+async def run_interactive(
+    ctx: click.Context,
+    target: str,
+    *,
+    pick: UUID | None,
+    who: str | None,
+    timeout: float,
+    prompter: Prompter | None = None,
+) -> int:
+    asker = prompter or TerminalPrompter()
+    async with backend(ctx, who, timeout) as b:
+        iid = await targets.resolve(b, target, pick, _chooser(asker))
+        return await converse(b, target, iid, asker)
+
+
+async def converse(b: Backend, target: str, iid: UUID, prompter: Prompter) -> int:
+    detail = await b.detail(iid)
+    if detail is None:
+        raise Unknown(await targets.unknown(b, target))
+    if detail.outcome is not None:
+        raise AlreadyDecided(detail.outcome)
+    if detail.status != "pending":
+        raise Usage(f"{iid} is {detail.status}; nothing to answer")
+    panels.show(detail.request)
+    answer = await flows.ask(detail.request, prompter)
+    for _ in range(MAX_TRIES):
+        now = await b.detail(iid)  # decided elsewhere while the person typed?
+        if now is not None and now.outcome is not None:
+            out.print(f"decided meanwhile, nothing sent: {already(now.outcome)}", markup=False)
+            raise click.exceptions.Exit(AlreadyDecided.exit_code)
+        try:
+            result = await b.answer(iid, answer.action, answer.data)
+        except Refused as exc:
+            prompter.say(f"the broker refused it: {exc}")
+            answer = await flows.fix(detail.request, answer, exc.detail, prompter)
+            continue
+        out.print(receipt(result), markup=False)
+        return 0
+    raise Usage(f"gave up after {MAX_TRIES} refused answers")
+
+
+def _chooser(prompter: Prompter) -> targets.Pick:
+    async def choose(items: Sequence[InteractionSummary]) -> InteractionSummary:
+        labels = [f"{i.kind}: {' '.join(i.prompt.split())[:60]} ({i.id})" for i in items]
+        got = await prompter.select("This thread has several pending; which one?", labels)
+        assert isinstance(got, int)
+        return items[got]
+
+    return choose
