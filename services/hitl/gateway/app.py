@@ -14,7 +14,16 @@ from hitl.gateway.bodies import BodyLimits
 from hitl.gateway.deps import GatewayContext
 from hitl.gateway.metrics import HttpMetrics, MeasureRequests
 from hitl.gateway.problems import ProblemDetail
-from hitl.gateway.routers import events, interactions, ops, stats, threads, webhooks
+from hitl.gateway.routers import (
+    email_links,
+    events,
+    interactions,
+    ops,
+    slack,
+    stats,
+    threads,
+    webhooks,
+)
 from hitl.gateway.signed import SignedAnswer
 
 ROUTERS = (
@@ -24,7 +33,11 @@ ROUTERS = (
     stats.router,
     webhooks.router,
     ops.router,
+    email_links.router,  # HTML pages for people; not in the OpenAPI document
+    slack.router,  # Slack's interactivity requests; not in the OpenAPI document
 )
+# Bodies taken as HTML forms (application/x-www-form-urlencoded), not JSON.
+FORMS = (inbox.PREFIX, email_links.router.prefix + "/", slack.PATH)
 DESCRIPTION = """\
 The HTTP side of hitl: list and read interactions with their history, answer and cancel them
 as the API key's identity, create requests without an AMQP client, follow lifecycle events,
@@ -41,7 +54,7 @@ def create_app(context: GatewayContext, *, registry: CollectorRegistry | None = 
     /metrics shows them beside the runtime's)."""
     app = _application()
     app.state.context = context
-    app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes, forms_under=inbox.PREFIX)
+    app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes, forms_under=FORMS)
     app.add_middleware(MeasureRequests, metrics=HttpMetrics(registry or CollectorRegistry()))
     return app
 

@@ -4,8 +4,9 @@ refused without keeping a byte; otherwise the body is read up to the limit and h
 chunked upload cannot slip past it either. Before a refusal, what the client still sends is read
 and dropped (up to a bound), so it gets to read the answer instead of a reset connection.
 
-Under ``forms_under`` (the web inbox) an HTML form's body (``application/x-www-form-urlencoded``)
-is taken too, and a refusal there is a short HTML page a person can read.
+Under ``forms_under`` (the web inbox, email answer links, Slack) an HTML form's body
+(``application/x-www-form-urlencoded``) is taken too, and a refusal there is a short HTML page
+a person can read.
 """
 
 import html
@@ -21,7 +22,9 @@ _DROP_AT_MOST_TIMES = 16
 
 
 class BodyLimits:
-    def __init__(self, app: ASGIApp, *, max_bytes: int, forms_under: str | None = None) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, forms_under: tuple[str, ...] = ()
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.forms_under = forms_under
@@ -31,7 +34,7 @@ class BodyLimits:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        forms = self.forms_under is not None and scope["path"].startswith(self.forms_under)
+        forms = bool(self.forms_under) and scope["path"].startswith(self.forms_under)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._drop_rest(receive)

@@ -18,6 +18,7 @@ from hitl.errors import TransportError
 from hitl.gateway.problems import Problem
 
 if TYPE_CHECKING:
+    from hitl.gateway.channels import Channels
     from hitl.gateway.signed import SignedReceivers
 from hitl.ports import Clock, InteractionReads
 from hitl.settings import Settings
@@ -142,6 +143,8 @@ class GatewayContext:
     ops: Ops = field(default_factory=RegistryOps)
     # The webhook receivers whose signed answers the gateway takes (HITL_ROUTING_FILE).
     signed: "SignedReceivers | None" = None
+    # Answers from email links and Slack (HITL_ROUTING_FILE's email and slack receivers).
+    channels: "Channels | None" = None
 
     @property
     def max_body_bytes(self) -> int:

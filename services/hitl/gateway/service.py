@@ -23,7 +23,6 @@ import uvicorn
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
-from redis.asyncio import Redis
 
 from hitl.adapters.amqp.acks import ack_at_once
 from hitl.adapters.amqp.consumer import Consumer
@@ -32,17 +31,20 @@ from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import declare_queue, ensure_broker_queues
 from hitl.adapters.redis.apikeys import RedisApiKeys
 from hitl.adapters.redis.keys import Keys
+from hitl.adapters.redis.link_uses import RedisLinkUses
 from hitl.adapters.redis.reads import RedisReads
 from hitl.adapters.redis.seen_ids import RedisSeenIds
 from hitl.errors import ConfigError
 from hitl.gateway.app import create_app
 from hitl.gateway.broker_link import AmqpBrokerLink
+from hitl.gateway.channels import Channels
 from hitl.gateway.creating import HTTP_REPLY_TO
 from hitl.gateway.deps import GatewayContext
 from hitl.gateway.hub import Hub
 from hitl.gateway.keys import CachedApiKeys
 from hitl.gateway.signed import SignedReceivers
 from hitl.notifiers.secrets import EnvOrFileSecrets
+from hitl.notifiers.slack.api import SlackApi
 from hitl.observability.metrics import RoutingMetrics
 from hitl.ports import Clock
 from hitl.runtime.host import ServiceHost
@@ -101,20 +103,32 @@ class GatewayService:
             clock=self._clock,
             broker=link,
             ops=HostOps(host),
-            signed=self._signed(redis, keys),
         )
+        if s.routing_file is not None:
+            router = self._router()
+            secrets = EnvOrFileSecrets()
+            seen = RedisSeenIds(redis, keys)
+            context.signed = SignedReceivers(router, seen, secrets)
+            context.channels = Channels(
+                router=router,
+                secrets=secrets,
+                uses=RedisLinkUses(redis, keys),
+                seen=seen,
+                slack=SlackApi(secrets),
+                link_secret=s.link_secret.get_secret_value().encode() if s.link_secret else None,
+            )
         await self._serve(create_app(context, registry=self.registry))
         await host.serve_ops()
         log.info("gateway ready: namespace=%s http://%s:%d", s.namespace, s.gateway_host, self.port)
 
-    def _signed(self, redis: Redis, keys: Keys) -> SignedReceivers | None:
-        """The webhook receivers of the routing file, reloaded as the broker reloads it."""
+    def _router(self) -> Router:
+        """The routing file (its webhook, email and Slack receivers), reloaded as the broker
+        reloads it."""
         s, host = self.settings, self.host
-        if s.routing_file is None:
-            return None
+        assert s.routing_file is not None
         router = Router(s.routing_file, s.default_route, RoutingMetrics(self.registry))
         host.spawn("routing file watch", lambda stop: router.watch(stop, s.routing_watch_seconds))
-        return SignedReceivers(router, RedisSeenIds(redis, keys), EnvOrFileSecrets())
+        return router
 
     async def _drain_http_outcomes(self, channel: AbstractRobustChannel) -> None:
         """The durable reply queue of requests created over HTTP: outcomes always have a place

@@ -6,7 +6,8 @@ the done index and the read indexes of finished interactions are trimmed by the 
 (``trim.lua``, from the keys recorded in ``done_keys``); counter hashes expire after
 ``analytics_retention_seconds``; outbox entries are deleted once published; pending
 interactions, their index entries and their deadlines live until they finish; an API key
-lives until it is revoked; a seen webhook id for the replay window.
+lives until it is revoked; a seen webhook id for the replay window; a used answer link
+until the link expires.
 """
 
 from dataclasses import dataclass
@@ -93,6 +94,11 @@ class Keys:
         """STRING: a signed inbound webhook with this id was accepted; expires once a request
         carrying it would be refused as stale anyway (``notifiers.webhooks.verification``)."""
         return f"{self.namespace}:webhook:seen:{webhook_id}"
+
+    def email_link_use(self, use: str) -> str:
+        """STRING (JSON: when, which answer): the answer links of one mail were used; set once
+        (SET NX), so a mail answers once; expires when its links do."""
+        return f"{self.namespace}:email:used:{use}"
 
     def delivered(self, message_id: str) -> str:
         """STRING, set once a notification was delivered: replicas and redeliveries of a
