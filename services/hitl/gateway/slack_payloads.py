@@ -49,6 +49,7 @@ def read(body: bytes) -> dict[str, Any]:
 
 def click(payload: Mapping[str, Any]) -> Click | None:
     """The hitl button clicked; None for another app's or hitl's link button."""
+    user = _user(payload)
     actions = payload.get("actions")
     if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
         raise BadPayload("block_actions without actions")
@@ -59,7 +60,7 @@ def click(payload: Mapping[str, Any]) -> Click | None:
     channel = payload.get("channel") or payload.get("container") or {}
     where = channel.get("id") or channel.get("channel_id") if isinstance(channel, dict) else None
     return Click(
-        user=_user(payload),
+        user=user,
         carried=_carried(action.get("value")),
         opens_modal=action_id.startswith(TYPE + ":"),
         trigger_id=str(payload.get("trigger_id", "")),
