@@ -6,9 +6,10 @@ import contextlib
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractRobustConnection
@@ -44,6 +45,9 @@ class HitlRig:
     # Source folders put first on the broker's PYTHONPATH: a broker built from another tree
     # (``--baseline-tree``); empty: the hitl this process imports.
     pythonpath: Sequence[str] = ()
+    # More fields of each request (labels, node name) by its number; with it, several
+    # receivers may be notified per request (a routing file), and only the first is answered.
+    request_fields: Callable[[int], Mapping[str, Any]] | None = None
     brokers: list[Child] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _client: HitlClient | None = None
@@ -110,7 +114,9 @@ class HitlRig:
         channel = await connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=1000)
         responses = await channel.get_exchange(self.names.responses, ensure=False)
-        self._responder = AutoResponder(responses, answer_notification, "hitl.response")
+        self._responder = AutoResponder(
+            responses, answer_notification, "hitl.response", once=self.request_fields is not None
+        )
         queue = await channel.declare_queue(
             f"{self.namespace}.{NOTIFIER}", durable=True, arguments=QUORUM
         )
@@ -127,6 +133,7 @@ class HitlRig:
             timeout_seconds=3600,
             on_timeout={"action": "reject", "data": {"reason": "no answer within the hour"}},
             resume_state={"step": "pay", "seq": seq},
+            **(self.request_fields(seq) if self.request_fields is not None else {}),
         )
         t0 = time.perf_counter()
         await self._client.ask(request, timeout=120)

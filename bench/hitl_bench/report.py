@@ -8,10 +8,13 @@ from dataclasses import dataclass, field
 from hitl_bench.footprint import FINISHED, PENDING, Footprint
 from hitl_bench.gateway_side import FIRST_PAGE, GATEWAY, THREAD, ReadSample
 from hitl_bench.growth import GrowthSample, Seeding
+from hitl_bench.isolation import ALONE, WITH_SLOW, IsolationSample
+from hitl_bench.route_tree import ROUTED, ROUTED_ONE, DecisionCost
 from hitl_bench.scenario import Sample
 from hitl_bench.sse import FanoutSample
 from hitl_bench.stats import Spread
 from hitl_bench.trees import AFTER, BEFORE
+from hitl_bench.webhook_delivery import CHANNEL, HTTPX, DeliverySample
 
 
 @dataclass
@@ -473,6 +476,199 @@ def growth(samples: Sequence[GrowthSample], seedings: dict[int, Seeding]) -> Tab
                 f"{Spread.of([g.tick_ms_p99 for g in group]).median:.2f}",
                 Spread.of([g.claim_due_ms_p50 for g in group]).show("{:.2f}"),
                 Spread.of([g.create_ms_p50 for g in group]).show("{:.2f}"),
+            )
+        )
+    return table
+
+
+def routing_decision(costs: Sequence[DecisionCost]) -> Table:
+    """The routing decision in process (issue 14): ``recipients(config, request, ...)``."""
+    table = Table(
+        "Routing decision in process: recipients(config, request, default, now) per request, "
+        "us (one call at a time, after a warm-up pass)",
+        (
+            "routes (regex / continue)",
+            "receivers",
+            "depth",
+            "requests x passes",
+            "p50",
+            "p99",
+            "mean",
+            "without a routing file, mean",
+            "receivers per request (most)",
+            "routes landed on",
+            "file load / compile ms",
+        ),
+    )
+    for c in costs:
+        table.rows.append(
+            (
+                f"{c.routes:,} ({c.regex_routes} / {c.continue_routes})",
+                str(c.receivers),
+                str(c.depth),
+                f"{c.requests:,} x {c.passes}",
+                f"{c.p50_us:.1f}",
+                f"{c.p99_us:.1f}",
+                f"{c.mean_us:.1f}",
+                f"{c.off_mean_us:.2f}",
+                f"{c.receivers_per_request:.2f} ({c.most_receivers})",
+                str(c.landed_routes),
+                f"{c.load_ms:.0f} / {c.compile_ms:.1f}",
+            )
+        )
+    return table
+
+
+def routing(samples: Sequence[Sample]) -> Table:
+    """Brokers with the generated routing file (``routed``: requests reaching one receiver or
+    more; ``routed-1``: exactly one) against the plain one (``hitl``), interleaved in the same
+    runs; on/off per run, then the median."""
+    table = Table(
+        "Routing on (a broker with the generated tree) against off (the plain hitl broker), "
+        "interleaved: median over runs, [lowest-highest]; on/off per run, then the median",
+        (
+            "in flight",
+            "routing",
+            "interactions/s",
+            "round trip - responder",
+            "request -> notification p50",
+            "notifications per request",
+            "CPU ms/interaction broker/rabbit",
+        ),
+    )
+    labels = {AFTER: "off", ROUTED: "on", ROUTED_ONE: "on, 1 receiver"}
+    for c in sorted({s.concurrency for s in samples if s.system in (ROUTED, ROUTED_ONE)}):
+        compared = [
+            (system, _paired(samples, c, system, AFTER))
+            for system in (ROUTED, ROUTED_ONE)
+            if any(s.system == system and s.concurrency == c for s in samples)
+        ]
+        runs = {s.run for _, pairs in compared for a, b in pairs for s in (a, b)}
+        rows = [(AFTER, [s for s in samples if s.system == AFTER and s.concurrency == c
+                         and s.run in runs])]  # fmt: skip
+        rows += [(system, [a for a, _ in pairs]) for system, pairs in compared]
+        for system, group in rows:
+            table.rows.append(
+                (
+                    str(c),
+                    labels[system],
+                    Spread.of([s.throughput for s in group]).show("{:.0f}"),
+                    _lat(group, "round_trip")[0],
+                    Spread.of([s.notify.p50 for s in group]).show(),
+                    Spread.of([s.notifications / s.count for s in group]).show("{:.2f}"),
+                    _cpu_per_interaction(group),
+                )
+            )
+        for system, pairs in compared:
+            table.rows.append(
+                (
+                    str(c),
+                    f"{labels[system]} / off",
+                    _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                    "p50 "
+                    + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
+                    + " ms",
+                    _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
+                    "",
+                    "",
+                )
+            )
+    return table
+
+
+def webhooks(samples: Sequence[DeliverySample]) -> Table:
+    """Webhook delivery: hitl's channel against a hand-written httpx sender, same payloads,
+    same receiver process, interleaved; channel/httpx per run, then the median."""
+    table = Table(
+        "Webhook delivery to a local receiver (its own process, 204): notifications/s, median "
+        "over runs, [lowest-highest]; channel/httpx per run, then the median",
+        (
+            "in flight",
+            "sender",
+            "notifications/s",
+            "CPU% sender/receiver",
+            "sender CPU ms/notification",
+            "connections opened",
+        ),
+    )
+    for c in sorted({d.concurrency for d in samples}):
+        at = {(d.sender, d.run): d for d in samples if d.concurrency == c}
+        for sender in (CHANNEL, HTTPX):
+            group = [d for (name, _), d in sorted(at.items()) if name == sender]
+            table.rows.append(
+                (
+                    str(c),
+                    sender,
+                    Spread.of([d.throughput for d in group]).show("{:.0f}"),
+                    f"{Spread.of([d.sender_cpu for d in group]).median:.0f}/"
+                    f"{Spread.of([d.receiver_cpu for d in group]).median:.0f}",
+                    Spread.of([d.sender_cpu_ms for d in group]).show("{:.3f}"),
+                    Spread.of([float(d.connections) for d in group]).show("{:.0f}"),
+                )
+            )
+        runs = sorted({run for _, run in at})
+        pairs = [(at[(CHANNEL, r)], at[(HTTPX, r)]) for r in runs if (CHANNEL, r) in at]
+        table.rows.append(
+            (
+                str(c),
+                "channel/httpx",
+                _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                "",
+                _spread([a.sender_cpu_ms / b.sender_cpu_ms for a, b in pairs], "x{:.2f}"),
+                "",
+            )
+        )
+    return table
+
+
+def isolation(samples: Sequence[IsolationSample]) -> Table:
+    """The fast receiver's delivery latency alone and beside a hanging receiver."""
+    table = Table(
+        "Slow-receiver isolation: the fast webhook receiver's latency, request published -> "
+        "POST received, ms p50 / p95 / p99 (median over runs, [range of p50]); with/alone per "
+        "run, then the median",
+        (
+            "phase",
+            "requests to fast (rate)",
+            "delivered",
+            "latency p50 / p95 / p99",
+            "p99 [range]",
+            "requests to hanging / POSTs it got",
+            "CPU% notifier/broker",
+        ),
+    )
+    for phase in (ALONE, WITH_SLOW):
+        group = [i for i in samples if i.phase == phase]
+        if not group:
+            continue
+        table.rows.append(
+            (
+                phase,
+                f"{group[0].count} ({group[0].rate:g}/s)",
+                "/".join(str(i.delivered) for i in group),
+                f"{Spread.of([i.latency.p50 for i in group]).show()} / "
+                f"{Spread.of([i.latency.p95 for i in group]).median:.1f} / "
+                f"{Spread.of([i.latency.p99 for i in group]).median:.1f}",
+                Spread.of([i.latency.p99 for i in group]).show(),
+                f"{group[0].slow_requests} / " + "/".join(str(i.slow_received) for i in group),
+                f"{Spread.of([i.notifier_cpu for i in group]).median:.0f}/"
+                f"{Spread.of([i.broker_cpu for i in group]).median:.0f}",
+            )
+        )
+    at = {(i.phase, i.run): i for i in samples}
+    pairs = [
+        (at[(WITH_SLOW, r)], at[(ALONE, r)]) for p, r in at if p == ALONE and (WITH_SLOW, r) in at
+    ]
+    if pairs:
+        table.rows.append(
+            (
+                "with/alone",
+                "",
+                "",
+                "p50 " + _spread([a.latency.p50 / b.latency.p50 for a, b in pairs], "x{:.2f}"),
+                "p99 " + _spread([a.latency.p99 / b.latency.p99 for a, b in pairs], "x{:.2f}"),
+                "",
+                "",
             )
         )
     return table

@@ -1,7 +1,9 @@
-"""One bench run: end to end at each concurrency (hitl and the peer, hitl answered through the
-gateway, and the baseline tree's broker when one is given, interleaved), one versus two
-brokers, event streams fanned out by the gateway, Redis bytes per interaction, then growth
-(with the gateway's listings); the tables; the ratio line last."""
+"""One bench run: the routing decision on a generated tree, in process; end to end at each
+concurrency (hitl and the peer, hitl answered through the gateway, a broker with that routing
+tree, and the baseline tree's broker when one is given, interleaved), one versus two brokers,
+event streams fanned out by the gateway; webhook delivery through the channel against httpx;
+a hanging webhook receiver beside a fast one; Redis bytes per interaction, then growth (with
+the gateway's listings); the tables; the ratio line last."""
 
 import contextlib
 import json
@@ -20,16 +22,19 @@ from redis.asyncio import Redis
 
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.purge import purge_namespace
-from hitl_bench import footprint, report
+from hitl_bench import footprint, isolation, report, route_tree, webhook_delivery
 from hitl_bench.footprint import Footprint
 from hitl_bench.gateway_side import GATEWAY, Gateway, GatewayRig, ReadSample, measure_reads
 from hitl_bench.growth import GrowthSample, Seeding, measure_level, seed
 from hitl_bench.hitl_side import HitlRig, new_namespace
+from hitl_bench.isolation import IsolationSample
 from hitl_bench.peer import PeerRig
 from hitl_bench.procs import server_pids
+from hitl_bench.route_tree import ROUTED, ROUTED_ONE, DecisionCost
 from hitl_bench.scenario import Rig, Sample, drive
 from hitl_bench.sse import FanoutSample, measure_fanout
 from hitl_bench.trees import BEFORE, CURRENT, Tree
+from hitl_bench.webhook_delivery import DeliverySample
 
 RATIO_CONCURRENCY = 64
 
@@ -70,6 +75,22 @@ class Options:
     sse_rate: float = 25.0  # interactions/s of the paced load (the other: flat out)
     sse_concurrency: int = 16
     read_calls: int = 200  # per listing and level
+    # issue 14: routing through a generated tree (in process, and a broker with it end to end)
+    routing: bool = True
+    routing_routes: int = 1000
+    routing_requests: int = 2000  # distinct requests timed in process (3 passes)
+    routing_concurrency: tuple[int, ...] = (1, 64)
+    # webhook delivery: the channel against a hand-written httpx sender
+    webhooks: bool = True
+    webhook_concurrency: tuple[int, ...] = (1, 8, 64)
+    webhook_count: int = 2000  # notifications per sample
+    webhook_runs: int = 3
+    # a hanging webhook receiver beside a fast one (real broker and notifier)
+    isolation: bool = True
+    isolation_count: int = 600  # requests to the fast receiver per phase
+    isolation_rate: float = 20.0  # per second, to each receiver
+    isolation_runs: int = 2
+    isolation_timeout: str = "30s"  # the hanging receiver's timeout
     json_path: Path | None = None
     markdown_path: Path | None = None
     log_dir: Path | None = None
@@ -93,6 +114,12 @@ class Options:
             "footprint_count": 200,
             "sse_count": 60,
             "read_calls": 20,
+            "routing_requests": 300,
+            "webhook_count": 200,
+            "webhook_runs": 1,
+            "isolation_count": 30,
+            "isolation_rate": 30.0,
+            "isolation_runs": 1,
         }
         values.update(overrides)
         return cls(**values)
@@ -114,10 +141,16 @@ class Results:
     footprints: list[Footprint] = field(default_factory=list)
     fanouts: list[FanoutSample] = field(default_factory=list)
     reads: list[ReadSample] = field(default_factory=list)
+    routing: list[DecisionCost] = field(default_factory=list)
+    deliveries: list[DeliverySample] = field(default_factory=list)
+    isolation: list[IsolationSample] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "e2e": [s.as_dict() for s in self.e2e],
+            "routing": [c.as_dict() for c in self.routing],
+            "webhook_deliveries": [d.as_dict() for d in self.deliveries],
+            "isolation": [i.as_dict() for i in self.isolation],
             "fanouts": [f.as_dict() for f in self.fanouts],
             "reads": [r.as_dict() for r in self.reads],
             "footprints": [f.as_dict() for f in self.footprints],
@@ -151,7 +184,9 @@ def _broker_env(opts: Options) -> dict[str, str]:
     return {"HITL_POLL_INTERVAL_SECONDS": str(opts.poll_interval)}
 
 
-async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) -> None:
+async def _end_to_end(
+    opts: Options, log_dir: Path, results: Results, run: int, routing: Path | None
+) -> None:
     hitl = HitlRig(
         opts.amqp_url, opts.redis_url, new_namespace("bench"), log_dir, _broker_env(opts)
     )
@@ -180,12 +215,25 @@ async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) 
         if opts.gateway
         else None
     )
+    routed = [
+        HitlRig(
+            opts.amqp_url,
+            opts.redis_url,
+            new_namespace(name),
+            log_dir,
+            {**_broker_env(opts), "HITL_ROUTING_FILE": str(routing)},
+            name=name,
+            request_fields=_labelled(opts.routing_routes, single=name == ROUTED_ONE),
+        )
+        for name in (ROUTED, ROUTED_ONE)
+        if routing is not None
+    ]
     rigs: list[Rig] = [hitl, peer]
     servers = server_pids()
     try:
         await hitl.start()
         await peer.start()
-        for extra in (gateway, before):
+        for extra in (gateway, before, *routed):
             if extra is not None:
                 await extra.start()
                 rigs.append(extra)
@@ -214,10 +262,72 @@ async def _end_to_end(opts: Options, log_dir: Path, results: Results, run: int) 
             await hitl.close()
         with contextlib.suppress(Exception):
             await peer.close()
-        for extra in (gateway, before):
+        for extra in (gateway, before, *routed):
             if extra is not None:
                 with contextlib.suppress(Exception):
                     await extra.close()
+
+
+def _labelled(routes: int, *, single: bool, pool: int = 1000) -> Callable[[int], dict[str, Any]]:
+    """A routed rig's request fields: labels and node names drawn from the generated tree
+    (``route_tree.request_pool``), ``pool`` of them reused by request number."""
+    fields = route_tree.request_pool(route_tree.generate(routes), pool, single=single)
+    return lambda seq: fields[seq % pool]
+
+
+def _routing_cost(opts: Options, log_dir: Path, results: Results) -> Path:
+    """The tree's routing file, written for the routed broker, and the decision's cost."""
+    tree = route_tree.generate(opts.routing_routes)
+    path = log_dir / f"routing-{opts.routing_routes}.yaml"
+    cost = route_tree.decision_cost(tree, path, opts.routing_requests)
+    results.routing.append(cost)
+    _say(
+        f"routing through {cost.routes} routes, in process: p50 {cost.p50_us:.1f} us, "
+        f"p99 {cost.p99_us:.1f} us, mean {cost.mean_us:.1f} us a request "
+        f"({cost.receivers_per_request:.2f} receivers each); file loaded in "
+        f"{cost.load_ms:.0f} ms"
+    )
+    return path
+
+
+async def _webhooks(opts: Options, results: Results) -> None:
+    began = time.perf_counter()
+    samples = await webhook_delivery.measure(
+        opts.webhook_concurrency,
+        opts.webhook_count,
+        opts.webhook_runs,
+        warmup=min(opts.warmup, opts.webhook_count),
+    )
+    results.deliveries += samples
+    for d in samples:
+        _say(
+            f"run {d.run + 1} webhooks via {d.sender:>7} x{d.concurrency:<3} "
+            f"{d.throughput:7.0f}/s  cpu sender={d.sender_cpu:.0f}% "
+            f"receiver={d.receiver_cpu:.0f}%  connections {d.connections}"
+        )
+    _say(f"webhook delivery took {time.perf_counter() - began:.0f}s")
+
+
+async def _isolation(opts: Options, log_dir: Path, results: Results) -> None:
+    began = time.perf_counter()
+    samples = await isolation.measure(
+        opts.amqp_url,
+        opts.redis_url,
+        log_dir,
+        _broker_env(opts),
+        count=opts.isolation_count,
+        rate=opts.isolation_rate,
+        runs=opts.isolation_runs,
+        timeout=opts.isolation_timeout,
+    )
+    results.isolation += samples
+    for i in samples:
+        _say(
+            f"run {i.run + 1} fast receiver {i.phase}: {i.delivered}/{i.count} delivered, "
+            f"p50 {i.latency.p50:.1f} ms p99 {i.latency.p99:.1f} ms; "
+            f"hanging receiver got {i.slow_received} POSTs"
+        )
+    _say(f"slow-receiver isolation took {time.perf_counter() - began:.0f}s")
 
 
 async def _fanout(opts: Options, gateway: GatewayRig, results: Results, run: int) -> None:
@@ -251,6 +361,8 @@ async def _fanout(opts: Options, gateway: GatewayRig, results: Results, run: int
 def _measured_at(rig: Rig, concurrency: int, opts: Options) -> bool:
     if rig.name == BEFORE:
         return concurrency in opts.baseline_concurrency
+    if rig.name in (ROUTED, ROUTED_ONE):
+        return concurrency in opts.routing_concurrency
     if isinstance(rig, GatewayRig):
         return concurrency in opts.gateway_concurrency
     return True
@@ -374,7 +486,7 @@ def machine() -> str:
 
 
 def render(results: Results, as_markdown: bool = False) -> str:
-    tables = [report.end_to_end(results.e2e)]
+    tables = [report.end_to_end(results.e2e), *_issue14_tables(results)]
     if any(s.system == BEFORE for s in results.e2e):
         tables.append(report.baseline(results.e2e))
     if any(s.system == GATEWAY for s in results.e2e):
@@ -396,6 +508,20 @@ def render(results: Results, as_markdown: bool = False) -> str:
     return "\n\n".join(show(t) for t in tables)
 
 
+def _issue14_tables(results: Results) -> list[report.Table]:
+    """Routing through the generated tree, webhook delivery, slow-receiver isolation."""
+    tables = []
+    if results.routing:
+        tables.append(report.routing_decision(results.routing))
+    if any(s.system == ROUTED for s in results.e2e):
+        tables.append(report.routing(results.e2e))
+    if results.deliveries:
+        tables.append(report.webhooks(results.deliveries))
+    if results.isolation:
+        tables.append(report.isolation(results.isolation))
+    return tables
+
+
 async def run_bench(opts: Options) -> float:
     """Run everything, print the tables and the ratio line; returns the ratio."""
     log_dir = opts.log_dir or Path(tempfile.mkdtemp(prefix="hitl-bench-"))
@@ -404,8 +530,13 @@ async def run_bench(opts: Options) -> float:
     began = time.perf_counter()
     _say(f"hitl bench on {machine()}; process logs in {log_dir}")
     _say(CURRENT.describe() + (f"; {opts.baseline.describe()}" if opts.baseline else ""))
+    routing = _routing_cost(opts, log_dir, results) if opts.routing else None
     for run in range(opts.runs):
-        await _end_to_end(opts, log_dir, results, run)
+        await _end_to_end(opts, log_dir, results, run, routing)
+    if opts.webhooks:
+        await _webhooks(opts, results)
+    if opts.isolation:
+        await _isolation(opts, log_dir, results)
     if opts.footprint:
         await _footprint(opts, log_dir, results)
     if opts.pending:

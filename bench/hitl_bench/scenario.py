@@ -50,13 +50,20 @@ class AutoResponder:
     confirms (or send it another way: ``answer_over``), then ack. Records t1 and t2 per
     interaction."""
 
-    def __init__(self, exchange: AbstractExchange, answer: Answer, message_type: str) -> None:
+    def __init__(
+        self, exchange: AbstractExchange, answer: Answer, message_type: str, *, once: bool = False
+    ) -> None:
         self._exchange = exchange
         self._answer = self._amqp_answer = answer
         self._send: Send = self._publish
         self._type = message_type
         self.notified: dict[str, float] = {}
         self.answered: dict[str, float] = {}
+        # With ``once`` (several receivers notified per request: a routing file), only an
+        # interaction's first notification is answered, as the first person to see it would;
+        # the others are acked. ``received`` counts every notification.
+        self._once: set[str] | None = set() if once else None
+        self.received = 0
 
     def answer_over(self, answer: Answer | None = None, send: Send | None = None) -> None:
         """Answer with ``answer``'s bodies, sent by ``send`` (the gateway's HTTP); without
@@ -66,6 +73,13 @@ class AutoResponder:
 
     async def on_notification(self, message: AbstractIncomingMessage) -> None:
         t1 = time.perf_counter()
+        self.received += 1
+        if self._once is not None:
+            iid = orjson.loads(message.body)["interaction_id"]
+            if iid in self._once:
+                await message.ack()
+                return
+            self._once.add(iid)
         iid, routing_key, body = self._answer(message.body)
         t2 = time.perf_counter()
         self.notified[iid] = t1
@@ -90,6 +104,7 @@ class AutoResponder:
     def forget(self) -> None:
         self.notified.clear()
         self.answered.clear()
+        self.received = 0
 
 
 class Rig(Protocol):
@@ -119,6 +134,7 @@ class Sample:
     cpu: dict[str, float] = field(default_factory=dict)
     brokers: int = 1
     run: int = 0  # which run of the bench it belongs to (samples of one run are paired)
+    notifications: int = 0  # the responder got, over the sample (> count: several receivers)
 
     @property
     def throughput(self) -> float:
@@ -170,6 +186,7 @@ async def drive(
         notify.append(t1 - t0)
         outcome.append(t3 - t2)
         round_trip.append((t3 - t0) - (t2 - t1))
+    received = rig.responder.received
     rig.responder.forget()
     return Sample(
         rig.name,
@@ -181,4 +198,5 @@ async def drive(
         Quantiles.of(round_trip),
         cpu,
         brokers,
+        notifications=received,
     )

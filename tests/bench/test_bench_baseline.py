@@ -51,6 +51,7 @@ def test_baseline_tree_is_measured_beside_the_current_one(tmp_path: Path) -> Non
     command += ["--no-brokers", "--no-gateway", "--concurrency", "1,16,64", "--count", "64"]
     command += ["--serial-count", "10", "--baseline-tree", str(tree), "--log-dir", str(logs)]
     command += ["--footprint-pending", "500", "--footprint-count", "64"]
+    command += ["--no-routing", "--no-webhooks", "--no-isolation"]
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=220, check=False
     )

@@ -52,6 +52,26 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
         assert least == most != "0", streams  # every stream got every event
     listings = _table(done.stdout, "Listings with N pending")
     assert [line.split()[0] for line in listings[1:]] == ["1,000", "10,000", "10,000"]
+    # issue 14: routing through a generated 1,000-route tree, in process and through brokers
+    # with it; webhook delivery through the channel and httpx; a hanging webhook receiver
+    [decision] = _table(done.stdout, "Routing decision in process")[1:]
+    assert decision.split()[0] == "1,000"
+    routing = _table(done.stdout, "Routing on (a broker with the generated tree)")
+    rows = [re.split(r"\s{2,}", line.strip())[:2] for line in routing[1:]]
+    assert rows == [
+        [c, r]
+        for c in ("1", "64")
+        for r in ("off", "on", "on, 1 receiver", "on / off", "on, 1 receiver / off")
+    ]
+    webhooks = _table(done.stdout, "Webhook delivery to a local receiver")
+    rows = [line.split()[:2] for line in webhooks[1:]]
+    assert rows == [[c, s] for c in ("1", "8", "64") for s in ("channel", "httpx", "channel/httpx")]
+    isolation = _table(done.stdout, "Slow-receiver isolation")
+    alone, with_slow, ratio = (re.split(r"\s{2,}", line.strip()) for line in isolation[1:])
+    assert alone[:3] == ["alone", "30 (30/s)", "30"], alone  # every request delivered
+    assert with_slow[:3] == ["with a hanging receiver", "30 (30/s)", "30"], with_slow
+    assert with_slow[5].startswith("30 / ") and with_slow[5] != "30 / 0"  # it hung on some
+    assert ratio[0] == "with/alone"
 
 
 def _table(stdout: str, title: str) -> list[str]:

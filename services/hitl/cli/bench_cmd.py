@@ -19,7 +19,13 @@ NOT_INSTALLED = (
     "of hitl run `uv sync` (it is in the dev group) or `pip install ./bench`"
 )
 F = TypeVar("F", bound=Callable[..., Any])
-LISTS = ("concurrency", "baseline_concurrency", "gateway_concurrency")
+LISTS = (
+    "concurrency",
+    "baseline_concurrency",
+    "gateway_concurrency",
+    "routing_concurrency",
+    "webhook_concurrency",
+)
 
 
 def register(app: click.Group) -> None:
@@ -40,7 +46,10 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
     "growth with many interactions pending. Through a `hitl gateway` process: answers over "
     "HTTP beside AMQP, event streams fanned out, listings with N pending. With "
     "--baseline-tree, a broker built from that tree is measured interleaved with the current "
-    "one. Tables go to stdout, progress to stderr; the last line is "
+    "one. Issue 14's figures: the routing decision on a generated 1,000-route tree, brokers "
+    "with that tree against the plain one, webhook delivery through hitl's channel against "
+    "httpx, and a fast webhook receiver's latency beside one that hangs (a real notifier). "
+    "Tables go to stdout, progress to stderr; the last line is "
     "ratio_vs_handwritten=<x.xx>. See docs/benchmarks.md.",
     epilog=examples(
         "hitl bench --quick",
@@ -98,6 +107,31 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
 @_n("--sse-rate", "Interactions/s of the paced load on the event streams (default 25).", "N", float)
 @_n("--sse-concurrency", "Producers of both loads; the second is as fast as they go (default 16).")
 @_n("--read-calls", "Calls per listing and growth level, over HTTP and in the store (default 200).")
+@click.option(
+    "--no-routing",
+    is_flag=True,
+    help="Skip routing through a generated tree (in process, and brokers with it).",
+)
+@_n("--routing-routes", "Routes in the generated tree (default 1000).")
+@_n("--routing-requests", "Requests the routing decision is timed on in process (default 2000).")
+@_n(
+    "--routing-concurrency",
+    "The concurrencies (of --concurrency) the routed brokers run at (default 1,64).",
+    "N,N",
+    str,
+)
+@click.option("--no-webhooks", is_flag=True, help="Skip webhook delivery (channel vs httpx).")
+@_n("--webhook-concurrency", "Webhooks in flight (default 1,8,64).", "N,N", str)
+@_n("--webhook-count", "Webhooks per sample (default 2000).")
+@_n("--webhook-runs", "(default 3; quick 1)")
+@click.option(
+    "--no-isolation",
+    is_flag=True,
+    help="Skip the slow-receiver isolation (a real notifier, a receiver that hangs).",
+)
+@_n("--isolation-count", "Requests to the fast receiver per phase (default 600).")
+@_n("--isolation-rate", "Requests/s to each receiver (default 20).", "N", float)
+@_n("--isolation-runs", "Runs of both phases (default 2; quick 1).")
 @_path("--json", "Write every figure as JSON.", "PATH")
 @_path("--markdown", "Write the tables as Markdown.", "PATH")
 @_path("--log-dir", "Where process logs go.", "DIR")
@@ -130,6 +164,9 @@ def bench(**given: Any) -> None:
         "baseline": baseline,
         "footprint": not given.pop("no_footprint"),
         "gateway": not given.pop("no_gateway"),
+        "routing": not given.pop("no_routing"),
+        "webhooks": not given.pop("no_webhooks"),
+        "isolation": not given.pop("no_isolation"),
     }
     quick, no_growth, pending = given.pop("quick"), given.pop("no_growth"), given.pop("pending")
     given.pop("baseline_tree")
