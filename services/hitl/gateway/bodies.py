@@ -22,9 +22,7 @@ _DROP_AT_MOST_TIMES = 16
 
 
 class BodyLimits:
-    def __init__(
-        self, app: ASGIApp, *, max_bytes: int, forms_under: tuple[str, ...] = ()
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, max_bytes: int, forms_under: tuple[str, ...] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.forms_under = forms_under
