@@ -18,6 +18,7 @@ from hitl.core.audit import answer_entry
 from hitl.core.decoding import decode_request
 from hitl.core.listing import Position, Query, waiting_for_identity
 from hitl.core.machine import InteractionState, Transition, answer, fire, open_interaction
+from hitl.core.policies import AutoAnswer
 from hitl.errors import InvalidResponse
 from hitl.ports import InteractionStore
 from hitl_contract import HumanResponse, Identity
@@ -239,3 +240,35 @@ class StoreReads:
             state = await open_(store, T0 + n, node_name=f"node-{n}", responders=[f"who-{n}"])
             await respond(store, state.request.id, "approve", T0 + 10, who=f"who-{n}")
         assert await store.pending_counts() == {}
+
+    async def test_an_interaction_decided_by_a_policy_at_once_has_its_history(
+        self, store: InteractionStore
+    ) -> None:
+        request = decode_request(orjson.dumps(raw_request()), 1 << 20)
+        opened = open_interaction(request, T0, "default", AutoAnswer("rule-7", "approve", {}))
+        assert (await store.create(opened, [])).result == "created"
+        history = await store.history(request.id)
+        assert [(h.event, h.version) for h in history] == [("requested", 2), ("resolved", 2)]
+        resolved = history[1]
+        assert (resolved.decided_by, resolved.policy, resolved.action) == ("policy", "rule-7",
+                                                                           "approve")  # fmt: skip
+        assert (resolved.by, resolved.channel, resolved.response_id) == (None, None, None)
+        assert history[0].by is not None and history[0].by.id == "raw-agent"
+        assert [s.request.id for s in (await store.query(Query(status="resolved"))).items] == [
+            request.id
+        ]
+
+    async def test_notes_stop_once_the_history_is_large_but_transitions_go_on(
+        self, store: InteractionStore
+    ) -> None:
+        state = await open_(store)
+        iid = state.request.id
+        big = {"at": T0 + 1, "event": "refused", "version": 1, "detail": "x" * 100_000}
+        assert [await store.note(iid, orjson.dumps(big)) for _ in range(4)] == [
+            True, True, True, False,
+        ]  # fmt: skip
+        await respond(store, iid, "approve", T0 + 2, who="ana")
+        history = await store.history(iid)
+        assert [h.event for h in history] == ["requested", "notified", "refused", "refused",
+                                              "refused", "responded", "resolved"]  # fmt: skip
+        assert history[-1].by is not None and history[-1].by.id == "ana"

@@ -78,3 +78,26 @@ async def test_a_label_scan_reads_at_most_its_limit_per_page(
     first = await store.query(query)
     assert first.items == [] and first.next is not None
     assert first.next.id == str(opened[3].request.id)  # stopped after reading four
+
+
+async def test_a_history_older_versions_kept_in_a_list_is_read_and_moved_on_the_next_write(
+    redis: Redis, settings: Settings
+) -> None:
+    # Before the history moved into the interaction hash, it was a list of one JSON entry
+    # per item; such a list is read as it is, and the next write moves it into the hash.
+    store = redis_store(redis, settings)
+    state = await open_(store)
+    iid = state.request.id
+    key = store.keys.interaction(store.keys.shard(iid), iid)
+    legacy = store.keys.history(store.keys.shard(iid), iid)
+    await redis.hdel(key, "hist")
+    await redis.rpush(legacy, b'{"at":1800000000.0,"event":"requested","version":1,'
+                              b'"by":{"id":"old-agent"}}')  # fmt: skip
+    assert [(h.event, h.by and h.by.id) for h in await store.history(iid)] == [
+        ("requested", "old-agent")
+    ]
+    await respond(store, iid, "approve", T0 + 5)
+    history = await store.history(iid)
+    assert [h.event for h in history] == ["requested", "responded", "resolved"]
+    assert history[0].by is not None and history[0].by.id == "old-agent"
+    assert not await redis.exists(legacy)

@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from uuid import UUID
 
-from hitl.core import analytics
-from hitl.core.audit import encoded_history
+import orjson
+
+from hitl.core import analytics, audit
 from hitl.core.listing import Page, Query, matches, position_of
 from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
 from hitl.core.sharding import shard_of
@@ -30,7 +31,7 @@ class _Record:
     history: list[bytes] = field(default_factory=list)
 
 
-_MOST_HISTORY = 1000
+_MOST_HISTORY = 256 * 1024  # bytes, as the Redis store's
 
 
 @dataclass
@@ -93,7 +94,7 @@ class MemoryStore:
         record = _Record(replace(state, version=1), digest)
         self._records[iid] = record
         shard = self._of(iid)
-        record.history += encoded_history(transition)
+        self._append(record, transition)
         self._count(analytics.on_create(state), state.requested_at)
         if state.is_pending:
             self._count_pending(state, 1)
@@ -134,12 +135,17 @@ class MemoryStore:
             shard.due[deadline.member] = deadline.at
         for entry_id, payload in outbox:
             shard.outbox[entry_id] = (now + self._outbox_lease, payload)
-        record.history += encoded_history(transition)
+        self._append(record, transition)
         self._count(analytics.on_commit(transition, now), now)
         if not state.is_pending:
             self._count_pending(state, -1)
             self._finish(record, shard, now)
         return "ok"
+
+    def _append(self, record: _Record, transition: Transition) -> None:
+        item = audit.encode(transition)  # as the Redis store keeps it
+        if item is not None:
+            record.history.append(item)
 
     def _count(self, counters: dict[str, int], at: float) -> None:
         hour = self._counters[analytics.hour_of(at)]
@@ -154,7 +160,7 @@ class MemoryStore:
 
     async def note(self, interaction_id: UUID, entry: bytes) -> bool:
         record = self._record(interaction_id)
-        if record is None or len(record.history) >= _MOST_HISTORY:
+        if record is None or sum(len(item) + 1 for item in record.history) > _MOST_HISTORY:
             return False
         record.history.append(entry)
         return True
@@ -180,8 +186,7 @@ class MemoryStore:
 
     async def history(self, interaction_id: UUID) -> list[HistoryEntry]:
         record = self._record(interaction_id)
-        entries = record.history if record else []
-        return [HistoryEntry.model_validate_json(e) for e in entries]
+        return audit.read([orjson.loads(item) for item in record.history]) if record else []
 
     async def counters(self, hours: Sequence[int]) -> list[dict[str, int]]:
         return [dict(self._counters[h]) for h in hours if h in self._counters]

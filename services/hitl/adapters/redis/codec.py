@@ -2,7 +2,8 @@
 
 ``req`` is the request as accepted (immutable), ``st``/``v``/``ra`` status, version and
 requested_at, ``ms`` the small mutable part (route, timers, votes, counters, the receivers
-reached) as one JSON value, ``out`` the outcome once there is one.
+reached) as one JSON value, ``out`` the outcome once there is one, ``hist`` the audit history
+(``hitl.core.audit`` items joined by commas; read by ``RedisReads.history``, not here).
 """
 
 from types import MappingProxyType

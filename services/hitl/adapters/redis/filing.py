@@ -1,9 +1,15 @@
-"""What a transition writes besides its state: history entries, read index entries and
+"""What a transition writes besides its state: its history item, read index entries and
 analytics counters, as the ``write_reads`` section of create.lua and commit.lua.
 
 The choices (which terms, which counters, which entries) come from the pure core
 (``indexing``, ``analytics``, ``audit``); this module turns them into key names and script
-arguments. Every key shares the interaction's hash tag, so the script stays in one slot.
+arguments. Every key shares the interaction's hash tag, so the script stays in one slot. The
+section's keys follow the script's own KEYS in the order the script uses them (the indexes to
+add to, those to remove from, the hour's counters, the pending counts), so the script reads
+them by position and parses no key indexes:
+
+    n_add, n_remove, history item or '', n_counters[, ttl, field...],
+    n_pending[, '1' or '-1', field...], finished record or ''
 """
 
 from typing import Any
@@ -11,46 +17,11 @@ from typing import Any
 import orjson
 
 from hitl.adapters.redis.keys import Keys
-from hitl.core import analytics
-from hitl.core.audit import encoded_history
-from hitl.core.indexing import RESPONDER, terms, waiting_for
+from hitl.core import analytics, audit
+from hitl.core.indexing import DIMENSIONS, RESPONDER, terms, waiting_for
 from hitl.core.machine import PENDING, InteractionState, Transition
 
-
-class ReadsSection:
-    """Collects the section's operations; ``keys`` continue the script's own KEYS, whose
-    count is ``first_key - 1``."""
-
-    def __init__(self, first_key: int) -> None:
-        self.keys: list[str] = []
-        self._first = first_key
-        self._at: dict[str, int] = {}
-        self.zadd: list[str] = []
-        self.zrem: list[str] = []
-        self.history: list[bytes] = []
-        self.incr: list[tuple[str, str, int]] = []
-        self.expire: dict[str, int] = {}
-        self.finished_in: list[str] = []
-
-    def _index(self, key: str) -> int:
-        at = self._at.get(key)
-        if at is None:
-            at = self._at[key] = self._first + len(self.keys)
-            self.keys.append(key)
-        return at
-
-    def args(self) -> list[Any]:
-        out: list[Any] = [len(self.zadd), *(self._index(k) for k in self.zadd)]
-        out += [len(self.zrem), *(self._index(k) for k in self.zrem)]
-        out += [len(self.history), *self.history]
-        out.append(len(self.incr))
-        for key, name, by in self.incr:
-            out += [self._index(key), name, by]
-        out.append(len(self.expire))
-        for key, ttl in self.expire.items():
-            out += [self._index(key), ttl]
-        out.append(orjson.dumps(self.finished_in) if self.finished_in else b"")
-        return out
+Section = tuple[list[str], list[Any]]  # (keys after the script's own, arguments)
 
 
 class Filing:
@@ -60,56 +31,105 @@ class Filing:
         self._keys = keys
         self._counters_ttl = analytics_retention_seconds + analytics.HOUR
 
-    def on_create(self, transition: Transition, first_key: int) -> ReadsSection:
+    def on_create(self, transition: Transition, shard: int) -> Section:
         state = transition.state
-        section = ReadsSection(first_key)
-        section.history = encoded_history(transition)
-        self._count(section, state, analytics.on_create(state), state.requested_at)
+        history = audit.encode(transition) or b""
+        counters = analytics.on_create(state)
         if state.is_pending:
-            section.zadd = self._pending_keys(state)
-            self._pending_counts(section, state, 1)
-        else:
-            self._finish(section, state)
-            self._count(section, state, analytics.on_commit(transition, state.requested_at),
-                        state.requested_at)  # fmt: skip
-        return section
+            add = self._pending_keys(shard, state)
+            return self._section(
+                shard, add, [], history, counters, state.requested_at,
+                analytics.pending_fields(state), "1", b"",
+            )  # fmt: skip
+        for name, by in analytics.on_commit(transition, state.requested_at).items():
+            counters[name] = counters.get(name, 0) + by
+        add = self._finished_keys(shard, state)
+        return self._section(
+            shard, add, [], history, counters, state.requested_at, [], "", _record(state)
+        )
 
-    def on_commit(self, transition: Transition, now: float, first_key: int) -> ReadsSection:
+    def on_commit(self, transition: Transition, now: float, shard: int) -> Section:
         state = transition.state
-        section = ReadsSection(first_key)
-        section.history = encoded_history(transition)
-        self._count(section, state, analytics.on_commit(transition, now), now)
-        if not state.is_pending:
-            section.zrem = self._pending_keys(state)
-            self._pending_counts(section, state, -1)
-            self._finish(section, state)
-        return section
+        history = audit.encode(transition) or b""
+        counters = analytics.on_commit(transition, now)
+        if state.is_pending:
+            return self._section(shard, [], [], history, counters, now, [], "", b"")
+        return self._section(
+            shard,
+            self._finished_keys(shard, state),
+            self._pending_keys(shard, state),
+            history,
+            counters,
+            now,
+            analytics.pending_fields(state),
+            "-1",
+            _record(state),
+        )
 
-    def _pending_keys(self, state: InteractionState) -> list[str]:
-        """The pending term indexes (the pending set itself is the script's own key)."""
+    def filed_keys(self, shard: int, record: bytes | None) -> list[str]:
+        """The index keys a finished interaction's record (``done_keys``) names, in any
+        format this module ever wrote."""
+        if not record:
+            return []
+        k = self._keys
+        if record.startswith(b"{"):
+            ((status, values),) = orjson.loads(record).items()
+            return [k.by_status(shard, status)] + [
+                k.by_term(shard, status, d, v) for d, v in zip(DIMENSIONS, values, strict=False)
+            ]
+        # Older records: each key without its prefix, as a JSON list or one per line (wrong
+        # for values with a line break).
+        prefix = k.by_prefix(shard)
+        rest = orjson.loads(record) if record.startswith(b"[") else record.decode().split("\n")
+        return [prefix + suffix for suffix in rest]
+
+    def _pending_keys(self, shard: int, state: InteractionState) -> list[str]:
+        """The term indexes a pending interaction is in (the pending set itself is the
+        script's own key)."""
         k, request = self._keys, state.request
-        shard = k.shard(request.id)
         out = [k.by_term(shard, PENDING, d, v) for d, v in terms(request)]
         out += [k.by_term(shard, PENDING, RESPONDER, who) for who in waiting_for(request)]
         return out
 
-    def _finish(self, section: ReadsSection, state: InteractionState) -> None:
-        k, request = self._keys, state.request
-        shard = k.shard(request.id)
-        section.zadd = [k.by_status(shard, state.status)]
-        section.zadd += [k.by_term(shard, state.status, d, v) for d, v in terms(request)]
-        prefix = len(k.by_prefix(shard))
-        section.finished_in = [key[prefix:] for key in section.zadd]
+    def _finished_keys(self, shard: int, state: InteractionState) -> list[str]:
+        """The status index and the status's term indexes of a finished interaction."""
+        k, status = self._keys, state.status
+        out = [k.by_status(shard, status)]
+        out += [k.by_term(shard, status, d, v) for d, v in terms(state.request)]
+        return out
 
-    def _count(
-        self, section: ReadsSection, state: InteractionState, counters: dict[str, int], at: float
-    ) -> None:
-        if not counters:
-            return
-        key = self._keys.counters(self._keys.shard(state.request.id), analytics.hour_of(at))
-        section.incr += [(key, name, by) for name, by in counters.items()]
-        section.expire[key] = self._counters_ttl
+    def _section(
+        self,
+        shard: int,
+        add: list[str],
+        remove: list[str],
+        history: bytes,
+        counters: dict[str, int],
+        at: float,
+        pending: list[str],
+        direction: str,
+        record: bytes,
+    ) -> Section:
+        keys = add + remove
+        args: list[Any] = [len(add), len(remove), history]
+        if counters:
+            fields = [name for name, by in counters.items() for _ in range(by)]
+            keys.append(self._keys.counters(shard, analytics.hour_of(at)))
+            args += [len(fields), self._counters_ttl, *fields]
+        else:
+            args.append(0)
+        if pending:
+            keys.append(self._keys.pending_counts(shard))
+            args += [len(pending), direction, *pending]
+        else:
+            args.append(0)
+        args.append(record)
+        return keys, args
 
-    def _pending_counts(self, section: ReadsSection, state: InteractionState, by: int) -> None:
-        key = self._keys.pending_counts(self._keys.shard(state.request.id))
-        section.incr += [(key, name, by) for name in analytics.pending_fields(state)]
+
+def _record(state: InteractionState) -> bytes:
+    """What trimming needs to find a finished interaction's index entries: its status and
+    term values, in ``DIMENSIONS`` order (``Filing.filed_keys``): about half the bytes of
+    the keys themselves."""
+    filed = dict(terms(state.request))
+    return orjson.dumps({state.status: [filed[d] for d in DIMENSIONS if d in filed]})

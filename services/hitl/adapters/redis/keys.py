@@ -56,7 +56,9 @@ class Keys:
         return f"{self._tag(shard)}:outbox:data"
 
     def history(self, shard: int, interaction_id: UUID | str) -> str:
-        """LIST of the interaction's audit entries (JSON), oldest first."""
+        """LIST of the interaction's audit entries (JSON), oldest first, as versions before
+        the history moved into the interaction hash's ``hist`` field kept it: read, and
+        moved into the field by the next write (``lib_reads.lua``)."""
         return f"{self._tag(shard)}:hist:{interaction_id}"
 
     def by_prefix(self, shard: int) -> str:
@@ -73,8 +75,9 @@ class Keys:
         return f"{self.by_prefix(shard)}{status}:{dimension}:{value}"
 
     def done_keys(self, shard: int) -> str:
-        """HASH id -> the read index keys a finished interaction is in, for trimming: each
-        without its ``by_prefix``, as a JSON list (values may hold any character)."""
+        """HASH id -> the read index keys a finished interaction is in, for trimming
+        (``hitl.adapters.redis.filing.Filing.filed_keys``): its status and term values as JSON
+        (values may hold any character)."""
         return f"{self._tag(shard)}:done:keys"
 
     def counters(self, shard: int, hour: int) -> str:

@@ -13,11 +13,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import orjson
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hitl.adapters.redis.codec import STATE_FIELDS, load_state
 from hitl.adapters.redis.keys import Keys
+from hitl.core import audit
 from hitl.core.listing import Page, Position, Query, index_for, matches, statuses
 from hitl.core.machine import InteractionState
 from hitl.errors import TransportError
@@ -133,12 +135,19 @@ class RedisReads:
         return [load_state(v) for v in values]
 
     async def history(self, interaction_id: UUID) -> list[HistoryEntry]:
-        key = self.keys.history(self.keys.shard(interaction_id), interaction_id)
+        """The hash's ``hist`` field: JSON items joined by commas; or, for an interaction
+        no version since the history moved there has written, the list it was kept in."""
+        shard = self.keys.shard(interaction_id)
         try:
-            raw = await self.redis.lrange(key, 0, -1)
+            async with self.redis.pipeline(transaction=False) as pipe:
+                pipe.hget(self.keys.interaction(shard, interaction_id), "hist")
+                pipe.lrange(self.keys.history(shard, interaction_id), 0, -1)
+                joined, listed = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis read failed: {exc}") from exc
-        return [HistoryEntry.model_validate_json(entry) for entry in raw]
+        if joined:
+            return audit.read(orjson.loads(b"[" + joined + b"]"))
+        return audit.read([orjson.loads(item) for item in listed])
 
     async def counters(self, hours: Sequence[int]) -> list[dict[str, int]]:
         try:

@@ -12,7 +12,6 @@ from importlib import resources
 from typing import Any
 from uuid import UUID
 
-import orjson
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
@@ -28,10 +27,11 @@ from hitl.runtime.coalescer import Coalescer
 
 ScriptCall = tuple[str, list[str], list[Any]]
 _TRIM_BATCH = 500
-_MOST_HISTORY = 1000  # entries; refused and late answers stop being noted beyond it
+_MOST_HISTORY = 256 * 1024  # bytes (about 1,000 notes); refused and late answers stop
+# being noted beyond it
 
 
-_WITH_READS = ("create", "commit")  # scripts that end with write_reads (lib_reads.lua)
+_WITH_READS = ("create", "commit", "note")  # scripts that use lib_reads.lua
 
 
 def _script(name: str) -> str:
@@ -101,14 +101,12 @@ class RedisStore(RedisReads):
         ]
         args += _schedule_and_outbox(transition, outbox)
         keys = [
-            *self._transition_keys(iid),
+            *self._transition_keys(shard, iid),
             self.keys.early(shard, iid),
-            self.keys.history(shard, iid),
             self.keys.done_keys(shard),
         ]
-        reads = self._filing.on_create(transition, len(keys) + 1)
-        args += reads.args()  # names its keys as it goes: before reads.keys
-        result = await self._run("create", keys + reads.keys, args)
+        reads_keys, reads_args = self._filing.on_create(transition, shard)
+        result = await self._run("create", keys + reads_keys, args + reads_args)
         return Created(result[0].decode(), tuple(result[1:]))
 
     async def commit(
@@ -141,13 +139,12 @@ class RedisStore(RedisReads):
         args += _schedule_and_outbox(transition, outbox)
         shard = self.keys.shard(iid)
         keys = [
-            *self._transition_keys(iid),
+            *self._transition_keys(shard, iid),
             self.keys.history(shard, iid),
             self.keys.done_keys(shard),
         ]
-        reads = self._filing.on_commit(transition, now, len(keys) + 1)
-        args += reads.args()  # names its keys as it goes: before reads.keys
-        result = await self._run("commit", keys + reads.keys, args)
+        reads_keys, reads_args = self._filing.on_commit(transition, now, shard)
+        result = await self._run("commit", keys + reads_keys, args + reads_args)
         return result.decode()  # type: ignore[no-any-return]
 
     async def hold_early(
@@ -174,9 +171,9 @@ class RedisStore(RedisReads):
         result = await self._run("take_early", keys, [deadline_member(interaction_id, EARLY)])
         return bool(result[0]), list(result[1:])
 
-    def _transition_keys(self, interaction_id: UUID) -> list[str]:
+    def _transition_keys(self, shard: int, interaction_id: UUID) -> list[str]:
         """The keys create.lua and commit.lua share, in their KEYS order."""
-        k, shard = self.keys, self.keys.shard(interaction_id)
+        k = self.keys
         return [
             k.interaction(shard, interaction_id),
             k.pending(shard),
@@ -271,9 +268,8 @@ class RedisStore(RedisReads):
         keys = [done, done_keys]
         at: dict[str, int] = {}
         args: list[Any] = []
-        for iid, joined in zip(ids, held, strict=True):
-            prefix = self.keys.by_prefix(shard)
-            index_keys = [prefix + k for k in _filed_under(joined)]
+        for iid, record in zip(ids, held, strict=True):
+            index_keys = self._filing.filed_keys(shard, record)
             args += [iid, len(index_keys)]
             for key in index_keys:
                 if key not in at:
@@ -339,16 +335,6 @@ class RedisStore(RedisReads):
                 for name, keys, args in calls
             ]
         )
-
-
-def _filed_under(joined: bytes | None) -> list[str]:
-    """The index keys (without their prefix) ``done_keys`` holds for one interaction: a JSON
-    list; one per line in what older versions wrote (wrong for values with line breaks)."""
-    if not joined:
-        return []
-    if joined.startswith(b"["):
-        return list(orjson.loads(joined))
-    return joined.decode().split("\n")
 
 
 def _translated(script: str, result: Any) -> Any:

@@ -1,7 +1,7 @@
 -- Compare-and-set: apply a transition only if the version is the one it was computed from.
 -- Its history, read indexes and counters are written in the same step (write_reads).
--- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 done, 7 history,
---       8 done index keys, then the keys write_reads names by index
+-- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 done, 7 the history
+--       list of older versions (history_before), 8 done index keys, then write_reads' keys
 -- ARGV: 1 expected version, 2 id, 3 finished_at or '' (when the interaction finishes),
 --       4 retention seconds, 5 outbox visible-at, 6 requested_at, 7 n fields, then n
 --       (field, value), then n_unschedule, members, then n_schedule, (score, member) pairs,
@@ -9,12 +9,9 @@
 local v = redis.call('HGET', KEYS[1], 'v')
 if not v then return 'missing' end
 if v ~= ARGV[1] then return 'stale' end
-local i = 8
 local n = tonumber(ARGV[7])
-for _ = 1, n do
-  redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
-  i = i + 2
-end
+local i = 8 + 2 * n
+redis.call('HSET', KEYS[1], unpack(ARGV, 8, i - 1))
 redis.call('HINCRBY', KEYS[1], 'v', 1)
 n = tonumber(ARGV[i]); i = i + 1
 for _ = 1, n do
@@ -30,11 +27,10 @@ for _ = 1, n do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
-write_reads(i, 7, 8, ARGV[2], ARGV[6])
+write_reads(i, 9, 7, 8, ARGV[2], ARGV[6])
 if ARGV[3] ~= '' then
   redis.call('ZREM', KEYS[2], ARGV[2])
   redis.call('ZADD', KEYS[6], ARGV[3], ARGV[2])
   redis.call('EXPIRE', KEYS[1], ARGV[4])
-  redis.call('EXPIRE', KEYS[7], ARGV[4])
 end
 return 'ok'

@@ -2,7 +2,7 @@
 -- arrived before the request (held in the early list) are returned to be applied now. Its
 -- history, read indexes and counters are written in the same step (write_reads).
 -- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 done, 7 early answers,
---       8 history, 9 done index keys, then the keys write_reads names by index
+--       8 done index keys, then write_reads' keys
 -- ARGV: 1 id, 2 request json, 3 request digest, 4 requested_at, 5 mutable state json,
 --       6 status, 7 outcome json or '', 8 finished_at or '' (created already finished),
 --       9 retention seconds, 10 outbox visible-at, 11 n due, then n (score, member),
@@ -24,14 +24,13 @@ for _ = 1, n do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
-write_reads(i, 8, 9, ARGV[1], ARGV[4])
+write_reads(i, 9, nil, 8, ARGV[1], ARGV[4])
 if ARGV[8] == '' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 else
   redis.call('HSET', KEYS[1], 'out', ARGV[7])
   redis.call('ZADD', KEYS[6], ARGV[8], ARGV[1])
   redis.call('EXPIRE', KEYS[1], ARGV[9])
-  redis.call('EXPIRE', KEYS[8], ARGV[9])
 end
 -- Held answers stay until the caller has applied them (then take_early.lua drops them); if it
 -- dies first, their timer (moved to the outbox take-over time) makes the poller apply them.
