@@ -1,7 +1,8 @@
 """The alert rules and the dashboard (helm/hitl/files/) against a real Prometheus scraping a
-real broker and gateway: every expression parses and evaluates, names only metrics hitl
-exports, the main panels show data after a few interactions and HTTP requests, and each alert
-fires and stays quiet as its promtool unit tests say. docs/deploy/observability.md documents every metric and alert.
+real broker, gateway and webhook notifier: every expression parses and evaluates, names only
+metrics hitl exports, the main panels show data after a few interactions, deliveries to webhook
+receivers on loopback and HTTP requests, and each alert fires and stays quiet as its promtool
+unit tests say. docs/deploy/observability.md documents every metric and alert.
 
 Prometheus and promtool come from Debian's package (``tests/deploy/prometheus.py``), installed
 on first use when missing; hence the long timeout of this module (an install takes a minute or
@@ -9,12 +10,14 @@ two), each wait in it is bounded on its own.
 """
 
 import asyncio
+import json
 import re
 import subprocess
 import time
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,12 +31,16 @@ from hitl.adapters.redis.keys import Keys
 from hitl.broker.service import BrokerService
 from hitl.core.apikeys import mint
 from hitl.gateway.service import GatewayService
+from hitl.notifiers.channels.webhook import WebhookChannel
+from hitl.notifiers.metrics import NotifierMetrics
+from hitl.notifiers.service import NotifierService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from hitl_contract import Identity, ReceiptResult
 from tests.deploy import prometheus as prom
 from tests.helpers import answer, dead_letters, publish_raw
 from tests.servers import test_settings
+from tests.webhooks import SECRET, RecordingServer, recording_server, status
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -64,8 +71,17 @@ MAIN_PANELS = (
     "HTTP requests by route and status",
     "HTTP latency p95 by route",
     "HTTP 5xx ratio",
+    "Deliveries by receiver and result",
+    "Delivery attempts by outcome",
+    "Delivery latency",
+    "Updates on decision",
+    "Routing reloads",
+    "Routing config loaded",
 )
-JOBS = ("hitl-broker", "hitl-gateway")
+JOBS = ("hitl-broker", "hitl-gateway", "hitl-notifier-webhook")
+# What the notifications of the live test are made to do, on purpose (each fires its alert):
+# one receiver refuses (400, not retried) and falls back; another refuses with no fallback.
+FIRING = {"HitlDeadLetters", "HitlNotificationsFallingBack", "HitlNotificationsUndelivered"}
 
 
 @pytest.fixture(scope="session")
@@ -77,8 +93,41 @@ def binaries() -> prom.Binaries:
 
 
 @pytest.fixture
-def settings(namespace: str) -> Settings:
-    return test_settings(namespace, metrics_port=prom.free_port())
+async def receivers() -> AsyncIterator[tuple[RecordingServer, RecordingServer]]:
+    """Webhook receivers on loopback: one that takes everything (204), one that refuses (400)."""
+    async with recording_server() as ops, recording_server() as refusing:
+        refusing.default = status(400)
+        yield ops, refusing
+
+
+@pytest.fixture
+def settings(
+    namespace: str, tmp_path: Path, receivers: tuple[RecordingServer, RecordingServer]
+) -> Settings:
+    """Routing for every process: requests reach ``obs-hook``; those labelled team=fallback
+    reach ``obs-refusing``, which falls back to ``obs-hook``; team=lost ``obs-lost``, which
+    refuses with no fallback."""
+    ops, refusing = receivers
+    secret = tmp_path / "webhook-secret"
+    secret.write_text(SECRET)
+
+    def hook(name: str, url: str) -> str:
+        return (f"  - {{name: {name}, type: webhook, url: '{url}', allow_private: true, "
+                f"timeout: 5s, secret: {{file: '{secret}'}}}}\n")  # fmt: skip
+
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(
+        "receivers:\n"
+        + hook("obs-hook", ops.url) + hook("obs-refusing", refusing.url)
+        + hook("obs-lost", refusing.url)
+        + "route:\n  receivers: [obs-hook]\n  routes:\n"
+        "    - {matchers: [team=fallback], receivers: [obs-refusing], fallback: obs-hook}\n"
+        "    - {matchers: [team=lost], receivers: [obs-lost]}\n"
+    )  # fmt: skip
+    return test_settings(
+        namespace, metrics_port=prom.free_port(), routing_file=str(routing),
+        notifier_retry_cap_seconds=0.05,
+    )  # fmt: skip
 
 
 # --- offline: promtool and the files ---------------------------------------------------------
@@ -153,13 +202,39 @@ async def gateway(settings: Settings, broker: BrokerService) -> AsyncIterator[Ga
 
 
 @pytest.fixture
+async def notifier(
+    settings: Settings, broker: BrokerService, amqp: AbstractRobustConnection
+) -> AsyncIterator[NotifierService]:
+    """``hitl notifier webhook`` for the routing file's receivers, its ops endpoint on a port
+    of its own; its queues go with it (the namespace's teardown knows only the broker's)."""
+    service = NotifierService(
+        settings.model_copy(update={"metrics_port": prom.free_port()}), WebhookChannel()
+    )
+    await service.start()
+    yield service
+    await service.stop()
+    channel = await amqp.channel()
+    try:
+        for receiver in service.receivers:
+            await channel.queue_delete(service.names.notifier_queue(receiver))
+        await channel.queue_delete(service.names.notifier_settled_queue("webhook"))
+    finally:
+        await channel.close()
+
+
+@pytest.fixture
 def prometheus(
-    binaries: prom.Binaries, broker: BrokerService, gateway: GatewayService
+    binaries: prom.Binaries,
+    broker: BrokerService,
+    gateway: GatewayService,
+    notifier: NotifierService,
 ) -> Iterator[prom.Prometheus]:
     assert broker.ops is not None and gateway.host.ops is not None
+    assert notifier.host.ops is not None
     targets = {
         "hitl-broker": [f"127.0.0.1:{broker.ops.port}"],
         "hitl-gateway": [f"127.0.0.1:{gateway.host.ops.port}"],
+        "hitl-notifier-webhook": [f"127.0.0.1:{notifier.host.ops.port}"],
     }
     with prom.running(binaries.prometheus, targets) as server:
         yield server
@@ -209,6 +284,30 @@ async def run_interactions(
     assert dead.headers["x-hitl-error-code"] == "malformed_json"
 
 
+async def notify_receivers(
+    client: HitlClient, receivers: tuple[RecordingServer, RecordingServer]
+) -> None:
+    """Two requests whose receiver refuses them (left pending): one falls back to obs-hook,
+    the other is dead-lettered. The earlier interactions were delivered to obs-hook and, once
+    decided, updated there."""
+    ops, refusing = receivers
+    for team in ("fallback", "lost"):
+        request = client.new_request(
+            "approval", thread_id="obs", prompt=f"for {team}", labels={"team": team}
+        )
+        await client.submit(request)
+    await until("both refused", lambda: len(refusing.received) >= 2)
+
+    def fell_back() -> bool:
+        bodies = [json.loads(r.body) for r in ops.received]
+        labels = [
+            b["notification"]["request"].get("labels", {}) for b in bodies if "notification" in b
+        ]
+        return {"team": "fallback"} in labels
+
+    await until("the fallback delivered", fell_back)
+
+
 async def until(what: str, check: Callable[[], Any], timeout: float = 30.0) -> Any:
     """``check()`` (run in a thread: it calls Prometheus) until it returns something truthy."""
     deadline = time.monotonic() + timeout
@@ -245,25 +344,32 @@ async def test_prometheus_scrapes_the_broker_and_every_panel_and_rule_works(
     amqp: AbstractRobustConnection,
     redis: Redis,
     settings: Settings,
-    capture: Any,
+    notifier: NotifierService,
+    receivers: tuple[RecordingServer, RecordingServer],
     prometheus: prom.Prometheus,
 ) -> None:
     # As in production, Prometheus knows the services before the first dead letter comes.
     await until(
-        "the first scrape of both",
+        "the first scrape of every service",
         lambda: len(prometheus.query("hitl_ready")["data"]["result"]) == len(JOBS),
     )
-    async with capture(broker.names.notifications):  # a notifier: notifications are routed
-        await run_interactions(broker, client, responder, amqp, settings)
+    assert notifier.receivers == {"obs-hook", "obs-refusing", "obs-lost"}
+    await run_interactions(broker, client, responder, amqp, settings)
+    await notify_receivers(client, receivers)
     await call_the_gateway(gateway, redis, settings)
     await until(
         "the interactions' metrics scraped",
-        lambda: (
-            prometheus.query(
+        lambda: all(
+            prometheus.query(expr)["data"]["result"]
+            for expr in (
                 'hitl_dead_lettered_total{code="malformed_json"} > 0'
-                ' and on (job) hitl_outcomes_total{status="timed_out"} > 0'
-            )["data"]["result"]
-            and prometheus.query('hitl_http_requests_total{status="404"} > 0')["data"]["result"]
+                ' and on (job) hitl_outcomes_total{status="timed_out"} > 0',
+                'hitl_http_requests_total{status="404"} > 0',
+                'hitl_notifier_deliveries_total{result="undelivered"} > 0',
+                'hitl_notifier_deliveries_total{result="fell_back"} > 0',
+                'hitl_notifier_updates_total{result="ok"} > 0',
+                'sum(hitl_notifier_deliveries_total{receiver="obs-hook",result="delivered"}) >= 3',
+            )
         ),
     )
     board = prom.dashboard()
@@ -272,10 +378,10 @@ async def test_prometheus_scrapes_the_broker_and_every_panel_and_rule_works(
 
     await every_expression_evaluates(prometheus, exprs)
     await every_metric_is_exported(
-        prometheus, (broker, gateway), exprs, prom.variable_queries(board)
+        prometheus, (broker, gateway, notifier), exprs, prom.variable_queries(board)
     )
     await main_panels_show_what_happened(prometheus, prom.panel_exprs(board))
-    await rules_evaluate_and_the_dead_letter_fires(prometheus)
+    await rules_evaluate_and_what_happened_fires(prometheus)
 
 
 async def every_expression_evaluates(
@@ -289,12 +395,12 @@ async def every_expression_evaluates(
 
 async def every_metric_is_exported(
     prometheus: prom.Prometheus,
-    services: tuple[BrokerService, GatewayService],
+    services: tuple[BrokerService, GatewayService, NotifierService],
     exprs: dict[str, list[str]],
     variable_queries: list[str],
 ) -> None:
-    """Every metric the rules and panels name is one the broker or the gateway exports, and
-    Prometheus has scraped those that have series."""
+    """Every metric the rules and panels name is one the broker, the gateway or the notifier
+    exports, and Prometheus has scraped those that have series."""
     referenced: dict[str, set[str]] = {}
     for where, queries in [*exprs.items(), ("a dashboard variable", variable_queries)]:
         for expr in queries:
@@ -343,11 +449,22 @@ async def main_panels_show_what_happened(
     assert value('sum(hitl_http_requests_total{route="/v1/interactions",status="200"})') >= 1
     assert value('sum(hitl_http_requests_total{status="401"})') == 1
     assert value('(sum(hitl_http_requests_total{status=~"5.."}) or vector(0))') == 0
+    assert value('sum(hitl_ready{job="hitl-notifier-webhook",role="notifier-webhook"})') == 1
+    deliveries = 'sum(hitl_notifier_deliveries_total{receiver="%s",result="%s"})'
+    assert value(deliveries % ("obs-hook", "delivered")) >= 3  # approved, timed out, fallback
+    assert value(deliveries % ("obs-refusing", "fell_back")) == 1
+    assert value(deliveries % ("obs-lost", "undelivered")) == 1
+    assert value('sum(hitl_notifier_attempts_total{outcome="permanent"})') == 2
+    assert value('sum(hitl_notifier_attempts_total{outcome="retryable"})') == 0
+    assert value('sum(hitl_notifier_updates_total{result="failed"})') == 0
+    assert value("sum(hitl_routing_config_last_reload_successful)") == len(JOBS)
+    assert value("sum(hitl_routing_reloads_total)") == 0
 
 
-async def rules_evaluate_and_the_dead_letter_fires(prometheus: prom.Prometheus) -> None:
-    """The rules evaluate without errors on real data, and the dead letter fires
-    HitlDeadLetters (its counter starts at 0, so increase() sees the first one)."""
+async def rules_evaluate_and_what_happened_fires(prometheus: prom.Prometheus) -> None:
+    """The rules evaluate without errors on real data; the dead letter fires HitlDeadLetters,
+    the refused notifications HitlNotificationsFallingBack and HitlNotificationsUndelivered
+    (their counters start at 0, so increase() sees the first one), and nothing else fires."""
 
     def rules_evaluated() -> list[dict[str, Any]]:
         rules = [r for g in prometheus.api("rules")["data"]["groups"] for r in g["rules"]]
@@ -362,10 +479,10 @@ async def rules_evaluate_and_the_dead_letter_fires(prometheus: prom.Prometheus) 
         return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
 
     try:
-        await until("HitlDeadLetters firing", lambda: "HitlDeadLetters" in firing())
+        await until(f"{sorted(FIRING)} firing", lambda: firing() >= FIRING)
     except AssertionError:
         raise AssertionError(f"firing: {prometheus.api('alerts')}") from None
-    assert firing() == {"HitlDeadLetters"}, "a healthy broker fires nothing else"
+    assert firing() == FIRING, "healthy services fire nothing else"
 
 
 async def test_docs_describe_every_metric_and_alert(
@@ -374,7 +491,8 @@ async def test_docs_describe_every_metric_and_alert(
     docs = DOCS.read_text()
     families = {f.name for f in broker.metrics.registry.collect()}
     families |= {f.name for f in gateway.registry.collect()}
-    assert "hitl_http_requests" in families
+    families |= {f.name for f in NotifierMetrics().registry.collect()}
+    assert {"hitl_http_requests", "hitl_notifier_deliveries", "hitl_routing_reloads"} <= families
     missing = [
         f
         for f in sorted(families)

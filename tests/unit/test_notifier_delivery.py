@@ -14,7 +14,7 @@ from hitl.core.machine import answer, open_interaction
 from hitl.core.routing.config import WebhookReceiver
 from hitl.errors import ConfigError, Permanent, Retryable
 from hitl.notifiers.delivery import Deliverer, Job, Result, RetryPolicy
-from hitl.notifiers.metrics import NotifierMetrics
+from hitl.notifiers.metrics import ATTEMPT_OUTCOMES, DELIVERY_RESULTS, NotifierMetrics
 from hitl.notifiers.port import Sent
 from hitl.notifiers.updates import Updater
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, Notification
@@ -52,9 +52,11 @@ class Escape:
     def __init__(self) -> None:
         self.fallbacks: list[tuple[str, str]] = []
         self.dead: list[tuple[str, str]] = []
+        self.bound = True  # a notifier serves the fallback receiver
 
-    async def fallback(self, note, message_id: str, receiver: str, to: str) -> None:
+    async def fallback(self, note, message_id: str, receiver: str, to: str) -> bool:
         self.fallbacks.append((receiver, to))
+        return self.bound
 
     async def dead_letter(self, note, message_id: str, receiver: str, reason: str) -> None:
         self.dead.append((receiver, reason))
@@ -147,6 +149,22 @@ async def test_without_a_fallback_it_is_dead_lettered_with_the_reason() -> None:
     assert (await world.events(job))[-1] == ("undelivered", "HTTP 404")
 
 
+async def test_a_fallback_no_notifier_serves_is_undelivered_not_fell_back() -> None:
+    """Counted (and recorded) as undelivered: nobody was told, as the alert on it says."""
+    world = World(Permanent("HTTP 404"))
+    world.escape.bound = False
+    job = await world.job()
+    assert await world.deliverer.deliver(job) == Result.UNDELIVERED
+    reason = "HTTP 404; its fallback receiver 'backup' has no notifier bound"
+    assert world.escape.dead == [("hook", reason)]
+    assert (await world.events(job))[-1] == ("undelivered", reason)
+    value = world.metrics.registry.get_sample_value(
+        "hitl_notifier_deliveries_total",
+        {"channel": "webhook", "receiver": "hook", "result": "undelivered"},
+    )
+    assert value == 1
+
+
 async def test_gone_disables_the_receiver_until_enabled() -> None:
     world = World(Permanent("HTTP 410 Gone", disable=True))
     first = await world.job()
@@ -195,6 +213,7 @@ async def test_on_decision_every_receiver_shown_is_updated_once() -> None:
     world = World()
     job = await world.job()
     await world.deliverer.deliver(job)
+
     def receivers(name: str) -> WebhookReceiver | None:
         return HOOK if name == "hook" else None
 
@@ -268,3 +287,22 @@ async def test_a_delivery_that_ends_after_the_decision_is_updated() -> None:
     assert await world.deliverer.deliver(job) == Result.DELIVERED
     assert world.channel.updated == [("hook", "ref-1")]
     assert (await world.events(job))[-1] == ("updated", "settled: resolved (approve)")
+
+
+def test_a_channel_and_its_receivers_start_every_series_at_zero() -> None:
+    """So increase() in the alert rules sees the first undelivered or fell_back one."""
+    assert set(DELIVERY_RESULTS) == {r.value for r in Result}
+    metrics = NotifierMetrics()
+    metrics.start_channel("webhook")
+    metrics.start_receiver("webhook", "hook")
+    sample = metrics.registry.get_sample_value
+    for result in DELIVERY_RESULTS:
+        labels = {"channel": "webhook", "receiver": "hook", "result": result}
+        assert sample("hitl_notifier_deliveries_total", labels) == 0, result
+    for outcome in ATTEMPT_OUTCOMES:
+        assert (
+            sample("hitl_notifier_attempts_total", {"channel": "webhook", "outcome": outcome}) == 0
+        )
+    for result in ("ok", "failed"):
+        assert sample("hitl_notifier_updates_total", {"channel": "webhook", "result": result}) == 0
+    assert sample("hitl_notifier_delivery_seconds_count", {"channel": "webhook"}) == 0

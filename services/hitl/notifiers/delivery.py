@@ -75,9 +75,9 @@ class Settled(Protocol):
 class Escape(Protocol):
     """Where a notification goes when its receiver (named) failed for good."""
 
-    async def fallback(
-        self, note: Notification, message_id: str, receiver: str, to: str
-    ) -> None: ...
+    async def fallback(self, note: Notification, message_id: str, receiver: str, to: str) -> bool:
+        """False when nothing took it (no notifier serves ``to``)."""
+        ...
 
     async def dead_letter(
         self, note: Notification, message_id: str, receiver: str, reason: str
@@ -201,11 +201,12 @@ class Deliverer:
     async def _failed_for_good(self, job: Job, failure: str) -> Result:
         fallback = job.fallback
         if fallback is not None and fallback != job.receiver.name:
-            await self._escape.fallback(
+            if await self._escape.fallback(
                 job.notification, job.message_id, job.receiver.name, fallback
-            )
-            await self._record(job, HistoryEvent.FELL_BACK, detail=f"to {fallback}: {failure}")
-            return Result.FELL_BACK
+            ):
+                await self._record(job, HistoryEvent.FELL_BACK, detail=f"to {fallback}: {failure}")
+                return Result.FELL_BACK
+            failure = f"{failure}; its fallback receiver {fallback!r} has no notifier bound"
         await self._escape.dead_letter(job.notification, job.message_id, job.receiver.name, failure)
         await self._record(job, HistoryEvent.UNDELIVERED, detail=failure)
         log.warning("could not deliver to %s, dead-lettered: %s", job.receiver.name, failure)

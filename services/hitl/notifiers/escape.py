@@ -1,7 +1,8 @@
 """Where a notification goes when its receiver failed for good: the route's fallback receiver
 (the notification again, routed ``<fallback>.<kind>``, for whichever notifier serves it), or,
-with no fallback, none bound to take it, or when the fallback itself failed, the dead-letter
-queue with the reason."""
+with no fallback, none bound to take it (``fallback`` says so; the deliverer then
+dead-letters it), or when the fallback itself failed, the dead-letter queue with the
+reason."""
 
 from hitl.ports import Envelope, MessageSink
 from hitl_contract import ErrorCode, ErrorDetail, Notification
@@ -26,10 +27,11 @@ class AmqpEscape:
         self._sink = sink
         self._names = names
 
-    async def fallback(self, note: Notification, message_id: str, receiver: str, to: str) -> None:
+    async def fallback(self, note: Notification, message_id: str, receiver: str, to: str) -> bool:
+        """Hand ``note`` to receiver ``to``; False when no notifier's queue took it."""
         note = note.model_copy(update={"route": to})
         iid = str(note.interaction_id)
-        routed = await self._sink.publish(
+        return await self._sink.publish(
             Envelope(
                 self._names.notifications,
                 notification_key(to, note.request.kind),
@@ -40,9 +42,6 @@ class AmqpEscape:
                 {FELL_BACK_FROM: receiver},
             )
         )
-        if not routed:
-            reason = f"its fallback receiver {to!r} has no notifier bound"
-            await self.dead_letter(note, message_id, receiver, reason)
 
     async def dead_letter(
         self, note: Notification, message_id: str, receiver: str, reason: str

@@ -116,6 +116,7 @@ class NotifierService:
             setup, self.names, self.channel.type, s.queue_type, s.delivery_limit
         )
         await host.consume(setup, settled, self._on_settled, source="settled", on_failure=_drop)
+        self.metrics.start_channel(self.channel.type)
         assert router.config is not None
         await self._attach_all(router.config)
         router.on_reload(self._attach_later)
@@ -151,6 +152,7 @@ class NotifierService:
                 channel, queue, handler, source=f"receiver {receiver.name}", on_failure=_drop
             )
             self._attached.add(receiver.name)
+            self.metrics.start_receiver(self.channel.type, receiver.name)
 
     def _attach_later(self, config: RoutingConfig) -> None:
         task = asyncio.get_running_loop().create_task(self._attach_all(config))
@@ -185,6 +187,7 @@ class NotifierService:
         if receiver is None:
             reason = f"it is no longer a {self.channel.type} receiver of the routing file"
             await self._escape.dead_letter(note, message_id, name, reason)
+            self.metrics.deliveries.labels(self.channel.type, name, "undelivered").inc()
             return
         await self._deliverer.deliver(Job(note, message_id, receiver, fallback))
 
