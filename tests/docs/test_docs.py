@@ -76,3 +76,31 @@ def test_ci_runs_the_readme_test_command() -> None:
     )
     assert block is not None, "README lost its marked test command"
     assert "test-command" in (ROOT / ".ci" / "run").read_text()
+
+
+async def test_the_readme_first_command_leaves_nothing_running(settings: Settings) -> None:
+    """README's first command runs a broker and the demo and ends them both: nothing of its
+    process group is left (the earlier `(hitl broker &)` left a broker logging in the
+    person's terminal)."""
+    first = fenced(ROOT / "README.md", "bash")[0].strip()
+    setup, _, command = first.rpartition(" && ")
+    assert setup == "pip install uv && uv sync --frozen", first
+    assert command == "uv run hitl demo --auto --with-broker", first
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
+    for name, value in settings.model_dump(mode="json").items():
+        if value is not None and not isinstance(value, list | dict):
+            env[f"HITL_{name.upper()}"] = str(value)
+    proc = await asyncio.create_subprocess_exec(
+        "bash",
+        "-c",
+        command.replace("uv run hitl ", f"{sys.executable} -m hitl.cli.main "),
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        start_new_session=True,  # its own process group: whatever it starts is in it
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, err.decode()
+    assert "outcome: resolved (approve) decided by person" in out.decode()
+    with pytest.raises(ProcessLookupError):
+        os.killpg(proc.pid, 0)  # no process of the group is left

@@ -137,10 +137,10 @@ async def test_demo_waits_for_a_person_who_answers_with_the_printed_command(
     printed = ""
     while "hitl respond" not in printed:
         printed += (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
-    command = re.search(r"hitl respond (\S+) approve", printed)
+    command = re.search(r"hitl resume (demo-\S+) approve", printed)
     assert command is not None, printed
     assert "running one inside the demo" not in printed  # a broker was already consuming
-    code, out, _ = await hitl(settings, "respond", command.group(1), "approve")
+    code, out, _ = await hitl(settings, "resume", command.group(1), "approve")
     assert code == 0, out
     rest, err = await asyncio.wait_for(proc.communicate(), 30)
     assert proc.returncode == 0, err

@@ -95,7 +95,7 @@ async def _demo(
             hint = f" --data '{orjson.dumps(data).decode()}'" if data else ""
             print(
                 f"waiting for a person; answer it from another terminal with:\n"
-                f"  hitl respond {request.id} {action}{hint}\n"
+                f"  hitl resume {request.thread_id} {action}{hint}\n"
                 f"  or interactively: hitl respond {request.id}\n"
                 f"  (see it with: hitl pending / hitl show {request.id})",
                 flush=True,

@@ -16,9 +16,9 @@ from hitl_contract import ErrorCode, ErrorDetail, InteractionOutcome
 class Exit(IntEnum):
     OK = 0
     FAILED = 1  # anything not below (a routing file that does not load, a failed check)
-    USAGE = 2  # bad arguments, malformed --data, an action the kind does not take, bad HITL_*
+    USAGE = 2  # bad arguments, malformed --data, a bad HITL_* value
     ALREADY_RESOLVED = 3  # the interaction was decided before; the recorded outcome is printed
-    REFUSED = 4  # the broker refused the answer: path, allowed values and what was sent
+    REFUSED = 4  # the broker refused the answer (an unknown action, a field): path, allowed
     UNKNOWN = 5  # no such interaction, or a thread with nothing pending
     NOT_ALLOWED = 6  # not an allowed responder, or the gateway refused the key (401, 403)
     UNREACHABLE = 7  # a server (RabbitMQ, Redis, the gateway, a broker's receipt) did not answer
@@ -28,10 +28,11 @@ class Exit(IntEnum):
 EXIT_MEANINGS: dict[Exit, str] = {
     Exit.OK: "done (an answer accepted, recorded as a vote, or held on request)",
     Exit.FAILED: "failed for a reason not below (e.g. a routing file that does not load)",
-    Exit.USAGE: "bad usage: arguments, malformed --data, an action the kind does not take, "
-    "an invalid HITL_* setting",
+    Exit.USAGE: "bad usage: arguments, malformed --data, an invalid HITL_* setting, a thread "
+    "with several pending and no --id",
     Exit.ALREADY_RESOLVED: "already resolved: the recorded outcome (who, when, channel) is printed",
-    Exit.REFUSED: "the broker refused the answer (path, allowed values, what was sent)",
+    Exit.REFUSED: "the broker refused the answer: an action the kind does not take, a field "
+    "at fault (path, allowed values, what was sent); the interaction stays pending",
     Exit.UNKNOWN: "no such interaction, or the thread has nothing pending",
     Exit.NOT_ALLOWED: "not allowed: not among the responders, or the gateway refused the key",
     Exit.UNREACHABLE: "a server did not answer: RabbitMQ, Redis, the gateway, or no broker "

@@ -70,7 +70,7 @@ def _hint(spec: FormField) -> str:
         bits.append("YYYY-MM-DD")
     if not spec.required:
         bits.append("optional")
-    return f" ({', '.join(bits)}) "
+    return f" ({', '.join(bits)})"
 
 
 def _text(value: JsonValue) -> str:

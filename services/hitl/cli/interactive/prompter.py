@@ -54,7 +54,7 @@ class TerminalPrompter:
         return picked
 
     async def text(self, message: str, *, default: str = "") -> str:
-        shown = f"{message}[{default}]: " if default else message
+        shown = f"{message.rstrip(': ')} [{default}]: " if default else message
         answer = await self._session.prompt_async(shown)
         return answer if answer.strip() else default
 
