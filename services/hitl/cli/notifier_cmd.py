@@ -7,7 +7,7 @@ import click
 from hitl.adapters.redis.delivery_log import RedisDeliveryLog
 from hitl.adapters.redis.keys import Keys
 from hitl.cli import connect
-from hitl.cli.common import examples, finish, out, run
+from hitl.cli.common import examples, finish, out, print_json, run
 from hitl.cli.config import load_settings
 from hitl.cli.errors import Usage
 from hitl.notifiers.channels.webhook import WebhookChannel
@@ -54,9 +54,11 @@ def receivers() -> None:
 
 
 @receivers.command(
-    help="List disabled receivers and why.", epilog=examples("hitl receivers disabled")
+    help="List disabled receivers and why.",
+    epilog=examples("hitl receivers disabled", "hitl receivers disabled --json"),
 )
-def disabled() -> None:
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: receiver -> reason.")
+def disabled(as_json: bool) -> None:
     settings = load_settings(startup_attempts=1)
     found: dict[str, str] = {}
 
@@ -67,6 +69,9 @@ def disabled() -> None:
         return 0
 
     run(read())
+    if as_json:
+        print_json(dict(sorted(found.items())))
+        return
     if not found:
         out.print("no receiver is disabled")
     for name, reason in sorted(found.items()):

@@ -155,7 +155,12 @@ def answer(
     as_json: bool = False,
     given: JsonObject | None = None,
 ) -> None:
-    from hitl.cli.interactive.session import interactive_available, run_interactive
+    from hitl.cli.interactive.prompter import TerminalPrompter
+    from hitl.cli.interactive.session import (
+        interactive_available,
+        run_interactive,
+        thread_chooser,
+    )
 
     data = parse_data(data_text) if data_text is not None else dict(given or {})
     if action is None and data_text is not None:
@@ -168,7 +173,9 @@ def answer(
 
     async def send() -> int:
         async with backend(ctx, who, timeout) as b:
-            iid = await targets.resolve(b, target, pick)
+            # At a terminal, a thread with several pending asks which; else --id says.
+            chooser = thread_chooser(TerminalPrompter()) if interactive_available() else None
+            iid = await targets.resolve(b, target, pick, chooser)
             result = await _send(b, target, iid, action, data, hold)
         show(result, as_json)
         return 0

@@ -47,13 +47,13 @@ async def dialogue(cli: Cli, target: str, steps: Sequence[Step], end: str) -> st
     return await asyncio.to_thread(talk, cli.env, ["respond", target], steps, end)
 
 
-async def test_approval_with_arrow_keys(direct_cli: Cli, ask: Asker, client: HitlClient) -> None:
+async def test_approval_with_arrow_keys(cli: Cli, ask: Asker, client: HitlClient) -> None:
     request = await ask(context={"proposal_amount": 50000})
     said = await dialogue(
-        direct_cli,
+        cli,
         str(request.id),
         [("Your decision:", DOWN + ENTER), ("Reason", "Budget exceeds allocated amount\r")],
-        r"accepted: resolved \(reject\) by person alice via cli",
+        rf"accepted: resolved \(reject\) by person alice via {cli.channel}",
     )
     assert said.endswith("exit 0")
     outcome = await client.wait(request.id, timeout=10)
@@ -249,3 +249,33 @@ async def test_told_who_decided_while_typing(direct_cli: Cli, ask: Asker) -> Non
     finally:
         child.close()
     assert child.exitstatus == 3
+
+
+async def test_resume_at_a_terminal_asks_which_of_a_threads_pending(
+    direct_cli: Cli, ask: Asker, client: HitlClient
+) -> None:
+    await ask(thread_id="t-pick", prompt="Deploy the API?")
+    second = await ask(thread_id="t-pick", prompt="Deploy the workers?")
+    said = await asyncio.to_thread(
+        talk,
+        direct_cli.env,
+        ["resume", "t-pick", "approve"],
+        [("several pending; which one", DOWN + ENTER)],
+        r"accepted: resolved \(approve\)",
+    )
+    assert "Deploy the API?" in said and said.endswith("exit 0")
+    assert (await client.wait(second.id, timeout=10)).action == "approve"
+
+
+async def test_ctrl_c_sends_nothing_and_exits_130(direct_cli: Cli, ask: Asker) -> None:
+    request = await ask(thread_id="t-interrupt")
+    said = await asyncio.to_thread(
+        talk,
+        direct_cli.env,
+        ["respond", str(request.id)],
+        [("Your decision:", "\x03")],
+        "hitl: interrupted",
+    )
+    assert said.endswith("exit 130")
+    shown = await direct_cli("show", str(request.id), "--json")
+    assert '"status":"pending"' in shown.out.replace(" ", "")

@@ -36,7 +36,7 @@ async def run_interactive(
 ) -> int:
     asker = prompter or TerminalPrompter()
     async with backend(ctx, who, timeout) as b:
-        iid = await targets.resolve(b, target, pick, _chooser(asker))
+        iid = await targets.resolve(b, target, pick, thread_chooser(asker))
         return await converse(b, target, iid, asker)
 
 
@@ -66,7 +66,7 @@ async def converse(b: Backend, target: str, iid: UUID, prompter: Prompter) -> in
     raise Usage(f"gave up after {MAX_TRIES} refused answers")
 
 
-def _chooser(prompter: Prompter) -> targets.Pick:
+def thread_chooser(prompter: Prompter) -> targets.Pick:
     async def choose(items: Sequence[InteractionSummary]) -> InteractionSummary:
         labels = [f"{i.kind}: {' '.join(i.prompt.split())[:60]} ({i.id})" for i in items]
         got = await prompter.select("This thread has several pending; which one?", labels)
