@@ -15,6 +15,7 @@ import orjson
 
 from hitl.core import analytics
 from hitl.core.audit import answer_entry
+from hitl.core.decisions import Answerers
 from hitl.core.decoding import decode_request
 from hitl.core.listing import Position, Query, waiting_for_identity
 from hitl.core.machine import InteractionState, Transition, answer, fire, open_interaction
@@ -272,3 +273,15 @@ class StoreReads:
         assert [h.event for h in history] == ["requested", "notified", "refused", "refused",
                                               "refused", "responded", "resolved"]  # fmt: skip
         assert history[-1].by is not None and history[-1].by.id == "ana"
+
+    async def test_who_may_answer_is_read_without_the_whole_interaction(
+        self, store: InteractionStore
+    ) -> None:
+        assert await store.answerers(UUID(int=9)) is None
+        named = await open_(store, responders=["ana", "group:ops"], requester={"id": "bot"})
+        anyone = await open_(store)
+        assert await store.answerers(named.request.id) == Answerers(True, ["ana", "group:ops"],
+                                                                    "bot")  # fmt: skip
+        assert await store.answerers(anyone.request.id) == Answerers(True, None, "raw-agent")
+        await respond(store, anyone.request.id, "approve", T0 + 1)
+        assert await store.answerers(anyone.request.id) == Answerers(False, None, "raw-agent")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from uuid import UUID
 
+from hitl.core.decisions import Answerers
 from hitl.core.listing import Page, Position, Query
 from hitl.core.machine import InteractionState, Transition
 from hitl_contract import HistoryEntry
@@ -73,6 +74,11 @@ class InteractionReads(Protocol):
 
     async def pending(self, limit: int = 1000) -> list[InteractionState]:
         """The oldest pending interactions, oldest first."""
+        ...
+
+    async def answerers(self, interaction_id: UUID) -> Answerers | None:
+        """Whether the interaction is pending and who may answer it, read without the rest
+        of it (the gateway's check before it sends an answer); None if unknown."""
         ...
 
     async def query(self, query: Query) -> Page:

@@ -18,15 +18,30 @@ NO_DECISION = "no_decision"
 
 def check_allowed(request: InteractionRequest, response: HumanResponse) -> None:
     """Raise ``NotAllowed`` unless the responder may answer (the requester may always cancel)."""
-    if request.responders is None or may_answer(request.responders, response.responder):
+    check_answerer(request.responders, request.requester.id, response)
+
+
+@dataclass(frozen=True, slots=True)
+class Answerers:
+    """Who may answer an interaction: what a reader needs to refuse an answer before it is
+    sent (``check_answerer``), without reading the whole request."""
+
+    pending: bool
+    responders: list[str] | None  # None: anyone
+    requester: str  # the requester's id: it may always cancel
+
+
+def check_answerer(responders: list[str] | None, requester: str, response: HumanResponse) -> None:
+    """``check_allowed`` from the request's ``responders`` and its requester's id."""
+    if responders is None or may_answer(responders, response.responder):
         return
-    if response.action == "cancel" and response.responder.id == request.requester.id:
+    if response.action == "cancel" and response.responder.id == requester:
         return
     raise NotAllowed(
         ErrorDetail(
             code=ErrorCode.NOT_ALLOWED,
             path="responder.id",
-            allowed=request.responders,
+            allowed=responders,
             got=response.responder.id,
             message="this responder is not among the people allowed to answer",
         )

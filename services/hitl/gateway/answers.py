@@ -3,14 +3,15 @@ identity, and the broker's receipt turned into the HTTP answer.
 
 The store is read first, so an answer to a mistyped id is a 404 here and never waits in the
 broker as an early answer, and a key whose identity may not answer is refused (403) without
-anything being sent or recorded. Everything else (is the answer valid, is it too late, does
-it decide) is the broker's to say: it is the one writer.
+anything being sent or recorded. That read is the interaction's status and who may answer it
+(``InteractionReads.answerers``), not the whole interaction. Everything else (is the answer
+valid, is it too late, does it decide) is the broker's to say: it is the one writer.
 """
 
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
-from hitl.core.decisions import check_allowed
+from hitl.core.decisions import check_answerer
 from hitl.errors import NotAllowed
 from hitl.gateway.deps import GatewayContext, Principal
 from hitl.gateway.handlers import from_detail
@@ -37,8 +38,8 @@ async def submit(
     response_id: UUID | None,
 ) -> tuple[int, AnswerResult]:
     """(HTTP status, result) of an accepted, recorded or held answer; a ``Problem`` else."""
-    state = await ctx.reads.load(interaction_id)
-    if state is None:
+    answerers = await ctx.reads.answerers(interaction_id)  # not the whole interaction
+    if answerers is None:
         raise unknown(interaction_id)
     response = HumanResponse(
         interaction_id=interaction_id,
@@ -49,9 +50,9 @@ async def submit(
         channel=principal.channel,
         responded_at=datetime.fromtimestamp(ctx.clock(), UTC),
     )
-    if state.is_pending:
+    if answerers.pending:
         try:
-            check_allowed(state.request, response)
+            check_answerer(answerers.responders, answerers.requester, response)
         except NotAllowed as exc:
             raise _not_allowed(exc.detail.allowed, principal) from exc
     timeout = ctx.settings.gateway_receipt_timeout_seconds

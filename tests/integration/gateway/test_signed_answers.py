@@ -178,16 +178,16 @@ async def test_a_signed_answer_that_met_an_outage_can_be_sent_again_as_it_was(
     await pending(http, broker, iid)
     assert gateway._server is not None
     reads = gateway._server.config.app.state.context.reads
-    load = reads.load
+    read = reads.answerers  # the store read an answer starts with
 
     async def down(interaction_id: uuid.UUID) -> None:
         raise TransportError("Redis read failed: connection refused")
 
-    monkeypatch.setattr(reads, "load", down)
+    monkeypatch.setattr(reads, "answerers", down)
     body, headers = signed(answer(iid))
     reply = await http.post("/v1/webhooks/bot/answers", content=body, headers=headers)
     assert reply.status_code == 503, reply.text
-    monkeypatch.setattr(reads, "load", load)
+    monkeypatch.setattr(reads, "answerers", read)
     again = await http.post("/v1/webhooks/bot/answers", content=body, headers=headers)
     assert again.status_code == 200, again.text
     assert again.json()["outcome"]["decided_by"]["identity"]["id"] == "dana"

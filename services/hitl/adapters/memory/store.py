@@ -16,6 +16,7 @@ from uuid import UUID
 import orjson
 
 from hitl.core import analytics, audit
+from hitl.core.decisions import Answerers
 from hitl.core.listing import Page, Query, matches, position_of
 from hitl.core.machine import EARLY, InteractionState, Transition, deadline_member
 from hitl.core.sharding import shard_of
@@ -201,6 +202,13 @@ class MemoryStore:
     async def load(self, interaction_id: UUID) -> InteractionState | None:
         record = self._record(interaction_id)
         return None if record is None else record.state
+
+    async def answerers(self, interaction_id: UUID) -> Answerers | None:
+        record = self._record(interaction_id)
+        if record is None:
+            return None
+        request = record.state.request
+        return Answerers(record.state.is_pending, request.responders, request.requester.id)
 
     async def hold_early(
         self, interaction_id: UUID, answer: bytes, hold_seconds: float, now: float
