@@ -7,9 +7,11 @@ from typing import Any
 from uuid import UUID
 
 import httpx
+import orjson
 from pydantic import ValidationError
 
 from hitl.cli.backends.port import EventFilter, Listing, Window
+from hitl.cli.common import err
 from hitl.cli.errors import (
     AlreadyDecided,
     CliError,
@@ -132,7 +134,7 @@ class GatewayBackend:
                     self._raise(response)
                 if ready is not None:
                     ready()
-                async for event in _sse(response):
+                async for event in _sse(response, _missed):
                     yield event
         except httpx.TransportError as exc:
             raise self._unreachable(exc) from exc
@@ -191,6 +193,13 @@ class GatewayBackend:
         raise CliError(f"the gateway at {self.url} answered {status}: {detail}")
 
 
+def _reason(data: str) -> str:
+    try:
+        return str(orjson.loads(data).get("reason", data))
+    except (orjson.JSONDecodeError, AttributeError):
+        return data
+
+
 def _problem(response: httpx.Response) -> dict[str, Any]:
     try:
         body = response.json()
@@ -220,9 +229,19 @@ def _detail(problem: dict[str, Any]) -> ErrorDetail:
     return detail
 
 
-async def _sse(response: httpx.Response) -> AsyncIterator[LifecycleEvent]:
-    """The lifecycle events of a text/event-stream; ``reset`` and ``dropped`` notices are
-    reported as errors the watcher can act on."""
+def _missed(reason: str) -> None:
+    err.print(
+        f"hitl: events may be missing ({reason}); `hitl pending` shows where things stand",
+        markup=False,
+    )
+
+
+async def _sse(
+    response: httpx.Response, missed: Callable[[str], None]
+) -> AsyncIterator[LifecycleEvent]:
+    """The lifecycle events of a text/event-stream. A ``reset`` (the gateway could not resume
+    without a hole) is told to ``missed`` and the stream goes on; ``dropped`` (too slow) ends
+    it with an error."""
     name, data = "", []
     async for line in response.aiter_lines():
         if line.startswith(":"):
@@ -237,6 +256,8 @@ async def _sse(response: httpx.Response) -> AsyncIterator[LifecycleEvent]:
             continue
         if data and name not in ("reset", "dropped"):
             yield LifecycleEvent.model_validate_json("\n".join(data))
+        elif name == "reset":
+            missed(_reason("\n".join(data)))
         elif name == "dropped":
             raise Unreachable("the gateway dropped the event stream (too slow to keep up)")
         name, data = "", []
