@@ -58,3 +58,15 @@ def test_expiry_is_checked_against_the_clock() -> None:
     made = link(expires=1000)
     assert not made.expired(999.5)
     assert made.expired(1000)
+
+
+def test_a_signature_differing_only_in_unused_bits_is_refused() -> None:
+    token = sign(link(), SECRET)
+    payload, mac = token.split(".")
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    # 32 bytes take 43 characters: the last one carries 2 bits of the MAC and 4 unused ones
+    same_bits = alphabet[
+        (alphabet.index(mac[-1]) & ~0b1111) | ((alphabet.index(mac[-1]) + 1) & 0b1111)
+    ]
+    with pytest.raises(BadLink, match="not base64"):
+        open_link(f"{payload}.{mac[:-1]}{same_bits}", SECRET)

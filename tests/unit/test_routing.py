@@ -321,6 +321,4 @@ def test_the_compiled_tree_routes_as_a_walk_over_every_route() -> None:
             for env in ("x", "y", None):
                 labels = {k: v for k, v in (("team", team), ("env", env)) if v is not None}
                 request = RequestFields.of({"kind": rng.choice(["x", "y"]), "labels": labels})
-                assert reached(cfg, kind=request.kind, labels=labels) == _naive(
-                    cfg, request
-                )
+                assert reached(cfg, kind=request.kind, labels=labels) == _naive(cfg, request)

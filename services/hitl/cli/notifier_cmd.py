@@ -2,6 +2,8 @@
 type; ``hitl receivers disabled|enable``: the receivers a notifier stopped sending to (a
 webhook that answered 410 Gone) and putting one back."""
 
+from collections.abc import Callable
+
 import click
 
 from hitl.adapters.redis.delivery_log import RedisDeliveryLog
@@ -10,6 +12,8 @@ from hitl.cli import connect
 from hitl.cli.common import examples, finish, out, print_json, run
 from hitl.cli.config import load_settings
 from hitl.cli.errors import Usage
+from hitl.notifiers.channels.email import EmailChannel
+from hitl.notifiers.channels.slack import SlackChannel
 from hitl.notifiers.channels.webhook import WebhookChannel
 from hitl.notifiers.port import Channel
 from hitl.notifiers.service import NotifierService
@@ -17,7 +21,12 @@ from hitl.observability.logs import configure_logging
 from hitl.settings import Settings
 
 CHANNELS = ("webhook", "email", "slack", "terminal")
-AVAILABLE = {"webhook": WebhookChannel}
+# Each channel made from the settings (email signs its answer links with the gateway's secret).
+AVAILABLE: dict[str, Callable[[Settings], Channel]] = {
+    "webhook": lambda _: WebhookChannel(),
+    "email": EmailChannel.from_settings,
+    "slack": SlackChannel.from_settings,
+}
 
 
 def register(app: click.Group) -> None:
@@ -37,7 +46,7 @@ def notifier(channel: str) -> None:
         raise Usage(f"the {channel} channel is not available yet (issue 15)")
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
-    run(_serve(settings, factory()))
+    run(_serve(settings, factory(settings)))
 
 
 async def _serve(settings: Settings, channel: Channel) -> int:

@@ -106,6 +106,11 @@ def _b64(raw: bytes) -> str:
 
 
 def _unb64(text: str) -> bytes:
+    """Canonical unpadded base64url only: the last character's unused bits must be zero, so
+    no two tokens decode alike (a changed character is always a different token)."""
     if not text.isascii():
         raise ValueError("not ASCII")
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    decoded = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if base64.urlsafe_b64encode(decoded).rstrip(b"=").decode() != text:
+        raise ValueError("not canonical base64url")
+    return decoded
