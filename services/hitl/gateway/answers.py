@@ -41,6 +41,18 @@ async def submit(
     answerers = await ctx.reads.answerers(interaction_id)  # not the whole interaction
     if answerers is None:
         raise unknown(interaction_id)
+    if principal.vouched and principal.identity.id == answerers.requester:
+        raise Problem(
+            403,
+            "not-allowed",
+            "Not an allowed responder",
+            f"{principal.channel} may not answer as the requester {answerers.requester}: a "
+            "requester's answer decides whatever the decision policy, so it answers with a key "
+            "of its own or over AMQP",
+            code=ErrorCode.NOT_ALLOWED.value,
+            path="responder.id",
+            got=principal.identity.id,
+        )
     response = HumanResponse(
         interaction_id=interaction_id,
         response_id=response_id or uuid4(),

@@ -47,6 +47,10 @@ class Principal:
     identity: Identity
     scopes: frozenset[Scope]
     channel: str = "http"  # the answers' channel, unless the key names another
+    # The identity is one a sender vouches for (a webhook receiver naming its person), not one
+    # a key or the operator's config proves: it may not be the requester's, whose answer
+    # decides at once whatever the decision policy.
+    vouched: bool = False
 
     def allows(self, scope: Scope) -> bool:
         return scope in self.scopes or Scope.ADMIN in self.scopes

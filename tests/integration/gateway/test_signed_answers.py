@@ -193,3 +193,18 @@ async def test_a_signed_answer_that_met_an_outage_can_be_sent_again_as_it_was(
     assert again.json()["outcome"]["decided_by"]["identity"]["id"] == "dana"
     replayed = await http.post("/v1/webhooks/bot/answers", content=body, headers=headers)
     assert replayed.status_code == 401 and "ReplayedWebhook" in replayed.json()["detail"]
+
+
+async def test_a_receiver_may_not_answer_as_the_requester(
+    http: httpx.AsyncClient, client: HitlClient, broker: BrokerService
+) -> None:
+    iid = await ask(client, responders=["ana", "ben"], decision={"policy": "all_of"})
+    await pending(http, broker, iid)
+    requester = client.identity.id
+    body, headers = signed(answer(iid, responder={"id": requester}))
+    reply = await http.post("/v1/webhooks/bot/answers", content=body, headers=headers)
+    assert reply.status_code == 403 and reply.json()["got"] == requester
+    assert "may not answer as the requester" in reply.json()["detail"]
+    assert broker.store is not None
+    state = await broker.store.load(iid)
+    assert state is not None and state.is_pending

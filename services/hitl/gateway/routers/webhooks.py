@@ -83,6 +83,7 @@ async def signed_answer(
         identity=answer.responder,
         scopes=frozenset({Scope.RESPOND}),
         channel=f"webhook:{receiver}"[:64],
+        vouched=True,
     )
     # The same signed request replayed is refused; a receiver resending its answer with a
     # new webhook-id counts once when it keeps response_id.
