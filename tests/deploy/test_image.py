@@ -209,7 +209,7 @@ def test_image_runs_hitl_version_and_broker_help(image: tuple[str, str]) -> None
     version = _run(engine, "run", "--rm", tag, "--version")
     assert version.stdout.strip() == f"hitl {importlib.metadata.version('hitl')}"
     help_ = _run(engine, "run", "--rm", tag, "broker", "--help")
-    assert help_.stdout.startswith("usage: hitl broker"), help_.stdout
+    assert help_.stdout.startswith("Usage: hitl broker"), help_.stdout
 
 
 @pytest.mark.slow
