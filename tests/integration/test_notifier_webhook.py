@@ -179,8 +179,8 @@ async def test_gone_disables_the_receiver_and_what_nobody_takes_is_dead_lettered
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("HITL_NAMESPACE", stack.settings.namespace)
-        assert await cli("receivers", "disabled") == 0
-        assert "gone\t" in capsys.readouterr().out
+        assert await cli("receivers", "disabled", "--json") == 0
+        assert "HTTP 410" in orjson.loads(capsys.readouterr().out)["gone"]
         assert await cli("receivers", "enable", "gone") == 0
         assert await cli("receivers", "enable", "gone") == 1
 
