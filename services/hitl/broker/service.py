@@ -46,11 +46,7 @@ class BrokerService:
 
     async def start(self) -> None:
         """Connect, declare, consume; on a failure, close what was opened, then raise."""
-        try:
-            await self._start()
-        except BaseException:
-            await self.host.stop()
-            raise
+        await self.host.start_or_close(self._start)
 
     async def _start(self) -> None:
         s, host = self.settings, self.host

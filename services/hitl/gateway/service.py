@@ -75,11 +75,7 @@ class GatewayService:
 
     async def start(self) -> None:
         """Connect, declare, consume, then serve HTTP; on a failure, close what was opened."""
-        try:
-            await self._start()
-        except BaseException:
-            await self.stop()
-            raise
+        await self.host.start_or_close(self._start, self.stop)
 
     async def _start(self) -> None:
         s, host = self.settings, self.host

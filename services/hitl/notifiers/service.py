@@ -72,11 +72,7 @@ class NotifierService:
         self._escape: AmqpEscape | None = None
 
     async def start(self) -> None:
-        try:
-            await self._start()
-        except BaseException:
-            await self.host.stop()
-            raise
+        await self.host.start_or_close(self._start)
 
     async def _start(self) -> None:
         s, host = self.settings, self.host

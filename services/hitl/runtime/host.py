@@ -147,6 +147,15 @@ class ServiceHost:
         in-flight messages finished, before channels and connections close."""
         self._closing.append((what, step, timeout))
 
+    async def start_or_close(self, start: Step, close: Step | None = None) -> None:
+        """Run a service's start-up; on any failure (a cancel too) close what it opened with
+        ``close`` (default: ``stop``), then raise."""
+        try:
+            await start()
+        except BaseException:
+            await (close or self.stop)()
+            raise
+
     async def serve_ops(self) -> None:
         s = self.settings
         if s.metrics_port:
