@@ -8,8 +8,9 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.responses import HTMLResponse
+
+from hitl.gateway.templates import environment
 
 COOKIE = "hitl_link"
 PATH = "/email/links/"
@@ -24,13 +25,7 @@ HEADERS = {
     "X-Frame-Options": "DENY",
     "Cache-Control": "no-store",
 }
-_env = Environment(
-    loader=PackageLoader("hitl.gateway.email_links", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
+_env = environment("hitl.gateway.email_links")
 
 
 def page(

@@ -4,12 +4,12 @@ request is text on the page, never markup) and the headers every page goes out w
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 from starlette.responses import HTMLResponse
 
 from hitl.gateway.inbox import display
 from hitl.gateway.inbox.answering import FieldError
+from hitl.gateway.templates import environment
 
 # No inline script or style, nothing from elsewhere, no framing, forms post here only.
 CSP = (
@@ -25,14 +25,7 @@ HEADERS = {
     "Cache-Control": "no-store",
 }
 
-_env = Environment(
-    loader=PackageLoader("hitl.gateway.inbox", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-    trim_blocks=True,
-    lstrip_blocks=True,
-    auto_reload=False,
-)
+_env = environment("hitl.gateway.inbox")
 _env.filters.update(
     duration=display.duration,
     when=display.when,
