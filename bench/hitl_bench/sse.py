@@ -13,9 +13,7 @@ gateway's event queue, the gateway's fan-out and the stream's HTTP write.
 
 import argparse
 import asyncio
-import contextlib
 import math
-import os
 import sys
 import time
 from collections.abc import Sequence
@@ -25,6 +23,7 @@ from typing import Any
 
 import orjson
 
+from hitl_bench.driven import DrivenProcess
 from hitl_bench.http import HttpClient, open_stream
 from hitl_bench.procs import cpu_seconds
 from hitl_bench.scenario import Rig, Sample, drive
@@ -175,27 +174,15 @@ class FanoutSample:
         return data
 
 
-class ReaderProcess:
+class ReaderProcess(DrivenProcess):
     """The reading process, driven over its stdin and stdout."""
 
-    def __init__(self, process: asyncio.subprocess.Process) -> None:
-        self.process = process
+    what = "event stream reader"
 
     @classmethod
     async def start(cls, url: str, key: str, streams: int) -> "ReaderProcess":
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "hitl_bench.sse",
-            "--url",
-            url,
-            "--key",
-            key,
-            "--streams",
-            str(streams),
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=dict(os.environ),
+        process = await cls.spawn(
+            "-m", "hitl_bench.sse", "--url", url, "--key", key, "--streams", str(streams)
         )
         reader = cls(process)
         line = await reader._line(timeout=60.0)
@@ -203,23 +190,6 @@ class ReaderProcess:
             await reader.stop()
             raise RuntimeError(f"the event stream reader said {line!r}")
         return reader
-
-    async def _line(self, timeout: float) -> str:
-        assert self.process.stdout is not None
-        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not raw:
-            raise RuntimeError(f"the event stream reader exited ({self.process.returncode})")
-        return raw.decode().strip()
-
-    async def send(self, command: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command.encode() + b"\n")
-        await self.process.stdin.drain()
-
-    async def report(self) -> dict[str, Any]:
-        await self.send("report")
-        report: dict[str, Any] = orjson.loads(await self._line(timeout=30.0))
-        return report
 
     async def settle(
         self, want_least: int, quiet: float = 0.5, timeout: float = 60.0
@@ -236,17 +206,6 @@ class ReaderProcess:
                 return now
             last = now
         return last
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10.0)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
 
 
 async def measure_fanout(

@@ -14,13 +14,13 @@ It exits when stdin closes.
 
 import argparse
 import asyncio
-import contextlib
-import os
 import sys
 import time
 from typing import Any, cast
 
 import orjson
+
+from hitl_bench.driven import DrivenProcess
 
 _ANSWER = b"HTTP/1.1 204 No Content\r\n\r\n"
 
@@ -126,11 +126,13 @@ def main() -> None:
         uvloop.run(_serve(args))
 
 
-class ReceiverProcess:
+class ReceiverProcess(DrivenProcess):
     """The receiver process, driven over its stdin and stdout from the sender's process."""
 
+    what = "webhook receiver"
+
     def __init__(self, process: asyncio.subprocess.Process, port: int, host: str) -> None:
-        self.process = process
+        super().__init__(process)
         self.port = port
         self.host = host
 
@@ -147,13 +149,7 @@ class ReceiverProcess:
     ) -> "ReceiverProcess":
         args = ["-m", "hitl_bench.webhook_receiver", "--host", host]
         args += (["--hang"] if hang else []) + (["--record"] if record else [])
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            env=dict(os.environ),
-        )
+        process = await cls.spawn(*args)
         receiver = cls(process, 0, host)
         line = await receiver._line(timeout=30.0)
         if not line.startswith("listening "):
@@ -162,36 +158,8 @@ class ReceiverProcess:
         receiver.port = int(line.split()[1])
         return receiver
 
-    async def _line(self, timeout: float) -> str:
-        assert self.process.stdout is not None
-        raw = await asyncio.wait_for(self.process.stdout.readline(), timeout)
-        if not raw:
-            raise RuntimeError(f"the webhook receiver exited ({self.process.returncode})")
-        return raw.decode().strip()
-
-    async def send(self, command: str) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(command.encode() + b"\n")
-        await self.process.stdin.drain()
-
     async def mark(self) -> None:
         await self.send("mark")
-
-    async def report(self) -> dict[str, Any]:
-        await self.send("report")
-        report: dict[str, Any] = orjson.loads(await self._line(timeout=30.0))
-        return report
-
-    async def stop(self) -> None:
-        if self.process.returncode is None:
-            if self.process.stdin is not None:
-                self.process.stdin.close()
-            try:
-                await asyncio.wait_for(self.process.wait(), 10.0)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    self.process.kill()
-                await self.process.wait()
 
 
 if __name__ == "__main__":
