@@ -59,12 +59,15 @@ class Running:
 
 
 @contextlib.asynccontextmanager
-async def services(shell: Shell, steps: list[Step]) -> AsyncIterator[dict[str, Running]]:
+async def services(
+    shell: Shell, steps: list[Step], ready_when: dict[str, str] = SERVICES
+) -> AsyncIterator[dict[str, Running]]:
+    """Each documented service started in turn, once the one before said ``ready_when`` of it."""
     running: dict[str, Running] = {}
     try:
         for step in steps:
             command = step.command.split("  #")[0].strip()
-            ready = SERVICES[command]
+            ready = ready_when[command]
             process = await asyncio.create_subprocess_exec(
                 "bash", "-c", f"exec {shell.prepare(command)}", env=shell.env,
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
