@@ -85,17 +85,18 @@ def options(ctx: click.Context) -> Options:
 
 @contextlib.asynccontextmanager
 async def backend(
-    ctx: click.Context, who: str | None = None, receipt_timeout: float = 10.0
+    ctx: click.Context, who: str | None = None, receipt_timeout: float = 10.0, channel: str = "cli"
 ) -> AsyncIterator[Backend]:
     """The gateway when HITL_GATEWAY_URL is set or ``hitl login`` stored one (unless
-    ``--direct``), else RabbitMQ and Redis from the HITL_* settings."""
-    chosen = choose(options(ctx).direct, who, receipt_timeout)
+    ``--direct``), else RabbitMQ and Redis from the HITL_* settings (answers sent from
+    ``channel``; through the gateway, the channel is the gateway's)."""
+    chosen = choose(options(ctx).direct, who, receipt_timeout, channel)
     async with chosen as b:
         yield b
 
 
 def choose(
-    direct: bool, who: str | None, receipt_timeout: float
+    direct: bool, who: str | None, receipt_timeout: float, channel: str = "cli"
 ) -> "DirectBackend | GatewayBackend":
     # Imported when a command needs one: `hitl --help` and the services start without them.
     from hitl.cli.backends.direct import DirectBackend
@@ -119,7 +120,7 @@ def choose(
             _no_as(who)
             return GatewayBackend(stored.url, stored.key, source=f"{credentials.path()}")
     settings = load_settings(startup_attempts=1)
-    return DirectBackend(settings, identity(who), receipt_timeout)
+    return DirectBackend(settings, identity(who), receipt_timeout, channel=channel)
 
 
 def _no_as(who: str | None) -> None:

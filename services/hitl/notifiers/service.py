@@ -9,6 +9,12 @@ to a fallback, or dead-lettered. The final lifecycle events (``<ns>.notifier-set
 drive the updates of what was shown (``updates.Updater``). A receiver added to the file is
 consumed after the reload; one removed stops being routed to by the brokers, and what is left
 in its queue is dead-lettered with the reason.
+
+A notifier may serve some receivers of its type only (``receivers``: the operator console
+serves its operator's), and hear the settled events on a queue of its own that lives as long
+as the process (``own_updates``): a channel whose messages live in the process (the console's
+screen) must hear every settled event, where replicas of a channel that sends elsewhere share
+one durable queue and update each message once.
 """
 
 import asyncio
@@ -17,13 +23,18 @@ import functools
 import logging
 import signal
 import time
+from collections.abc import Collection
 from uuid import UUID
 
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
 from hitl.adapters.amqp.publisher import Publisher
-from hitl.adapters.amqp.topology import declare_notifier_queue, declare_settled_queue
+from hitl.adapters.amqp.topology import (
+    declare_notifier_queue,
+    declare_private_settled_queue,
+    declare_settled_queue,
+)
 from hitl.adapters.redis.delivery_log import RedisDeliveryLog
 from hitl.adapters.redis.keys import Keys
 from hitl.core.routing.config import AnyReceiver, RoutingConfig
@@ -54,9 +65,13 @@ class NotifierService:
         metrics: NotifierMetrics | None = None,
         clock: Clock = time.time,
         sleep: Sleep = asyncio.sleep,
+        receivers: Collection[str] | None = None,
+        own_updates: bool = False,
     ) -> None:
         self.settings = settings
         self.channel = channel
+        self.only = frozenset(receivers) if receivers is not None else None
+        self.own_updates = own_updates
         self.names = Names(settings.namespace)
         self.metrics = metrics or NotifierMetrics()
         self.host = ServiceHost(
@@ -107,13 +122,16 @@ class NotifierService:
             self.channel, delivery_log, store, _Settled(store), self._escape, self.metrics,
             policy=policy, late=late, **common,  # type: ignore[arg-type]
         )  # fmt: skip
+        self._check_receivers(router.config)
         setup = await host.channel(confirms=False, prefetch=s.notifier_concurrency)
-        settled = await declare_settled_queue(
-            setup, self.names, self.channel.type, s.queue_type, s.delivery_limit
-        )
+        if self.own_updates:
+            settled = await declare_private_settled_queue(setup, self.names)
+        else:
+            settled = await declare_settled_queue(
+                setup, self.names, self.channel.type, s.queue_type, s.delivery_limit
+            )
         await host.consume(setup, settled, self._on_settled, source="settled", on_failure=_drop)
         self.metrics.start_channel(self.channel.type)
-        assert router.config is not None
         await self._attach_all(router.config)
         router.on_reload(self._attach_later)
         host.spawn("routing file watch", lambda stop: router.watch(stop, s.routing_watch_seconds))
@@ -134,10 +152,29 @@ class NotifierService:
         """The receivers whose queues this notifier consumes."""
         return set(self._attached)
 
-    async def _attach_all(self, config: RoutingConfig) -> None:
+    def _check_receivers(self, config: RoutingConfig | None) -> None:
+        assert config is not None
+        if self.only is None:
+            return
+        mine = sorted(r.name for r in config.receivers if r.type == self.channel.type)
+        missing = sorted(self.only - set(mine))
+        if missing:
+            raise ConfigError(
+                f"the routing file has no {self.channel.type} receiver named "
+                f"{', '.join(missing)}; its {self.channel.type} receivers: "
+                f"{', '.join(mine) or 'none'}"
+            )
+
+    def _serves(self, receiver: AnyReceiver) -> bool:
+        return receiver.type == self.channel.type and (
+            self.only is None or receiver.name in self.only
+        )
+
+    async def _attach_all(self, config: RoutingConfig | None) -> None:
+        assert config is not None
         s = self.settings
         for receiver in config.receivers:
-            if receiver.type != self.channel.type or receiver.name in self._attached:
+            if not self._serves(receiver) or receiver.name in self._attached:
                 continue
             channel = await self.host.channel(confirms=False, prefetch=s.notifier_concurrency)
             queue = await declare_notifier_queue(
@@ -158,7 +195,7 @@ class NotifierService:
     def _receiver(self, name: str) -> AnyReceiver | None:
         config = self.router.config if self.router else None
         found = [r for r in (config.receivers if config else []) if r.name == name]
-        return found[0] if found and found[0].type == self.channel.type else None
+        return found[0] if found and self._serves(found[0]) else None
 
     async def _on_notification(self, name: str, message: AbstractIncomingMessage) -> None:
         assert self._deliverer is not None

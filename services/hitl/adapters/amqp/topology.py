@@ -102,6 +102,20 @@ async def declare_settled_queue(
         names.notifier_settled_queue(channel_type),
         queue_arguments(names, queue_type, delivery_limit),
     )
+    await _bind_settled(queue, names)
+    return queue
+
+
+async def declare_private_settled_queue(channel: AbstractChannel, names: Names) -> AbstractQueue:
+    """The final lifecycle events, on a queue of this process's own (exclusive, deleted when
+    it ends): every such process hears every event (the console's screen, which no other
+    process can update). Events while it is not running are not kept for it."""
+    await declare_exchanges(channel, names)
+    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    await _bind_settled(queue, names)
+    return queue
+
+
+async def _bind_settled(queue: AbstractQueue, names: Names) -> None:
     for event in ("resolved", "cancelled", "timed_out"):
         await queue.bind(names.events, f"{event}.*")
-    return queue

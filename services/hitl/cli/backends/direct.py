@@ -49,10 +49,18 @@ _ANSWERED = (ReceiptResult.ACCEPTED, ReceiptResult.RECORDED, ReceiptResult.HELD)
 class DirectBackend:
     """Opens Redis and RabbitMQ when first needed (each once), closes them on exit."""
 
-    def __init__(self, settings: Settings, who: Identity, receipt_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        who: Identity,
+        receipt_timeout: float = 10.0,
+        *,
+        channel: str = CHANNEL,
+    ) -> None:
         self.settings = settings
         self.who = who
         self.receipt_timeout = receipt_timeout
+        self.channel = channel
         self._stack = contextlib.AsyncExitStack()
         self._reads: InteractionReads | None = None
         self._amqp: AbstractRobustConnection | None = None
@@ -123,7 +131,7 @@ class DirectBackend:
                 action=action,
                 data=data,
                 responder=self.who,
-                channel=CHANNEL,
+                channel=self.channel,
                 responded_at=datetime.now(UTC),
             )
         except ValidationError as exc:

@@ -4,7 +4,7 @@ message; if someone else decides while the person types, they are told who, and 
 sent."""
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from uuid import UUID
 
 import click
@@ -16,7 +16,8 @@ from hitl.cli.errors import AlreadyDecided, Refused, Unknown, Usage
 from hitl.cli.interactive import flows, panels
 from hitl.cli.interactive.prompter import Prompter, TerminalPrompter
 from hitl.cli.render import already, receipt
-from hitl.gateway.models import InteractionSummary
+from hitl.gateway.models import AnswerResult, InteractionSummary
+from hitl_contract import InteractionOutcome, InteractionRequest
 
 MAX_TRIES = 5
 
@@ -50,19 +51,44 @@ async def converse(b: Backend, target: str, iid: UUID, prompter: Prompter) -> in
         raise Usage(f"{iid} is {detail.status}; nothing to answer")
     panels.show(detail.request)
     answer = await flows.ask(detail.request, prompter)
+
+    async def meanwhile() -> InteractionOutcome | None:
+        now = await b.detail(iid)
+        return None if now is None else now.outcome
+
+    try:
+        result = await send_answer(b, iid, detail.request, answer, prompter, meanwhile)
+    except DecidedMeanwhile as exc:
+        out.print(f"decided meanwhile, nothing sent: {already(exc.outcome)}", markup=False)
+        raise click.exceptions.Exit(AlreadyDecided.exit_code) from None
+    out.print(receipt(result), markup=False)
+    return 0
+
+
+class DecidedMeanwhile(AlreadyDecided):
+    """Someone else decided while the person typed: their answer was not sent."""
+
+
+async def send_answer(
+    b: Backend,
+    iid: UUID,
+    request: InteractionRequest,
+    answer: flows.Answer,
+    prompter: Prompter,
+    meanwhile: Callable[[], Awaitable[InteractionOutcome | None]],
+) -> AnswerResult:
+    """Send ``answer``; one the broker refuses is asked again with its message (``flows.fix``).
+    Before each send, ``meanwhile`` says whether the interaction was decided elsewhere: then
+    ``DecidedMeanwhile``, and nothing is sent (the broker would refuse it too)."""
     for _ in range(MAX_TRIES):
-        now = await b.detail(iid)  # decided elsewhere while the person typed?
-        if now is not None and now.outcome is not None:
-            out.print(f"decided meanwhile, nothing sent: {already(now.outcome)}", markup=False)
-            raise click.exceptions.Exit(AlreadyDecided.exit_code)
+        outcome = await meanwhile()
+        if outcome is not None:
+            raise DecidedMeanwhile(outcome)
         try:
-            result = await b.answer(iid, answer.action, answer.data)
+            return await b.answer(iid, answer.action, answer.data)
         except Refused as exc:
             prompter.say(f"the broker refused it: {exc}")
-            answer = await flows.fix(detail.request, answer, exc.detail, prompter)
-            continue
-        out.print(receipt(result), markup=False)
-        return 0
+            answer = await flows.fix(request, answer, exc.detail, prompter)
     raise Usage(f"gave up after {MAX_TRIES} refused answers")
 
 
