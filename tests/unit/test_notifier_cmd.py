@@ -1,5 +1,5 @@
 """`hitl notifier CHANNEL` makes each channel from the settings, and says plainly what is
-missing or not there yet (no servers needed: it stops before connecting)."""
+missing, and where the terminal channel is served (no servers needed: it stops before connecting)."""
 
 import pytest
 
@@ -21,6 +21,6 @@ def test_email_without_the_gateways_link_settings_says_which(
     assert "HITL_GATEWAY_PUBLIC_URL and HITL_LINK_SECRET" in capsys.readouterr().err
 
 
-def test_a_channel_not_built_yet_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_terminal_channel_is_served_by_the_console(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["notifier", "terminal"]) == 2
-    assert "the terminal channel is not available yet" in capsys.readouterr().err
+    assert "run `hitl console` at a terminal" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from hitl.cli import (
     bench_cmd,
     broker_cmd,
     completion_cmd,
+    console_cmd,
     demo_cmd,
     gateway_cmd,
     inspect_cmd,
@@ -22,6 +23,7 @@ from hitl.cli import (
     routes_cmd,
     schemas_cmd,
     stats_cmd,
+    store_cmd,
     watch_cmd,
 )
 from hitl.cli.common import Options, err, examples
@@ -38,8 +40,10 @@ MODULES = (
     broker_cmd,
     gateway_cmd,
     notifier_cmd,
+    console_cmd,
     demo_cmd,
     routes_cmd,
+    store_cmd,
     schemas_cmd,
     bench_cmd,
     completion_cmd,

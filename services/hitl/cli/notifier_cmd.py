@@ -36,14 +36,18 @@ def register(app: click.Group) -> None:
 
 @click.command(
     help="Deliver notifications to the receivers of one channel type of the routing file "
-    "(HITL_ROUTING_FILE), until SIGTERM or Ctrl-C.",
+    "(HITL_ROUTING_FILE), until SIGTERM or Ctrl-C. The terminal receivers are served by "
+    "`hitl console`, at a terminal.",
     epilog=examples("HITL_ROUTING_FILE=examples/routing.yaml hitl notifier webhook"),
 )
 @click.argument("channel", type=click.Choice(CHANNELS))
 def notifier(channel: str) -> None:
-    factory = AVAILABLE.get(channel)
-    if factory is None:
-        raise Usage(f"the {channel} channel is not available yet (issue 15)")
+    if channel == "terminal":
+        raise Usage(
+            "the terminal channel's notifier is the operator console: run `hitl console` at a "
+            "terminal (docs/channels.md, Terminal console)"
+        )
+    factory = AVAILABLE[channel]
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     run(_serve(settings, factory(settings)))

@@ -22,7 +22,8 @@ help; tests/docs/test_cli_doc.py fails when this file differs. Edit the help, no
 
 `hitl` answers, inspects and runs hitl. Verbs a person types every day come first: `resume`
 and `respond` (answer), `cancel`, `pending`, `show`, `watch`, `stats`; then the services
-(`broker`, `gateway`, `notifier`), `keys`, `demo`, `routes`, `schemas`, `bench`.
+(`broker`, `gateway`, `notifier`), the operator `console`, `keys`, `demo`, `routes`, `schemas`,
+`bench`.
 
 ## Where it talks to
 
@@ -47,6 +48,11 @@ the same things, and `--json` prints what the REST API gives (docs/gateway.md).
 - An answer to an id nobody knows is an error (exit 5) that names the pending interactions it
   may have meant (a prefix of their id, or their thread). Holding an answer for a request yet
   to come is for machines that ask for it: `--hold` (straight on the servers).
+- `hitl console` is the notifier of the routing file's `terminal` receivers, so it reads
+  their queues on RabbitMQ and Redis like any notifier; the operator's answers go the way
+  `hitl respond` sends them (through the gateway as the key's identity, or straight on the
+  servers as `--as` or the login name, channel `terminal`). docs/channels.md, "Terminal
+  console".
 
 ## Shell completion
 

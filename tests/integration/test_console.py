@@ -1,0 +1,233 @@
+"""The operator console (``hitl console``, the terminal channel's notifier) in a real terminal
+(tmux), beside a real ``hitl broker`` process, on the real RabbitMQ and Redis: a request shows
+up with the panels of ``hitl respond``, the operator answers it in place (an approval; a form
+whose refused field is asked again with the broker's message) and the producer gets the
+outcome; one decided elsewhere is marked settled and the half-typed answer for it is dropped,
+never sent; Ctrl-C ends it with 130, SIGTERM with 0."""
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import aio_pika
+import pytest
+from redis.asyncio import Redis
+
+from hitl.adapters.amqp.teardown import delete_queues_and_exchanges
+from hitl.runtime.stores import redis_store
+from hitl.sdk import HitlClient
+from hitl.settings import Settings
+from hitl_contract import InteractionRequest
+from hitl_contract.wire import Names
+from tests.helpers import eventually
+from tests.servers import AMQP_URL
+from tests.tmux import Tmux
+
+pytestmark = pytest.mark.slow
+HITL = (sys.executable, "-m", "hitl.cli.main")
+RECEIVER = "ops-console"
+ROUTING = f"""\
+receivers:
+  - name: {RECEIVER}
+    type: terminal
+route:
+  receivers: [{RECEIVER}]
+"""
+
+
+def process_env(settings: Settings, routing: Path, **more: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
+    env |= {
+        "HITL_AMQP_URL": settings.amqp_url,
+        "HITL_REDIS_URL": settings.redis_url,
+        "HITL_NAMESPACE": settings.namespace,
+        "HITL_ROUTING_FILE": str(routing),
+        "HITL_METRICS_PORT": "0",
+        "HITL_POLL_INTERVAL_SECONDS": "0.05",
+        "HITL_OUTBOX_LEASE_SECONDS": "1",
+        "HITL_LOG_FORMAT": "text",
+        "USER": "alice",
+        "LOGNAME": "alice",
+    }
+    return env | more
+
+
+@dataclass
+class Console:
+    term: Tmux
+    client: HitlClient
+    settings: Settings
+    redis: Redis
+
+    async def ask(self, kind: str = "approval", **fields: Any) -> InteractionRequest:
+        fields.setdefault("prompt", "Pay 500 EUR to ACME?")
+        request = self.client.new_request(kind, thread_id="invoice-7", **fields)
+        await self.client.submit(request)
+        return request
+
+    async def events(self, iid: UUID) -> list[tuple[str, str | None]]:
+        history = await redis_store(self.redis, self.settings).history(iid)
+        return [(h.event.value, h.channel) for h in history]
+
+
+@pytest.fixture
+async def console(
+    settings: Settings, client: HitlClient, redis: Redis, tmp_path: Path
+) -> AsyncIterator[Console]:
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING)
+    env = process_env(settings, routing)
+    broker = await asyncio.create_subprocess_exec(
+        *HITL, "broker", env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    term = Tmux(env)
+    try:
+        term.start([*HITL, "console"])
+        await term.wait_for("0 waiting")
+        yield Console(term, client, settings, redis)
+    finally:
+        term.close()
+        broker.terminate()
+        await broker.wait()
+        connection = await aio_pika.connect(AMQP_URL)
+        queue = Names(settings.namespace).notifier_queue(RECEIVER)
+        await delete_queues_and_exchanges(connection, [queue], [])
+        await connection.close()
+
+
+async def test_a_request_shows_up_with_its_panel_and_is_approved_in_place(
+    console: Console,
+) -> None:
+    request = await console.ask(context={"amount": 500})
+    at = await console.term.wait_for(r"#1 new: approval for ops-console")
+    await console.term.wait_for(r"Pay 500 EUR to ACME\?", after=at)
+    await console.term.wait_for(r'"amount": 500', after=at)  # the panel of `hitl respond`
+    console.term.keys("1", "Enter")
+    at = await console.term.wait_for("Your decision:", after=at)
+    console.term.keys("Enter")  # approve
+    await console.term.wait_for("Reason", after=at)
+    console.term.type("Within budget")
+    console.term.keys("Enter")
+    await console.term.wait_for(
+        r"#1 accepted: resolved \(approve\) by person alice via terminal", after=at
+    )
+
+    outcome = await console.client.wait(request.id, timeout=15)
+    assert (outcome.action, outcome.data) == ("approve", {"reason": "Within budget"})
+    assert outcome.decided_by.identity is not None
+    assert outcome.decided_by.identity.id == "alice"
+    assert outcome.decided_by.channel == "terminal"
+    # The framework recorded the delivery and, once decided, the update of the console.
+    await eventually(lambda: _has(console, request.id, ("updated", "terminal")))
+    assert ("delivered", "terminal") in await console.events(request.id)
+
+
+async def test_a_refused_form_field_is_asked_again_with_the_brokers_message(
+    console: Console,
+) -> None:
+    request = await console.ask(
+        "form",
+        prompt="Register the new service.",
+        fields=[
+            {"name": "service", "type": "string", "required": True},
+            {"name": "replicas", "type": "integer", "minimum": 1, "maximum": 20, "default": 2},
+        ],
+    )
+    at = await console.term.wait_for("#1 new: form for ops-console")
+    console.term.keys("1", "Enter")
+    at = await console.term.wait_for(r"service \(string\)", after=at)
+    console.term.type("payments")
+    console.term.keys("Enter")
+    at = await console.term.wait_for(r"replicas \(integer, 1-20, optional\) \[2\]", after=at)
+    console.term.type("50")
+    console.term.keys("Enter")
+    at = await console.term.wait_for(
+        r"the broker refused it: refused at data\.answers\.replicas: must be at most 20",
+        after=at,
+    )
+    at = await console.term.wait_for(r"replicas \(integer, 1-20, optional\) \[50\]", after=at)
+    console.term.keys("BSpace", "BSpace")
+    console.term.type("3")
+    console.term.keys("Enter")
+    await console.term.wait_for(r"#1 accepted: resolved \(submit\)", after=at)
+
+    outcome = await console.client.wait(request.id, timeout=15)
+    assert outcome.data == {"answers": {"service": "payments", "replicas": 3}}
+
+
+async def test_decided_elsewhere_the_half_typed_answer_is_dropped(
+    console: Console, tmp_path: Path
+) -> None:
+    waiting = await console.ask(prompt="Restart the api?")
+    typing = await console.ask(prompt="Deploy v2.4 to production?")
+    at = await console.term.wait_for("#2 new: approval")
+    console.term.keys("2", "Enter")
+    at = await console.term.wait_for("Your decision:", after=at)
+    console.term.keys("Enter")  # approve...
+    at = await console.term.wait_for("Reason", after=at)
+    console.term.type("looks fine to m")  # ...and never finished
+
+    # bob decides both from another terminal, with the CLI.
+    env = console.term.env | {"USER": "bob", "LOGNAME": "bob"}
+    for request in (typing, waiting):
+        done = await asyncio.to_thread(
+            subprocess.run, [*HITL, "resume", str(request.id), "reject"],
+            env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+
+    await console.term.wait_for(r"#2 settled: rejected by bob via cli at", after=at)
+    await console.term.wait_for(
+        r"#2: your answer was abandoned, nothing sent \(decided elsewhere\)", after=at
+    )
+    await console.term.wait_for(r"#1 settled: rejected by bob via cli", after=at)
+    console.term.keys("l", "Enter")  # the list: nothing waits any more
+    await console.term.wait_for("nothing waits", after=at)
+    console.term.keys("2", "Enter")
+    await console.term.wait_for(r"#2 is settled: rejected by bob", after=at)
+
+    outcome = await console.client.wait(typing.id, timeout=15)
+    assert outcome.decided_by.identity is not None
+    assert (outcome.action, outcome.decided_by.identity.id) == ("reject", "bob")
+    responses = [e for e in await console.events(typing.id) if e[0] == "responded"]
+    assert responses == [("responded", "cli")]  # the console sent nothing
+
+
+async def test_a_console_started_again_shows_what_still_waits(console: Console) -> None:
+    request = await console.ask(prompt="Rotate the database password?")
+    await console.term.wait_for("#1 new: approval")
+    console.term.keys("q", "Enter")
+    await console.term.wait_for(r"\[exited 0\]")
+
+    again = Tmux(console.term.env)
+    try:
+        again.start([*HITL, "console"])
+        at = await again.wait_for(r"#1 waiting for \S+: approval for ops-console")
+        await again.wait_for("Rotate the database password", after=at)
+        await again.wait_for("1 waiting", after=at)
+    finally:
+        again.close()
+    state = await redis_store(console.redis, console.settings).load(request.id)
+    assert state is not None and state.is_pending  # shown twice, answered by nobody
+
+
+async def test_ctrl_c_ends_the_console_with_130(console: Console) -> None:
+    console.term.keys("C-c")
+    await console.term.wait_for(r"\[exited 130\]")
+
+
+async def test_sigterm_stops_the_console_and_the_notifier(console: Console) -> None:
+    os.kill(console.term.command_pid(), signal.SIGTERM)
+    await console.term.wait_for(r"\[exited 0\]")
+
+
+async def _has(console: Console, iid: UUID, event: tuple[str, str]) -> bool:
+    return event in await console.events(iid)
