@@ -8,9 +8,11 @@ from typing import Any
 
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
+from starlette.types import Receive, Scope, Send
 
 from hitl.gateway import handlers, inbox, openapi
-from hitl.gateway.bodies import BodyLimits
+from hitl.gateway.answer_lane import AnswerLane, answer_id
+from hitl.gateway.bodies import BodyCheck, BodyLimits
 from hitl.gateway.deps import GatewayContext
 from hitl.gateway.metrics import HttpMetrics, MeasureRequests
 from hitl.gateway.problems import ProblemDetail
@@ -49,13 +51,38 @@ the response says what its receipt said.
 """
 
 
-def create_app(context: GatewayContext, *, registry: CollectorRegistry | None = None) -> FastAPI:
+class GatewayApp(FastAPI):
+    """FastAPI, with answers (``POST /v1/interactions/{id}/responses``) taken by the answer
+    lane first when it has one (``hitl.gateway.answer_lane``)."""
+
+    answer_lane: AnswerLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.answer_lane is not None:
+            interaction_id = answer_id(scope)
+            if interaction_id is not None:
+                await self.answer_lane(interaction_id, scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
+def create_app(
+    context: GatewayContext,
+    *,
+    registry: CollectorRegistry | None = None,
+    answer_lane: bool = True,
+) -> GatewayApp:
     """The app serving ``context``; its HTTP metrics go to ``registry`` (the host's, so
-    /metrics shows them beside the runtime's)."""
+    /metrics shows them beside the runtime's). Without ``answer_lane``, answers go through
+    FastAPI's route like every other request (the tests compare the two)."""
     app = _application()
     app.state.context = context
+    metrics = HttpMetrics(registry or CollectorRegistry())
     app.add_middleware(BodyLimits, max_bytes=context.max_body_bytes, forms_under=FORMS)
-    app.add_middleware(MeasureRequests, metrics=HttpMetrics(registry or CollectorRegistry()))
+    app.add_middleware(MeasureRequests, metrics=metrics)
+    if answer_lane:
+        check = BodyCheck(context.max_body_bytes, FORMS)
+        app.answer_lane = AnswerLane(context, check, metrics)
     return app
 
 
@@ -64,8 +91,8 @@ def openapi_document() -> dict[str, Any]:
     return _application().openapi()
 
 
-def _application() -> FastAPI:
-    app = FastAPI(
+def _application() -> GatewayApp:
+    app = GatewayApp(
         title="hitl gateway",
         version=importlib.metadata.version("hitl"),
         description=DESCRIPTION,

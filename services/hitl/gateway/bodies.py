@@ -22,32 +22,47 @@ _DROP_AT_MOST_TIMES = 16
 
 
 class BodyLimits:
+    """The middleware: ``BodyCheck`` on every request with a body."""
+
     def __init__(self, app: ASGIApp, *, max_bytes: int, forms_under: tuple[str, ...] = ()) -> None:
         self.app = app
-        self.max_bytes = max_bytes
-        self.forms_under = forms_under
+        self.check = BodyCheck(max_bytes, forms_under)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _WITH_BODY:
             await self.app(scope, receive, send)
             return
+        checked = await self.check.read(scope, receive, send)
+        if checked is not None:
+            body, disconnected = checked
+            await self.app(scope, _replay(body, disconnected, receive), send)
+
+
+class BodyCheck:
+    def __init__(self, max_bytes: int, forms_under: tuple[str, ...] = ()) -> None:
+        self.max_bytes = max_bytes
+        self.forms_under = forms_under
+
+    async def read(self, scope: Scope, receive: Receive, send: Send) -> tuple[bytes, bool] | None:
+        """(the whole body, whether the client went away) of a request whose body passes;
+        None when it did not, and the refusal (413 or 415) was sent."""
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         forms = bool(self.forms_under) and scope["path"].startswith(self.forms_under)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_bytes:
             await self._drop_rest(receive)
             await _refuse(self._too_large(int(declared)), scope, send, forms)
-            return
+            return None
         body, disconnected = await self._read(receive)
         if body is None:
             await self._drop_rest(receive)
             await _refuse(self._too_large(None), scope, send, forms)
-            return
+            return None
         content_type = headers.get("content-type")
         if body and not (_is_json(content_type) or (forms and _is_form(content_type))):
             await _refuse(_not_json(content_type), scope, send, forms)
-            return
-        await self.app(scope, _replay(body, disconnected, receive), send)
+            return None
+        return body, disconnected
 
     async def _read(self, receive: Receive) -> tuple[bytes | None, bool]:
         """(the whole body, or None past the limit; whether the client went away)."""
@@ -90,6 +105,8 @@ class BodyLimits:
 def _is_json(content_type: str | None) -> bool:
     if not content_type:
         return False
+    if content_type == "application/json":  # what nearly every client sends: no parsing
+        return True
     mime = MimeMessage()
     mime["content-type"] = content_type
     subtype = mime.get_content_subtype()

@@ -177,43 +177,50 @@ def require(scope: Scope) -> Dependency:
     ``X-API-Key``) is valid and has ``scope``: 401 without a valid key, 403 without the scope."""
 
     async def principal(request: Request) -> Principal:
-        token = _presented_key(request)
-        if token is None:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "API key required",
-                "send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
-                headers={"WWW-Authenticate": 'Bearer realm="hitl"'},
-            )
-        who = await context(request).keys.authenticate(token)
-        if who is None:
-            raise Problem(
-                401,
-                "unauthenticated",
-                "Unknown or revoked API key",
-                "the key was not found: it may be mistyped, revoked, or from another namespace",
-                headers={"WWW-Authenticate": 'Bearer realm="hitl", error="invalid_token"'},
-            )
-        if not who.allows(scope):
-            raise Problem(
-                403,
-                "forbidden",
-                "Missing scope",
-                f"this key has scopes {sorted(who.scopes)}; this needs '{scope}'",
-                allowed=[str(scope), str(Scope.ADMIN)],
-                got=sorted(who.scopes),
-            )
-        return who
+        headers = request.headers
+        presented = presented_key(headers.get("authorization"), headers.get("x-api-key"))
+        return await authorize(context(request).keys, presented, scope)
 
     return principal
 
 
-def _presented_key(request: Request) -> str | None:
-    header = request.headers.get("authorization")
-    if header:
-        scheme, _, token = header.partition(" ")
+async def authorize(keys: "ApiKeys", token: str | None, scope: Scope) -> Principal:
+    """The principal of a presented key (``presented_key``) that has ``scope``; a 401
+    ``Problem`` without a valid key, a 403 without the scope."""
+    if token is None:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "API key required",
+            "send it as 'Authorization: Bearer <key>' or 'X-API-Key: <key>'",
+            headers={"WWW-Authenticate": 'Bearer realm="hitl"'},
+        )
+    who = await keys.authenticate(token)
+    if who is None:
+        raise Problem(
+            401,
+            "unauthenticated",
+            "Unknown or revoked API key",
+            "the key was not found: it may be mistyped, revoked, or from another namespace",
+            headers={"WWW-Authenticate": 'Bearer realm="hitl", error="invalid_token"'},
+        )
+    if not who.allows(scope):
+        raise Problem(
+            403,
+            "forbidden",
+            "Missing scope",
+            f"this key has scopes {sorted(who.scopes)}; this needs '{scope}'",
+            allowed=[str(scope), str(Scope.ADMIN)],
+            got=sorted(who.scopes),
+        )
+    return who
+
+
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key a request presents, from its ``Authorization: Bearer`` or ``X-API-Key``
+    header (the first header of each name)."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return token.strip()
-    key = request.headers.get("x-api-key")
-    return key.strip() if key and key.strip() else None
+    return x_api_key.strip() if x_api_key and x_api_key.strip() else None

@@ -10,7 +10,7 @@ logged traceback by.
 
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -29,12 +29,31 @@ _REQUEST_PARTS = ("query", "path", "header", "cookie")
 _MAX_ECHO = 200
 
 
+Handler = Callable[[Request, Exception], Awaitable[Response]]
+
+
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(Problem, _problem)
-    app.add_exception_handler(RequestValidationError, _invalid_request)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(TransportError, _unavailable)
-    app.add_exception_handler(Exception, _internal)
+    for kind, handler in _handlers():
+        app.add_exception_handler(kind, handler)
+
+
+async def error_response(request: Request, exc: Exception) -> Response:
+    """The response the installed handlers give ``exc``, for code that runs ahead of
+    FastAPI's exception middleware (``hitl.gateway.answer_lane``)."""
+    for kind, handler in _handlers():
+        if isinstance(exc, kind):
+            return await handler(request, exc)
+    raise AssertionError("Exception has a handler")  # pragma: no cover
+
+
+def _handlers() -> tuple[tuple[type[Exception], Handler], ...]:
+    return (
+        (Problem, _problem),
+        (RequestValidationError, _invalid_request),
+        (HTTPException, _http_error),
+        (TransportError, _unavailable),
+        (Exception, _internal),
+    )
 
 
 def problem_response(problem: Problem, request: Request) -> Response:

@@ -43,30 +43,36 @@ class CachedApiKeys:
         self._records = records
         self._ttl = cache_seconds
         self._clock = clock
-        self._seen: OrderedDict[str, tuple[float, ApiKey | None]] = OrderedDict()
+        # key id -> (when looked up, the record, its principal); None for an unknown id
+        self._seen: OrderedDict[str, tuple[float, ApiKey | None, Principal | None]] = OrderedDict()
 
     async def authenticate(self, token: str) -> Principal | None:
         presented = parse(token)
         if presented is None:
             return None
-        record = await self._record(presented.key_id)
+        record, principal = await self._record(presented.key_id)
         if record is None or not opens(record, presented.secret):
             return None
-        return Principal(
-            key_id=record.key_id,
-            identity=record.identity,
-            scopes=frozenset(Scope(s) for s in record.scopes),
-            channel=record.channel,
-        )
+        return principal
 
-    async def _record(self, key_id: str) -> ApiKey | None:
+    async def _record(self, key_id: str) -> tuple[ApiKey | None, Principal | None]:
         now = self._clock()
         seen = self._seen.get(key_id)
         if seen is not None and now - seen[0] < self._ttl:
-            return seen[1]
+            return seen[1], seen[2]
         record = await self._records.get(key_id)
-        self._seen[key_id] = (now, record)
+        principal = _principal(record) if record is not None else None
+        self._seen[key_id] = (now, record, principal)
         self._seen.move_to_end(key_id)
         while len(self._seen) > _REMEMBERED:
             self._seen.popitem(last=False)
-        return record
+        return record, principal
+
+
+def _principal(record: ApiKey) -> Principal:
+    return Principal(
+        key_id=record.key_id,
+        identity=record.identity,
+        scopes=frozenset(Scope(s) for s in record.scopes),
+        channel=record.channel,
+    )

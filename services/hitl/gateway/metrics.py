@@ -6,6 +6,7 @@ route label ``unmatched``.
 """
 
 import time
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.routing import BaseRoute
@@ -30,6 +31,17 @@ class HttpMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=registry,
         )
+        self._children: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count and time one request (the labelled series looked up once, then kept)."""
+        labels = (route, method, str(status))
+        children = self._children.get(labels)
+        if children is None:
+            children = (self.requests.labels(*labels), self.latency.labels(*labels))
+            self._children[labels] = children
+        children[0].inc()
+        children[1].observe(seconds)
 
 
 class MeasureRequests:
@@ -44,20 +56,26 @@ class MeasureRequests:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        status = 500  # what the client sees when the app fails before it answers
-
-        async def sending(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
+        seen = StatusSeen(send)
         try:
-            await self.app(scope, receive, sending)
+            await self.app(scope, receive, seen)
         finally:
-            labels = (_route(scope), scope["method"], str(status))
-            self.metrics.requests.labels(*labels).inc()
-            self.metrics.latency.labels(*labels).observe(time.perf_counter() - start)
+            elapsed = time.perf_counter() - start
+            self.metrics.observe(_route(scope), scope["method"], seen.status, elapsed)
+
+
+class StatusSeen:
+    """``send``, remembering the status of the response it started (500, what the client
+    sees, when the app failed before it answered)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.status = 500
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        await self._send(message)
 
 
 def _route(scope: Scope) -> str:
