@@ -82,7 +82,7 @@ def routing_file(path: Path, fast_url: str, slow_url: str, timeout: str) -> Path
 
 @dataclass
 class Phase:
-    """A broker and a notifier on a fresh namespace, and a producer client."""
+    """A broker and a notifier (of ``channel``, for ``receivers``) on a fresh namespace."""
 
     amqp_url: str
     redis_url: str
@@ -91,6 +91,9 @@ class Phase:
     broker_env: Mapping[str, str]
     namespace: str = field(default_factory=lambda: new_namespace("isolation"))
     children: list[Child] = field(default_factory=list)
+    channel: str = "webhook"
+    receivers: tuple[str, ...] = ("fast", "slow")
+    extra_env: Mapping[str, str] = field(default_factory=dict)  # the channel's settings
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -106,6 +109,7 @@ class Phase:
             }
         )
         env.update(self.broker_env)
+        env.update(self.extra_env)
         return env
 
     async def start(self) -> None:
@@ -121,10 +125,10 @@ class Phase:
         self.children.append(
             await start_child(
                 f"{self.namespace}-notifier",
-                ["hitl.cli.main", "notifier", "webhook"],
+                ["hitl.cli.main", "notifier", self.channel],
                 self.env(),
                 self.log_dir,
-                ready="notifier webhook ready",
+                ready=f"notifier {self.channel} ready",
             )
         )
 
@@ -147,9 +151,8 @@ class Phase:
                 names,
                 reply_to=[SERVICE],
                 queues=[
-                    names.notifier_queue("fast"),
-                    names.notifier_queue("slow"),
-                    names.notifier_settled_queue("webhook"),
+                    *(names.notifier_queue(r) for r in self.receivers),
+                    names.notifier_settled_queue(self.channel),
                 ],
             )
         finally:

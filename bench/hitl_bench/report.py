@@ -576,12 +576,23 @@ def routing(samples: Sequence[Sample]) -> Table:
     return table
 
 
-def webhooks(samples: Sequence[DeliverySample]) -> Table:
-    """Webhook delivery: hitl's channel against a hand-written httpx sender, same payloads,
-    same receiver process, interleaved; channel/httpx per run, then the median."""
+WEBHOOKS_TITLE = (
+    "Webhook delivery to a local receiver (its own process, 204): notifications/s, median "
+    "over runs, [lowest-highest]; channel/httpx per run, then the median"
+)
+
+
+def webhooks(
+    samples: Sequence[DeliverySample],
+    title: str = WEBHOOKS_TITLE,
+    senders: tuple[str, str] = (CHANNEL, HTTPX),
+) -> Table:
+    """Delivery through hitl's channel against a hand-written sender (webhooks: httpx), the
+    same payloads to the same receiver process, interleaved; channel/baseline per run, then
+    the median. Issue 15's email and Slack tables are this one with their own senders."""
+    ours, theirs = senders
     table = Table(
-        "Webhook delivery to a local receiver (its own process, 204): notifications/s, median "
-        "over runs, [lowest-highest]; channel/httpx per run, then the median",
+        title,
         (
             "in flight",
             "sender",
@@ -593,7 +604,7 @@ def webhooks(samples: Sequence[DeliverySample]) -> Table:
     )
     for c in sorted({d.concurrency for d in samples}):
         at = {(d.sender, d.run): d for d in samples if d.concurrency == c}
-        for sender in (CHANNEL, HTTPX):
+        for sender in senders:
             group = [d for (name, _), d in sorted(at.items()) if name == sender]
             table.rows.append(
                 (
@@ -607,11 +618,11 @@ def webhooks(samples: Sequence[DeliverySample]) -> Table:
                 )
             )
         runs = sorted({run for _, run in at})
-        pairs = [(at[(CHANNEL, r)], at[(HTTPX, r)]) for r in runs if (CHANNEL, r) in at]
+        pairs = [(at[(ours, r)], at[(theirs, r)]) for r in runs if (ours, r) in at]
         table.rows.append(
             (
                 str(c),
-                "channel/httpx",
+                f"{ours}/{theirs}",
                 _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
                 "",
                 _spread([a.sender_cpu_ms / b.sender_cpu_ms for a, b in pairs], "x{:.2f}"),

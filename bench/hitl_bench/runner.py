@@ -2,8 +2,9 @@
 concurrency (hitl and the peer, hitl answered through the gateway, a broker with that routing
 tree, and the baseline tree's broker when one is given, interleaved), one versus two brokers,
 event streams fanned out by the gateway; webhook delivery through the channel against httpx;
-a hanging webhook receiver beside a fast one; Redis bytes per interaction, then growth (with
-the gateway's listings); the tables; the ratio line last."""
+a hanging webhook receiver beside a fast one; email and Slack delivery against hand-written
+senders and the time from a decision elsewhere to each channel's update; Redis bytes per
+interaction, then growth (with the gateway's listings); the tables; the ratio line last."""
 
 import contextlib
 import json
@@ -22,7 +23,10 @@ from redis.asyncio import Redis
 
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.purge import purge_namespace
-from hitl_bench import footprint, isolation, report, route_tree, webhook_delivery
+from hitl_bench import channels_run, footprint, isolation, report, route_tree, webhook_delivery
+from hitl_bench.channel_delivery import ChannelSample
+from hitl_bench.channel_updates import UpdateSample
+from hitl_bench.channels_run import ChannelOptions
 from hitl_bench.footprint import Footprint
 from hitl_bench.gateway_side import GATEWAY, Gateway, GatewayRig, ReadSample, measure_reads
 from hitl_bench.growth import GrowthSample, Seeding, measure_level, seed
@@ -91,6 +95,16 @@ class Options:
     isolation_rate: float = 20.0  # per second, to each receiver
     isolation_runs: int = 2
     isolation_timeout: str = "30s"  # the hanging receiver's timeout
+    # issue 15: email and Slack delivery against hand-written senders, to stand-in processes;
+    # the time from a decision elsewhere to the channel's update (real broker and notifier)
+    email: bool = True
+    slack: bool = True
+    channel_concurrency: tuple[int, ...] = (1, 8, 64)
+    channel_count: int = 1000  # messages per sample
+    channel_runs: int = 3
+    update_count: int = 200  # interactions answered per round
+    update_rate: float = 20.0  # answers a second
+    update_runs: int = 2
     json_path: Path | None = None
     markdown_path: Path | None = None
     log_dir: Path | None = None
@@ -120,6 +134,10 @@ class Options:
             "isolation_count": 30,
             "isolation_rate": 30.0,
             "isolation_runs": 1,
+            "channel_count": 100,
+            "channel_runs": 1,
+            "update_count": 20,
+            "update_runs": 1,
         }
         values.update(overrides)
         return cls(**values)
@@ -144,6 +162,8 @@ class Results:
     routing: list[DecisionCost] = field(default_factory=list)
     deliveries: list[DeliverySample] = field(default_factory=list)
     isolation: list[IsolationSample] = field(default_factory=list)
+    channel_deliveries: list[ChannelSample] = field(default_factory=list)
+    channel_updates: list[UpdateSample] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -151,6 +171,8 @@ class Results:
             "routing": [c.as_dict() for c in self.routing],
             "webhook_deliveries": [d.as_dict() for d in self.deliveries],
             "isolation": [i.as_dict() for i in self.isolation],
+            "channel_deliveries": [d.as_dict() for d in self.channel_deliveries],
+            "channel_updates": [u.as_dict() for u in self.channel_updates],
             "fanouts": [f.as_dict() for f in self.fanouts],
             "reads": [r.as_dict() for r in self.reads],
             "footprints": [f.as_dict() for f in self.footprints],
@@ -328,6 +350,20 @@ async def _isolation(opts: Options, log_dir: Path, results: Results) -> None:
             f"hanging receiver got {i.slow_received} POSTs"
         )
     _say(f"slow-receiver isolation took {time.perf_counter() - began:.0f}s")
+
+
+async def _channels(opts: Options, log_dir: Path, results: Results) -> None:
+    channels = ChannelOptions(
+        tuple(c for c, on in (("email", opts.email), ("slack", opts.slack)) if on),
+        opts.channel_concurrency, opts.channel_count, opts.channel_runs,
+        min(opts.warmup, opts.channel_count), opts.update_count, opts.update_rate,
+        opts.update_runs,
+    )  # fmt: skip
+    deliveries, updates = await channels_run.measure(
+        channels, opts.amqp_url, opts.redis_url, log_dir, _broker_env(opts), _say
+    )
+    results.channel_deliveries += deliveries
+    results.channel_updates += updates
 
 
 async def _fanout(opts: Options, gateway: GatewayRig, results: Results, run: int) -> None:
@@ -519,6 +555,7 @@ def _issue14_tables(results: Results) -> list[report.Table]:
         tables.append(report.webhooks(results.deliveries))
     if results.isolation:
         tables.append(report.isolation(results.isolation))
+    tables += channels_run.tables(results.channel_deliveries, results.channel_updates)
     return tables
 
 
@@ -537,6 +574,8 @@ async def run_bench(opts: Options) -> float:
         await _webhooks(opts, results)
     if opts.isolation:
         await _isolation(opts, log_dir, results)
+    if opts.email or opts.slack:
+        await _channels(opts, log_dir, results)
     if opts.footprint:
         await _footprint(opts, log_dir, results)
     if opts.pending:

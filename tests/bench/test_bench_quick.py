@@ -72,6 +72,15 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
     assert with_slow[:3] == ["with a hanging receiver", "30 (30/s)", "30"], with_slow
     assert with_slow[5].startswith("30 / ") and with_slow[5] != "30 / 0"  # it hung on some
     assert ratio[0] == "with/alone"
+    # issue 15: email and Slack delivery through the channels and by hand, to stand-ins; the
+    # time from a decision elsewhere to each channel's update (a real notifier)
+    for title, baseline in (("Email delivery", "aiosmtplib"), ("Slack delivery", "slack_sdk")):
+        rows = [line.split()[:2] for line in _table(done.stdout, title)[1:]]
+        senders = ("channel", baseline, f"channel/{baseline}")
+        assert rows == [[c, s] for c in ("1", "8", "64") for s in senders], rows
+    updates = _table(done.stdout, "Decided elsewhere -> the channel's update")
+    rows = [re.split(r"\s{2,}", line.strip())[:3] for line in updates[1:]]
+    assert rows == [["email", "20 (20/s)", "20"], ["slack", "20 (20/s)", "20"]], rows
 
 
 def _table(stdout: str, title: str) -> list[str]:

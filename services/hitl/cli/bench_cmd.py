@@ -25,6 +25,7 @@ LISTS = (
     "gateway_concurrency",
     "routing_concurrency",
     "webhook_concurrency",
+    "channel_concurrency",
 )
 
 
@@ -49,6 +50,9 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
     "one. Issue 14's figures: the routing decision on a generated 1,000-route tree, brokers "
     "with that tree against the plain one, webhook delivery through hitl's channel against "
     "httpx, and a fast webhook receiver's latency beside one that hangs (a real notifier). "
+    "Issue 15's: email and Slack delivery through hitl's channels against aiosmtplib and "
+    "slack_sdk, to aiosmtpd and a Slack Web API stand-in, and the time from a decision "
+    "elsewhere to each channel's update (a real notifier). "
     "Tables go to stdout, progress to stderr; the last line is "
     "ratio_vs_handwritten=<x.xx>. See docs/benchmarks.md.",
     epilog=examples(
@@ -132,6 +136,14 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
 @_n("--isolation-count", "Requests to the fast receiver per phase (default 600).")
 @_n("--isolation-rate", "Requests/s to each receiver (default 20).", "N", float)
 @_n("--isolation-runs", "Runs of both phases (default 2; quick 1).")
+@click.option("--no-email", is_flag=True, help="Skip the email channel (delivery, updates).")
+@click.option("--no-slack", is_flag=True, help="Skip the Slack channel (delivery, updates).")
+@_n("--channel-concurrency", "Email/Slack messages in flight (default 1,8,64).", "N,N", str)
+@_n("--channel-count", "Email/Slack messages per sample (default 1000; quick 100).")
+@_n("--channel-runs", "(default 3; quick 1)")
+@_n("--update-count", "Interactions decided elsewhere per channel and run (default 200).")
+@_n("--update-rate", "Decisions/s while the updates are timed (default 20).", "N", float)
+@_n("--update-runs", "(default 2; quick 1)")
 @_path("--json", "Write every figure as JSON.", "PATH")
 @_path("--markdown", "Write the tables as Markdown.", "PATH")
 @_path("--log-dir", "Where process logs go.", "DIR")
@@ -167,6 +179,8 @@ def bench(**given: Any) -> None:
         "routing": not given.pop("no_routing"),
         "webhooks": not given.pop("no_webhooks"),
         "isolation": not given.pop("no_isolation"),
+        "email": not given.pop("no_email"),
+        "slack": not given.pop("no_slack"),
     }
     quick, no_growth, pending = given.pop("quick"), given.pop("no_growth"), given.pop("pending")
     given.pop("baseline_tree")
