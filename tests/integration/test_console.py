@@ -2,8 +2,10 @@
 (tmux), beside a real ``hitl broker`` process, on the real RabbitMQ and Redis: a request shows
 up with the panels of ``hitl respond``, the operator answers it in place (an approval; a form
 whose refused field is asked again with the broker's message) and the producer gets the
-outcome; one decided elsewhere is marked settled and the half-typed answer for it is dropped,
-never sent; Ctrl-C ends it with 130, SIGTERM with 0."""
+outcome, straight on the servers or through the gateway as the key's identity; one decided
+elsewhere is marked settled and the half-typed answer for it is dropped, never sent; a
+restarted console shows what still waits; Ctrl-C drops an answer, then ends it with 130;
+SIGTERM ends it with 0."""
 
 import asyncio
 import os
@@ -21,24 +23,32 @@ import pytest
 from redis.asyncio import Redis
 
 from hitl.adapters.amqp.teardown import delete_queues_and_exchanges
+from hitl.gateway.service import GatewayService
 from hitl.runtime.stores import redis_store
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
 from hitl_contract import InteractionRequest
 from hitl_contract.wire import Names
 from tests.helpers import eventually
+from tests.integration.cli.conftest import mint_key
+from tests.integration.gateway.conftest import gateway_settings
 from tests.servers import AMQP_URL
 from tests.tmux import Tmux
 
 pytestmark = pytest.mark.slow
 HITL = (sys.executable, "-m", "hitl.cli.main")
-RECEIVER = "ops-console"
+RECEIVER, THROUGH_GATEWAY = "ops-console", "gw-console"
 ROUTING = f"""\
 receivers:
   - name: {RECEIVER}
     type: terminal
+  - name: {THROUGH_GATEWAY}
+    type: terminal
 route:
   receivers: [{RECEIVER}]
+  routes:
+    - matchers: [team=gw]
+      receivers: [{THROUGH_GATEWAY}]
 """
 
 
@@ -90,7 +100,7 @@ async def console(
     )  # fmt: skip
     term = Tmux(env)
     try:
-        term.start([*HITL, "console"])
+        term.start([*HITL, "console", "--receiver", RECEIVER])
         await term.wait_for("0 waiting")
         yield Console(term, client, settings, redis)
     finally:
@@ -98,8 +108,9 @@ async def console(
         broker.terminate()
         await broker.wait()
         connection = await aio_pika.connect(AMQP_URL)
-        queue = Names(settings.namespace).notifier_queue(RECEIVER)
-        await delete_queues_and_exchanges(connection, [queue], [])
+        names = Names(settings.namespace)
+        queues = [names.notifier_queue(r) for r in (RECEIVER, THROUGH_GATEWAY)]
+        await delete_queues_and_exchanges(connection, queues, [])
         await connection.close()
 
 
@@ -209,7 +220,7 @@ async def test_a_console_started_again_shows_what_still_waits(console: Console) 
 
     again = Tmux(console.term.env)
     try:
-        again.start([*HITL, "console"])
+        again.start([*HITL, "console", "--receiver", RECEIVER])
         at = await again.wait_for(r"#1 waiting for \S+: approval for ops-console")
         await again.wait_for("Rotate the database password", after=at)
         await again.wait_for("1 waiting", after=at)
@@ -219,9 +230,66 @@ async def test_a_console_started_again_shows_what_still_waits(console: Console) 
     assert state is not None and state.is_pending  # shown twice, answered by nobody
 
 
-async def test_ctrl_c_ends_the_console_with_130(console: Console) -> None:
+async def test_through_the_gateway_the_operator_answers_as_the_keys_identity(
+    console: Console,
+) -> None:
+    gateway = GatewayService(gateway_settings(console.settings.namespace))
+    await gateway.start()
+    term = Tmux(
+        console.term.env
+        | {
+            "HITL_GATEWAY_URL": f"http://127.0.0.1:{gateway.port}",
+            "HITL_GATEWAY_KEY": await mint_key(
+                console.settings, console.redis, "dana@example.com", "read", "respond"
+            ),
+        }
+    )
+    try:
+        term.start([*HITL, "console", "--receiver", THROUGH_GATEWAY])
+        await term.wait_for("0 waiting")
+        request = await console.ask(labels={"team": "gw"})
+        at = await term.wait_for("#1 new: approval for gw-console")
+        term.keys("1", "Enter")
+        at = await term.wait_for("Your decision:", after=at)
+        term.keys("Down", "Enter")  # reject
+        at = await term.wait_for("Reason", after=at)
+        term.keys("Enter")
+        await term.wait_for(
+            r"#1 accepted: resolved \(reject\) by person dana@example.com via http", after=at
+        )
+    finally:
+        term.close()
+        await gateway.stop()
+    outcome = await console.client.wait(request.id, timeout=15)
+    assert outcome.decided_by.identity is not None
+    assert outcome.decided_by.identity.id == "dana@example.com"
+
+
+async def test_a_receiver_not_in_the_routing_file_is_refused(console: Console) -> None:
+    term = Tmux(console.term.env)
+    try:
+        term.start([*HITL, "console", "--receiver", "nobody"])
+        await term.wait_for(
+            "the routing file has no terminal receiver named nobody; its terminal receivers: "
+            "gw-console, ops-console"
+        )
+        await term.wait_for(r"\[exited 1\]")
+    finally:
+        term.close()
+
+
+async def test_ctrl_c_drops_the_answer_then_ends_the_console_with_130(console: Console) -> None:
+    request = await console.ask()
+    at = await console.term.wait_for("#1 new: approval")
+    console.term.keys("1", "Enter")
+    at = await console.term.wait_for("Your decision:", after=at)
+    console.term.keys("C-c")
+    at = await console.term.wait_for("#1: nothing sent; it still waits", after=at)
+    await console.term.wait_for("console>", after=at)
     console.term.keys("C-c")
     await console.term.wait_for(r"\[exited 130\]")
+    state = await redis_store(console.redis, console.settings).load(request.id)
+    assert state is not None and state.is_pending
 
 
 async def test_sigterm_stops_the_console_and_the_notifier(console: Console) -> None:

@@ -14,6 +14,7 @@ import pytest
 from hitl.cli.console.asking import Interruptible
 from hitl.cli.console.board import Arrival, Board
 from hitl.cli.console.screen import ConsoleScreen
+from hitl.cli.main import main
 from hitl.core.routing.config import TerminalReceiver, WebhookReceiver
 from hitl.errors import Retryable
 from hitl.gateway.models import AnswerResult
@@ -219,3 +220,8 @@ async def test_decided_before_sending_nothing_is_sent(capsys: pytest.CaptureFixt
     said = capsys.readouterr().out
     assert "#1 was decided meanwhile, nothing sent: already resolved: resolved (approve)" in said
     assert backend.sent == []
+
+
+def test_the_console_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["console"]) == 2  # pytest's stdin is no terminal
+    assert "hitl console is for a terminal" in capsys.readouterr().err
