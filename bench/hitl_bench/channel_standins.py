@@ -23,14 +23,13 @@ interaction id). It exits when stdin closes.
 import argparse
 import asyncio
 import re
-import sys
 import time
 from typing import Any, cast
 
 import orjson
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from hitl_bench.driven import DrivenProcess
+from hitl_bench.driven import DrivenProcess, run, serve_commands
 
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CHANNEL_ID = "C0BENCH001"
@@ -158,16 +157,7 @@ async def _serve(args: argparse.Namespace) -> None:
         server = await loop.create_server(
             lambda: SlackApi(arrivals, messages), args.host, 0, backlog=1024
         )
-    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
-    commands = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
-    while line := await commands.readline():
-        if line.strip() == b"mark":
-            arrivals.mark()
-        elif line.strip() == b"report":
-            sys.stdout.write(orjson.dumps(arrivals.report()).decode() + "\n")
-            sys.stdout.flush()
-    server.close()
+    await serve_commands(server, arrivals)
 
 
 def main() -> None:
@@ -177,12 +167,7 @@ def main() -> None:
     parser.add_argument("kind", choices=("smtp", "slack"))
     parser.add_argument("--host", default="127.0.0.1")
     args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(_serve(args))
-    else:
-        uvloop.run(_serve(args))
+    run(lambda: _serve(args))
 
 
 class StandIn(DrivenProcess):

@@ -1,11 +1,13 @@
-"""A helper process of the bench's own (an event stream reader, a webhook receiver), driven
-over its stdin and stdout one line at a time: commands go in, a line or a JSON report comes
-back, and closing its stdin asks it to stop."""
+"""A helper process of the bench's own (an event stream reader, a webhook receiver, the
+channels' stand-ins), driven over its stdin and stdout one line at a time: commands go in, a
+line or a JSON report comes back, and closing its stdin asks it to stop. ``DrivenProcess``
+is the bench's side; ``serve_commands`` and ``run`` the helper's."""
 
 import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
@@ -55,3 +57,36 @@ class DrivenProcess:
                 with contextlib.suppress(ProcessLookupError):
                     self.process.kill()
                 await self.process.wait()
+
+
+async def serve_commands(server: asyncio.Server, counts: Any) -> None:
+    """The helper's side, once ``server`` listens: says ``listening <port>``, obeys the
+    commands until stdin closes (``obey``), and closes the server."""
+    print(f"listening {server.sockets[0].getsockname()[1]}", flush=True)
+    await obey(counts)
+    server.close()
+
+
+async def obey(counts: Any) -> None:
+    """``mark`` (``counts.mark()``) and ``report`` (``counts.report()``, one JSON line), one
+    command a line on stdin, until it closes."""
+    loop = asyncio.get_running_loop()
+    commands = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
+    while line := await commands.readline():
+        command = line.strip()
+        if command == b"mark":
+            counts.mark()
+        elif command == b"report":
+            sys.stdout.write(orjson.dumps(counts.report()).decode() + "\n")
+            sys.stdout.flush()
+
+
+def run(main: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    """``main()`` on uvloop where it is installed."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main())
+    else:
+        uvloop.run(main())

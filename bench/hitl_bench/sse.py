@@ -14,7 +14,6 @@ gateway's event queue, the gateway's fan-out and the stream's HTTP write.
 import argparse
 import asyncio
 import math
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -23,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from hitl_bench.driven import DrivenProcess
+from hitl_bench.driven import DrivenProcess, obey
 from hitl_bench.http import HttpClient, open_stream
 from hitl_bench.procs import cpu_seconds
 from hitl_bench.scenario import Rig, Sample, drive
@@ -116,15 +115,7 @@ async def _serve(args: argparse.Namespace) -> None:
     tasks = [asyncio.create_task(reader.read(i)) for i in range(args.streams)]
     await _wait_open(reader, tasks)
     print(f"open {args.streams}", flush=True)
-    loop = asyncio.get_running_loop()
-    commands = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
-    while line := await commands.readline():
-        command = line.strip()
-        if command == b"mark":
-            reader.mark()
-        elif command == b"report":
-            print(orjson.dumps(reader.report()).decode(), flush=True)
+    await obey(reader)
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)

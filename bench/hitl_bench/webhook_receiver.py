@@ -14,13 +14,10 @@ It exits when stdin closes.
 
 import argparse
 import asyncio
-import sys
 import time
 from typing import Any, cast
 
-import orjson
-
-from hitl_bench.driven import DrivenProcess
+from hitl_bench.driven import DrivenProcess, run, serve_commands
 
 _ANSWER = b"HTTP/1.1 204 No Content\r\n\r\n"
 
@@ -95,18 +92,7 @@ async def _serve(args: argparse.Namespace) -> None:
     server = await loop.create_server(
         lambda: Http(counts, args.hang), args.host, args.port, backlog=1024
     )
-    port = server.sockets[0].getsockname()[1]
-    print(f"listening {port}", flush=True)
-    commands = asyncio.StreamReader()
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(commands), sys.stdin)
-    while line := await commands.readline():
-        command = line.strip()
-        if command == b"mark":
-            counts.mark()
-        elif command == b"report":
-            sys.stdout.write(orjson.dumps(counts.report()).decode() + "\n")
-            sys.stdout.flush()
-    server.close()
+    await serve_commands(server, counts)
 
 
 def main() -> None:
@@ -118,12 +104,7 @@ def main() -> None:
     parser.add_argument("--hang", action="store_true", help="never answer")
     parser.add_argument("--record", action="store_true", help="report each arrival's time")
     args = parser.parse_args()
-    try:
-        import uvloop
-    except ImportError:
-        asyncio.run(_serve(args))
-    else:
-        uvloop.run(_serve(args))
+    run(lambda: _serve(args))
 
 
 class ReceiverProcess(DrivenProcess):
