@@ -101,7 +101,10 @@ async def console(
     term = Tmux(env)
     try:
         term.start([*HITL, "console", "--receiver", RECEIVER])
-        await term.wait_for("0 waiting")
+        await term.wait_for(
+            r"serving ops-console; answers go to RabbitMQ and Redis \(namespace test-\w+\)\. "
+            "0 waiting"
+        )
         yield Console(term, client, settings, redis)
     finally:
         term.close()
@@ -246,7 +249,9 @@ async def test_through_the_gateway_the_operator_answers_as_the_keys_identity(
     )
     try:
         term.start([*HITL, "console", "--receiver", THROUGH_GATEWAY])
-        await term.wait_for("0 waiting")
+        await term.wait_for(
+            r"serving gw-console; answers go to the gateway at http://127\.0\.0\.1:\d+\. 0 waiting"
+        )
         request = await console.ask(labels={"team": "gw"})
         at = await term.wait_for("#1 new: approval for gw-console")
         term.keys("1", "Enter")

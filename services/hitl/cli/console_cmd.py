@@ -61,7 +61,9 @@ def console(
 
     if not interactive_available():
         raise Usage("hitl console is for a terminal: run it with stdin and stdout on one")
-    settings = load_settings(metrics_port=metrics_port)
+    # Tried once, as every command a person types: a server that does not answer is said at
+    # once (exit 7), not retried behind a blank screen.
+    settings = load_settings(metrics_port=metrics_port, startup_attempts=1)
 
     async def go() -> int:
         async with backend(ctx, who, timeout, channel="terminal") as b:

@@ -52,7 +52,7 @@ async def serve(settings: Settings, backend: Backend, receivers: Collection[str]
                     "the console to serve (docs/channels.md, Terminal console)"
                 )
             await recall(screen, backend, service.receivers)
-            key = await screen.run(stopping)
+            key = await screen.run(stopping, service.receivers)
         finally:
             screen.close()
             await service.stop()

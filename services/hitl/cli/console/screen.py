@@ -10,7 +10,7 @@ notifier framework delivers and the outcomes it updates on.
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from enum import Enum
 from typing import TypeVar
@@ -97,8 +97,11 @@ class ConsoleScreen:
             ago = duration((datetime.now(UTC) - since).total_seconds())
             self._draw(item, f"waiting for {ago}")
 
-    async def run(self, stopping: asyncio.Event) -> Key:
-        _say(f"{len(self.board.waiting())} waiting. {HELP}")
+    async def run(self, stopping: asyncio.Event, receivers: Collection[str]) -> Key:
+        _say(
+            f"serving {', '.join(sorted(receivers))}; answers go to {self._backend.where}. "
+            f"{len(self.board.waiting())} waiting. {HELP}"
+        )
         while True:
             line = await self._read_line(stopping)
             if isinstance(line, Key):
