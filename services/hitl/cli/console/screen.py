@@ -197,11 +197,14 @@ class ConsoleScreen:
         return None if detail is None else detail.outcome
 
     def _draw(self, item: Item, what: str) -> None:
-        out.rule(f"#{item.number} {what}: {item.request.kind} for {item.receiver}", align="left")
-        panels.show(item.request)
         note = item.notification
         due = f"; times out {note.deadline.isoformat(timespec='seconds')}" if note.deadline else ""
-        _say(f"answer: type {item.number} (id {item.id}){due}")
+        with out:  # written at once: the prompt is never drawn in the middle of a request
+            out.rule(
+                f"#{item.number} {what}: {item.request.kind} for {item.receiver}", align="left"
+            )
+            panels.show(item.request)
+            _say(f"answer: type {item.number} (id {item.id}){due}")
 
     def _list(self) -> None:
         waiting = self.board.waiting()
