@@ -67,6 +67,9 @@ CHART_OWNED_SETTINGS = (
     "gateway_host",
     "gateway_port",
 )
+# Settings that are secrets: they come from a Secret by services.<name>.secretEnv, never
+# from values.settings (rendered into a ConfigMap), so the schema refuses them there too.
+SECRET_SETTINGS = ("link_secret",)
 
 
 # --- helm -------------------------------------------------------------------------------------
@@ -768,6 +771,28 @@ BAD_VALUES = {
         "services.notifier.args",
     ),
     "gateway-port-in-settings": ({"settings": {"gateway_port": 9000}}, "gateway_port"),
+    "link-secret-in-settings": ({"settings": {"link_secret": "x" * 40}}, "link_secret"),
+    "email-notifier-without-public-url": (
+        {
+            "routing": {"route": {"receivers": ["a"]}},
+            "services": {
+                "notifier-email": {
+                    "enabled": True,
+                    "secretEnv": [{"name": "HITL_LINK_SECRET", "key": "link-secret"}],
+                }
+            },
+        },
+        "services.notifier-email runs hitl notifier email: its answer links go to the gateway",
+    ),
+    "email-notifier-without-link-secret": (
+        {
+            "routing": {"route": {"receivers": ["a"]}},
+            "settings": {"gateway_public_url": "https://hitl.example.com"},
+            "services": {"notifier-email": {"enabled": True}},
+        },
+        "services.notifier-email runs hitl notifier email: it signs answer links with "
+        "HITL_LINK_SECRET",
+    ),
     "notifier-without-routing": (
         {"services": {"notifier-webhook": {"enabled": True}}},
         "services.notifier-webhook runs hitl notifier: it delivers to the receivers of a routing",
@@ -809,6 +834,8 @@ TEMPLATE_CHECKS = {
     "service-without-command",
     "gateway-without-http-port",
     "notifier-without-routing",
+    "email-notifier-without-public-url",
+    "email-notifier-without-link-secret",
     "routing-twice",
     "ingress-to-a-service-without-http",
     "ingress-to-a-disabled-service",
@@ -879,7 +906,7 @@ def settings_definitions() -> dict[str, Any]:
     properties = {
         name: _without(sub, ("title", "default"))
         for name, sub in schema["properties"].items()
-        if name not in CHART_OWNED_SETTINGS
+        if name not in CHART_OWNED_SETTINGS + SECRET_SETTINGS
     }
     return {
         "settings": {
@@ -906,7 +933,8 @@ def test_schema_settings_follow_hitl_settings() -> None:
 
 def test_every_setting_in_values_is_a_setting() -> None:
     values = yaml.safe_load((CHART / "values.yaml").read_text())
-    assert set(values["settings"]) <= set(Settings.model_fields) - set(CHART_OWNED_SETTINGS)
+    refused = set(CHART_OWNED_SETTINGS + SECRET_SETTINGS)
+    assert set(values["settings"]) <= set(Settings.model_fields) - refused
 
 
 def write_settings_schema() -> None:
@@ -926,7 +954,7 @@ def test_the_routing_file_reaches_every_service_and_loads(helm: Helm) -> None:
         d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"].endswith("-files")
     )
     config = parse_routing(files["data"]["routing.yaml"], "routing.yaml")
-    assert [t.passed for t in run_tests(config)] == [True]
+    assert [t.passed for t in run_tests(config)] == [True, True]
     settings = {  # each service's settings ConfigMap (not the files, nor the dashboard's)
         d["metadata"]["name"]: d["data"]
         for d in docs
@@ -935,11 +963,48 @@ def test_the_routing_file_reaches_every_service_and_loads(helm: Helm) -> None:
     assert settings and all(
         data["HITL_ROUTING_FILE"] == "/etc/hitl/routing.yaml" for data in settings.values()
     )
-    [notifier_name] = [n for k, n in by_kind(docs) if k == "Deployment" and "notifier" in n]
-    notifier = pod_spec(docs, notifier_name)["containers"][0]
-    assert notifier["args"] == ["notifier", "webhook"]
-    assert {"name": "files", "mountPath": "/etc/hitl", "readOnly": True} in notifier["volumeMounts"]
+    notifiers = [n for k, n in by_kind(docs) if k == "Deployment" and "notifier" in n]
+    assert len(notifiers) == 3
+    for name in notifiers:
+        notifier = pod_spec(docs, name)["containers"][0]
+        assert notifier["args"] == ["notifier", name.rsplit("-", 1)[1]]
+        mount = {"name": "files", "mountPath": "/etc/hitl", "readOnly": True}
+        assert mount in notifier["volumeMounts"]
     plain = helm.render(CI_VALUES["default"])
     assert not any(
         "HITL_ROUTING_FILE" in d.get("data", {}) for d in plain if d["kind"] == "ConfigMap"
     )
+
+
+def test_the_email_and_slack_notifiers_get_their_secrets_by_reference(helm: Helm) -> None:
+    """Each channel's secrets reach the notifier and the gateway from Secrets (secretKeyRef),
+    never a ConfigMap; the link secret is the same key in the email notifier and the gateway;
+    one notifier does not get the other's secrets."""
+    docs = helm.render(CI_VALUES["full"])
+    objects = by_kind(docs)
+
+    def secret_env(name: str) -> dict[str, dict[str, Any]]:
+        env = pod_spec(docs, name)["containers"][0]["env"]
+        return {e["name"]: e["valueFrom"]["secretKeyRef"] for e in env if "valueFrom" in e}
+
+    email, slack = secret_env("hitl-prod-notifier-email"), secret_env("hitl-prod-notifier-slack")
+    gateway = secret_env("hitl-prod-gateway")
+    assert email["HITL_LINK_SECRET"] == gateway["HITL_LINK_SECRET"]
+    assert email["HITL_LINK_SECRET"] == {"name": "hitl-prod", "key": "link-secret"}
+    assert email["HITL_SMTP_PASSWORD"] == {"name": "hitl-prod", "key": "smtp-password"}
+    assert slack["HITL_SLACK_BOT_TOKEN"] == gateway["HITL_SLACK_BOT_TOKEN"]
+    assert slack["HITL_SLACK_SIGNING_SECRET"]["name"] == "slack-app"
+    assert not {"HITL_SLACK_BOT_TOKEN", "HITL_SLACK_SIGNING_SECRET"} & set(email)
+    assert not {"HITL_SMTP_PASSWORD", "HITL_LINK_SECRET"} & set(slack)
+    for name in ("notifier-email", "notifier-slack", "gateway"):
+        settings = objects["ConfigMap", f"hitl-prod-{name}"]["data"]
+        assert settings["HITL_GATEWAY_PUBLIC_URL"] == "https://hitl.example.com"
+        assert not any("SECRET" in k or "PASSWORD" in k or "TOKEN" in k for k in settings), name
+    # The routing file names the secrets by the variables the chart sets from Secrets.
+    files = objects["ConfigMap", "hitl-prod-files"]["data"]
+    receivers = {r["name"]: r for r in yaml.safe_load(files["routing.yaml"])["receivers"]}
+    assert receivers["finance-email"]["smtp"]["password"] == {"env": "HITL_SMTP_PASSWORD"}
+    assert receivers["payments-slack"]["token"] == {"env": "HITL_SLACK_BOT_TOKEN"}
+    # Off by default: nothing of them without values that turn them on.
+    plain = by_kind(helm.render(CI_VALUES["default"]))
+    assert not any("notifier" in name for _, name in plain)
