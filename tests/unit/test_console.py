@@ -78,6 +78,18 @@ def test_a_settled_request_leaves_the_list_once_and_is_not_shown_again() -> None
     )
 
 
+def test_only_the_latest_settled_requests_are_remembered() -> None:
+    board = Board(keep_settled=2)
+    notes = [note() for _ in range(4)]
+    for shown in notes:
+        board.arrive("ops", shown)
+    for shown in notes[:3]:
+        board.settle(decided(shown.interaction_id))
+    assert [i.number for i in board.items.values()] == [2, 3, 4]  # #1 forgotten, #4 waits
+    assert board.find("1") == "no request #1 here; waiting: #4"
+    assert board.arrive("ops", note())[1].number == 5  # numbers are never given twice
+
+
 def test_a_request_is_found_by_number_or_the_start_of_its_id() -> None:
     board = Board()
     a = note(iid=UUID("aaaa1111-0000-4000-8000-000000000001"))

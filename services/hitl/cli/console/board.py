@@ -38,12 +38,18 @@ class Item:
 
 @dataclass
 class Board:
+    """``keep_settled``: how many settled requests it remembers (to say how they were settled
+    when asked for); older ones are forgotten, so a console that runs for weeks stays small."""
+
+    keep_settled: int = 500
     items: dict[UUID, Item] = field(default_factory=dict)
+    _numbered: int = field(default=0, init=False)
 
     def arrive(self, receiver: str, notification: Notification) -> tuple[Arrival, Item]:
         item = self.items.get(notification.interaction_id)
         if item is None:
-            item = Item(len(self.items) + 1, receiver, notification)
+            self._numbered += 1
+            item = Item(self._numbered, receiver, notification)
             self.items[item.id] = item
             return Arrival.NEW, item
         if not item.waiting:
@@ -59,6 +65,9 @@ class Board:
         if item is None or not item.waiting:
             return None
         item.outcome = outcome
+        settled = [i for i in self.items.values() if not i.waiting]
+        for old in settled[: max(0, len(settled) - self.keep_settled)]:
+            del self.items[old.id]
         return item
 
     def waiting(self) -> list[Item]:
