@@ -5,7 +5,7 @@ whose refused field is asked again with the broker's message) and the producer g
 outcome, straight on the servers or through the gateway as the key's identity; one decided
 elsewhere is marked settled and the half-typed answer for it is dropped, never sent; a
 restarted console shows what still waits; Ctrl-C drops an answer, then ends it with 130;
-SIGTERM ends it with 0."""
+SIGTERM drops an answer being typed and ends it with 0."""
 
 import asyncio
 import os
@@ -297,9 +297,18 @@ async def test_ctrl_c_drops_the_answer_then_ends_the_console_with_130(console: C
     assert state is not None and state.is_pending
 
 
-async def test_sigterm_stops_the_console_and_the_notifier(console: Console) -> None:
+async def test_sigterm_drops_the_answer_being_typed_and_stops_with_0(console: Console) -> None:
+    request = await console.ask()
+    at = await console.term.wait_for("answer: type 1")
+    console.term.keys("1", "Enter")
+    at = await console.term.wait_for("Your decision:", after=at)
     os.kill(console.term.command_pid(), signal.SIGTERM)
-    await console.term.wait_for(r"\[exited 0\]")
+    at = await console.term.wait_for(
+        r"#1: your answer was abandoned, nothing sent \(the console is stopping\)", after=at
+    )
+    await console.term.wait_for(r"\[exited 0\]", after=at)
+    state = await redis_store(console.redis, console.settings).load(request.id)
+    assert state is not None and state.is_pending
 
 
 async def _has(console: Console, iid: UUID, event: tuple[str, str]) -> bool:
