@@ -51,8 +51,9 @@ class Workspace:
                 self.seq += 1
                 channel = _channel_id(str(args.get("channel", "")))
                 ts = f"{int(time.time())}.{self.seq:06d}"
-                message = {"channel": channel, "ts": ts, "text": args.get("text", ""),
-                           "blocks": args.get("blocks", []), "edited": False}  # fmt: skip
+                message = {"channel": channel, "name": args.get("channel"), "ts": ts,
+                           "text": args.get("text", ""), "blocks": args.get("blocks", []),
+                           "edited": False}  # fmt: skip
                 self.messages.append(message)
                 _say(f"posted {ts} in {args.get('channel')}: {message['text']}"
                      + "".join(f" [{b}]" for b in buttons(message)))  # fmt: skip
@@ -124,6 +125,7 @@ code { background: #f4f4f4; border: 1px solid #ddd; border-radius: 3px; padding:
 .btn.primary { background: #007a5a; border-color: #007a5a; color: #fff; }
 .btn.danger { background: #fff; border-color: #e01e5a; color: #e01e5a; }
 .context { color: #616061; font-size: 12px; margin-top: 4px; }
+.ok { color: #fff; background: #2eb67d; border-radius: 3px; padding: 0 3px; font-weight: 700; }
 """
 
 
@@ -140,7 +142,7 @@ def mrkdwn(text: str) -> str:
         part = re.sub(r"`([^`]+)`", r"<code>\1</code>", part)
         part = re.sub(r"(?<![\w*])\*([^*\n]+)\*(?![\w*])", r"<b>\1</b>", part)
         part = re.sub(r"(?<![\w_])_([^_\n]+)_(?![\w_])", r"<i>\1</i>", part)
-        part = part.replace(":white_check_mark:", "\u2705")
+        part = part.replace(":white_check_mark:", '<span class="ok">\u2713</span>')
         out.append(part.strip("\n").replace("\n", "<br>"))
     return "".join(out)
 
@@ -161,7 +163,10 @@ def _block(block: dict[str, Any]) -> str:
     return ""
 
 
-def page(snapshot: dict[str, Any], channel: str = "ops") -> str:
+def page(snapshot: dict[str, Any]) -> str:
+    """The messages as a channel shows them, oldest first, named as the first one was."""
+    names = [m["name"] for m in snapshot["messages"] if m.get("name")]
+    channel = str(names[0] if names else "#general").lstrip("#")
     rows = []
     for m in snapshot["messages"]:
         at = time.strftime("%H:%M", time.localtime(float(m["ts"])))
