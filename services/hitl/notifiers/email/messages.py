@@ -10,12 +10,24 @@ the mail it follows without remembering it.
 
 import hashlib
 from datetime import datetime
+from email.headerregistry import BaseHeader, HeaderRegistry, MessageIDHeader
 from email.message import EmailMessage
+from email.policy import default
 from email.utils import format_datetime, formataddr
+from typing import cast
 
 from hitl.notifiers.email.render import Rendered
 
 SENDER_NAME = "hitl"
+# In-Reply-To and References hold one message id here, and are read as one: the default policy
+# takes them as unstructured text, and folds an id longer than a line (ours are) into RFC 2047
+# encoded words, which mail clients do not match against the first mail's Message-ID (the
+# thread breaks). As msg-ids they are written whole: a longer line, which RFC 5322 allows.
+_HEADERS = HeaderRegistry()
+_MSG_ID = cast(type[BaseHeader], MessageIDHeader)  # a mixin the registry joins to BaseHeader
+_HEADERS.map_to_type("in-reply-to", _MSG_ID)
+_HEADERS.map_to_type("references", _MSG_ID)
+POLICY = default.clone(header_factory=_HEADERS)
 
 
 def message_id(reference: str, address: str, domain: str) -> str:
@@ -38,7 +50,7 @@ def compose(
 ) -> EmailMessage:
     """The mail to ``to``; ``follows``: the reference of the mail this one follows up."""
     domain = sender.rpartition("@")[2]
-    mail = EmailMessage()
+    mail = EmailMessage(policy=POLICY)
     mail["From"] = formataddr((SENDER_NAME, sender))
     mail["To"] = to
     mail["Subject"] = rendered.subject
