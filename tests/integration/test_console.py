@@ -4,7 +4,8 @@ up with the panels of ``hitl respond``, the operator answers it in place (an app
 whose refused field is asked again with the broker's message) and the producer gets the
 outcome, straight on the servers or through the gateway as the key's identity; one decided
 elsewhere is marked settled and the half-typed answer for it is dropped, never sent; a
-restarted console shows what still waits; Ctrl-C drops an answer, then ends it with 130;
+restarted console shows what still waits; a request arriving while the operator answers another
+waits its turn, a reminder is one line; Ctrl-C drops an answer, then ends it with 130;
 SIGTERM drops an answer being typed and ends it with 0."""
 
 import asyncio
@@ -49,6 +50,10 @@ route:
   routes:
     - matchers: [team=gw]
       receivers: [{THROUGH_GATEWAY}]
+    - matchers: [team=remind]
+      receivers: [{RECEIVER}]
+      reminder_every: 1s
+      max_reminders: 1
 """
 
 
@@ -177,14 +182,40 @@ async def test_a_refused_form_field_is_asked_again_with_the_brokers_message(
     assert outcome.data == {"answers": {"service": "payments", "replicas": 3}}
 
 
+async def test_what_arrives_while_answering_waits_its_turn_and_reminders_are_one_line(
+    console: Console,
+) -> None:
+    first = await console.ask(prompt="Restart the api?", labels={"team": "remind"})
+    at = await console.term.wait_for("answer: type 1")
+    await console.term.wait_for(r"#1 reminder: still waits \(approval on invoice-7", after=at)
+    console.term.keys("1", "Enter")
+    answering = await console.term.wait_for("answering #1", after=at)
+    at = await console.term.wait_for("Your decision:", after=answering)
+    await console.ask(prompt="Rotate the keys?")
+    await console.term.wait_for(  # written above the question
+        r"#2 new approval on invoice-7: Rotate the keys\? \(shown once you are done\)",
+        after=answering,
+    )
+    console.term.keys("Enter")  # approve #1
+    at = await console.term.wait_for("Reason", after=at)
+    console.term.keys("Enter")
+    at = await console.term.wait_for(r"#1 accepted: resolved \(approve\)", after=at)
+    at = await console.term.wait_for("#2 new: approval for ops-console", after=at)
+    await console.term.wait_for("answer: type 2", after=at)
+    assert (await console.client.wait(first.id, timeout=15)).action == "approve"
+    assert console.term.screen().count("#1 new:") == 1  # the reminder was not a new request
+
+
 async def test_decided_elsewhere_the_half_typed_answer_is_dropped(
     console: Console, tmp_path: Path
 ) -> None:
     waiting = await console.ask(prompt="Restart the api?")
     typing = await console.ask(prompt="Deploy v2.4 to production?")
-    at = await console.term.wait_for("#2 new: approval")
+    at = await console.term.wait_for("answer: type 2")
     console.term.keys("2", "Enter")
-    at = await console.term.wait_for("Your decision:", after=at)
+    # What arrives during a question is written above it: looked for from here on.
+    answering = await console.term.wait_for("answering #2", after=at)
+    at = await console.term.wait_for("Your decision:", after=answering)
     console.term.keys("Enter")  # approve...
     at = await console.term.wait_for("Reason", after=at)
     console.term.type("looks fine to m")  # ...and never finished
@@ -198,11 +229,12 @@ async def test_decided_elsewhere_the_half_typed_answer_is_dropped(
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
 
-    await console.term.wait_for(r"#2 settled: rejected by bob via cli at", after=at)
-    await console.term.wait_for(
-        r"#2: your answer was abandoned, nothing sent \(decided elsewhere\)", after=at
+    await console.term.wait_for(r"#2 settled: rejected by bob via cli at", after=answering)
+    at = await console.term.wait_for(
+        r"#2: your answer was abandoned, nothing sent \(decided elsewhere\)", after=answering
     )
-    await console.term.wait_for(r"#1 settled: rejected by bob via cli", after=at)
+    await console.term.wait_for(r"#1 settled: rejected by bob via cli", after=answering)
+    await console.term.wait_for("console>", after=at)
     console.term.keys("l", "Enter")  # the list: nothing waits any more
     await console.term.wait_for("nothing waits", after=at)
     console.term.keys("2", "Enter")
