@@ -5,6 +5,7 @@ tests never touch a person's sessions or each other's, and ``close`` ends only t
 import asyncio
 import re
 import shlex
+import shutil
 import subprocess
 import uuid
 from collections.abc import Mapping, Sequence
@@ -15,6 +16,10 @@ COLUMNS, ROWS = 120, 50
 
 class Tmux:
     def __init__(self, env: Mapping[str, str]) -> None:
+        if shutil.which("tmux") is None:
+            raise RuntimeError(
+                "these tests run a terminal in tmux: install it (apt-get install tmux)"
+            )
         self.socket = f"hitl-test-{uuid.uuid4().hex[:10]}"
         self.env = dict(env) | {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
 
