@@ -16,6 +16,11 @@ class TransportError(HitlError):
     """RabbitMQ or Redis could not be reached, or dropped us mid-operation."""
 
 
+class StoreFenced(TransportError):
+    """The store may have lost data (Redis came back with less than it had): decisions wait
+    until it is reconciled with what was published, or an operator says so."""
+
+
 class DetailedError(HitlError):
     """An error the sender of a message caused; ``detail`` says what was wrong and where."""
 

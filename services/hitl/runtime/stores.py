@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
+from hitl.adapters.redis.integrity import SequenceWatch
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.ports import InteractionReads
@@ -16,14 +17,18 @@ from hitl.runtime.startup import connect_redis
 from hitl.settings import Settings
 
 
-def redis_store(redis: Redis, settings: Settings) -> RedisStore:
+def redis_store(redis: Redis, settings: Settings, *, watched: bool = False) -> RedisStore:
+    """``watched``: with the store integrity check (``adapters/redis/integrity.py``): the
+    broker's, the one writer."""
+    keys = Keys(settings.namespace, settings.shards)
     return RedisStore(
         redis,
-        Keys(settings.namespace, settings.shards),
+        keys,
         retention_seconds=settings.retention_seconds,
         outbox_lease_seconds=settings.outbox_lease_seconds,
         analytics_retention_seconds=settings.analytics_retention_seconds,
         script_timeout=settings.redis_script_timeout_seconds,
+        watch=SequenceWatch(redis, keys) if watched else None,
     )
 
 

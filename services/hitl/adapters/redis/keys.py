@@ -7,7 +7,8 @@ the done index and the read indexes of finished interactions are trimmed by the 
 ``analytics_retention_seconds``; outbox entries are deleted once published; pending
 interactions, their index entries and their deadlines live until they finish; an API key
 lives until it is revoked; a seen webhook id for the replay window; a used answer link
-until the link expires.
+until the link expires; a shard's sequence hash and the namespace's integrity report live as
+long as the namespace (a few fields each).
 """
 
 from dataclasses import dataclass
@@ -111,6 +112,19 @@ class Keys:
     def disabled_receivers(self) -> str:
         """HASH receiver -> why it was disabled (HTTP 410); until an operator enables it."""
         return f"{self.namespace}:receivers:disabled"
+
+    def sequence(self, shard: int) -> str:
+        """HASH of the shard's store integrity (``adapters/redis/integrity.py``): ``n``, the
+        transitions committed (create.lua and commit.lua add 1), ``run`` and ``loaded``, the
+        Redis process last seen and ``n`` when it was first seen, ``mark``, when a broker last
+        saw the shard alive, ``since``, the mark the process came back with, and ``fence``
+        while decisions wait for a reconciliation (commit.lua refuses them)."""
+        return f"{self._tag(shard)}:seq"
+
+    def integrity(self) -> str:
+        """HASH: the last store integrity check of the namespace (state, run, when, by whom,
+        the report as JSON); written by brokers, read by ``hitl store status``."""
+        return f"{self.namespace}:store:integrity"
 
     def early(self, shard: int, interaction_id: UUID | str) -> str:
         """LIST of answers that arrived before their request; expires with the hold."""

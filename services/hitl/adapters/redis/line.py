@@ -6,7 +6,7 @@ condition each) and a redis-py ``Pipeline`` object: a batch is one write and its
 """
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -15,17 +15,26 @@ from redis.exceptions import ResponseError
 
 from hitl.adapters.redis.resp import Arg, pack_all
 
+# Run on each connection the line opens, before its first batch (store integrity's greeting).
+Handshake = Callable[[AbstractConnection], Awaitable[None]]
+
 
 class ScriptLine:
     """``execute`` sends commands in one write and returns their replies in order; an error
     reply takes its command's place (as in a pipeline with ``raise_on_error=False``). A batch
     that fails as a whole (connection lost, ``timeout`` passed, cancelled) drops the
-    connection, whose replies can no longer be matched; the next batch connects again."""
+    connection, whose replies can no longer be matched; the next batch connects again.
+    ``handshake`` runs on every connection before its first batch (and again after one was
+    dropped): a batch never reaches a Redis process the handshake has not seen."""
 
-    def __init__(self, redis: "Redis", *, timeout: float) -> None:
+    def __init__(
+        self, redis: "Redis", *, timeout: float, handshake: Handshake | None = None
+    ) -> None:
         self._pool = redis.connection_pool
         self._timeout = timeout
+        self._handshake = handshake
         self._connection: AbstractConnection | None = None
+        self._greeted = False
         self._lock = asyncio.Lock()  # one batch at a time, even if a caller forgets
 
     async def execute(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
@@ -36,9 +45,16 @@ class ScriptLine:
             connection = self._connection
             try:
                 async with asyncio.timeout(self._timeout):
+                    if self._handshake is not None and not (
+                        self._greeted and connection.is_connected
+                    ):
+                        await connection.connect()  # a no-op when connected
+                        await self._handshake(connection)
+                        self._greeted = True
                     await connection.send_packed_command(pack_all(commands), check_health=False)
                     return [await _reply(connection) for _ in commands]
             except BaseException:
+                self._greeted = False
                 await connection.disconnect(nowait=True)
                 raise
 

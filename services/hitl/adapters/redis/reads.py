@@ -8,7 +8,7 @@ size, not on how many interactions are stored.
 """
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
@@ -192,18 +192,24 @@ class RedisReads:
         return [_ints(reply) for reply in replies if reply]
 
     async def pending_counts(self) -> dict[str, int]:
-        try:
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for shard in range(self.keys.shards):
-                    pipe.hgetall(self.keys.pending_counts(shard))
-                replies = await pipe.execute()
-        except (RedisError, OSError) as exc:
-            raise TransportError(f"Redis read failed: {exc}") from exc
         total: dict[str, int] = {}
-        for reply in replies:
+        for reply in await shard_hashes(self.redis, self.keys.shards, self.keys.pending_counts):
             for name, count in _ints(reply).items():
                 total[name] = total.get(name, 0) + count
         return total
+
+
+async def shard_hashes(
+    redis: "Redis", shards: int, key_of: Callable[[int], str]
+) -> list[dict[bytes, bytes]]:
+    """The hash ``key_of(shard)`` of every shard, in one round trip."""
+    try:
+        async with redis.pipeline(transaction=False) as pipe:
+            for shard in range(shards):
+                pipe.hgetall(key_of(shard))
+            return list(await pipe.execute())
+    except (RedisError, OSError) as exc:
+        raise TransportError(f"Redis read failed: {exc}") from exc
 
 
 def _take(stream: _Stream, rows: list[tuple[bytes, float]], batch: int, desc: bool) -> bool:

@@ -17,11 +17,12 @@ from redis.exceptions import NoScriptError, RedisError
 
 from hitl.adapters.redis.codec import dump_mutable, dump_outcome, dump_request
 from hitl.adapters.redis.filing import Filing
+from hitl.adapters.redis.integrity import SequenceWatch
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.line import ScriptLine
 from hitl.adapters.redis.reads import RedisReads
 from hitl.core.machine import EARLY, Transition, deadline_member
-from hitl.errors import TransportError
+from hitl.errors import StoreFenced, TransportError
 from hitl.ports import Backlog, CommitResult, Created, OutboxWrite
 from hitl.runtime.coalescer import Coalescer
 
@@ -56,7 +57,10 @@ class RedisStore(RedisReads):
         outbox_lease_seconds: float,
         analytics_retention_seconds: int = 35 * 24 * 3600,
         script_timeout: float = 10.0,
+        watch: SequenceWatch | None = None,
     ) -> None:
+        """``watch``: the broker's store integrity check (``adapters/redis/integrity.py``): it
+        greets each connection of the script line and sees each transition's number."""
         super().__init__(redis, keys)
         self._retention = retention_seconds
         self._outbox_lease = outbox_lease_seconds
@@ -64,11 +68,15 @@ class RedisStore(RedisReads):
         self._scripts = {
             name: redis.register_script(_script(name))
             for name in (
-                "create", "commit", "claim", "hold", "peek_early", "take_early", "note", "trim"
+                "create", "commit", "claim", "hold", "peek_early", "take_early", "note", "trim",
+                "mark",
             )
         }  # fmt: skip
         # One batch in flight: scripts started meanwhile share the next one (group commit).
-        self._line = ScriptLine(redis, timeout=script_timeout)
+        self.watch = watch
+        self._sequences = {keys.sequence(shard): shard for shard in range(keys.shards)}
+        handshake = watch.greet if watch is not None else None
+        self._line = ScriptLine(redis, timeout=script_timeout, handshake=handshake)
         self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch, one_at_a_time=True)
 
     def shard(self, interaction_id: UUID) -> int:
@@ -104,10 +112,13 @@ class RedisStore(RedisReads):
             *self._transition_keys(shard, iid),
             self.keys.early(shard, iid),
             self.keys.done_keys(shard),
+            self.keys.sequence(shard),
         ]
         reads_keys, reads_args = self._filing.on_create(transition, shard)
         result = await self._run("create", keys + reads_keys, args + reads_args)
-        return Created(result[0].decode(), tuple(result[1:]))
+        if result[0] == b"created":  # then the shard's sequence number, then held answers
+            return Created("created", tuple(result[2:]))
+        return Created(result[0].decode())
 
     async def commit(
         self,
@@ -116,15 +127,19 @@ class RedisStore(RedisReads):
         outbox: Sequence[OutboxWrite],
         now: float,
         outcome_json: bytes | None = None,
+        *,
+        despite_fence: bool = False,
     ) -> CommitResult:
-        """``outcome_json``: the outcome as ``dump_outcome`` writes it, if the caller has it."""
+        """``outcome_json``: the outcome as ``dump_outcome`` writes it, if the caller has it.
+        Raises ``StoreFenced`` while the shard waits for a reconciliation after a possible
+        loss of data, unless ``despite_fence`` (the reconciliation's own commits)."""
         state = transition.state
         iid = state.request.id
         fields: list[Any] = ["st", state.status, "ms", dump_mutable(state)]
         if state.outcome is not None:
             fields += ["out", outcome_json or dump_outcome(state)]
         args: list[Any] = [
-            expected_version,
+            f"{expected_version}!" if despite_fence else expected_version,
             str(iid),
             "" if state.is_pending else repr(now),
             self._retention,
@@ -142,9 +157,14 @@ class RedisStore(RedisReads):
             *self._transition_keys(shard, iid),
             self.keys.history(shard, iid),
             self.keys.done_keys(shard),
+            self.keys.sequence(shard),
         ]
         reads_keys, reads_args = self._filing.on_commit(transition, now, shard)
         result = await self._run("commit", keys + reads_keys, args + reads_args)
+        if type(result) is int:  # the shard's sequence number: committed
+            return "ok"
+        if result == b"fenced":
+            raise StoreFenced(f"shard {shard} is fenced until the store is reconciled")
         return result.decode()  # type: ignore[no-any-return]
 
     async def hold_early(
@@ -242,6 +262,17 @@ class RedisStore(RedisReads):
         ]
         return bool(await self._run("note", keys, [entry, _MOST_HISTORY]))
 
+    async def mark_alive(self, now: float) -> int:
+        """Note in every shard that it was alive and unfenced ``now`` (``mark.lua``); how many
+        shards are fenced (they keep their mark)."""
+        results = await asyncio.gather(
+            *(
+                self._run("mark", [self.keys.sequence(s)], [repr(now)])
+                for s in self._sequences.values()
+            )
+        )
+        return sum(results)
+
     async def trim_done(self, before: float) -> int:
         """Drop finished interactions past ``before`` from the done set and the read indexes;
         how many."""
@@ -326,7 +357,18 @@ class RedisStore(RedisReads):
                 retried = [exc] * len(refused)
             for i, result in zip(refused, retried, strict=True):
                 results[i] = result
+        if self.watch is not None:
+            self._observe(calls, results)
         return [_translated(call[0], r) for call, r in zip(calls, results, strict=True)]
+
+    def _observe(self, calls: list[ScriptCall], results: list[Any]) -> None:
+        """Each committed transition's sequence number, in the order Redis ran them."""
+        assert self.watch is not None
+        for (name, keys, _), result in zip(calls, results, strict=True):
+            if name == "commit" and type(result) is int:
+                self.watch.observe(self._sequences[keys[8]], result)
+            elif name == "create" and type(result) is list and result[0] == b"created":
+                self.watch.observe(self._sequences[keys[8]], result[1])
 
     async def _evalsha_all(self, calls: list[ScriptCall]) -> list[Any]:
         return await self._line.execute(

@@ -1,8 +1,10 @@
 -- Create an interaction if its id is new; a redelivered request changes nothing. Answers that
--- arrived before the request (held in the early list) are returned to be applied now. Its
+-- arrived before the request (held in the early list) are returned to be applied now, after
+-- the shard's new sequence number ({'created', seq, answers...}). Its
 -- history, read indexes and counters are written in the same step (write_reads).
 -- KEYS: 1 interaction hash, 2 pending, 3 due, 4 outbox, 5 outbox data, 6 done, 7 early answers,
---       8 done index keys, then write_reads' keys
+--       8 done index keys, 9 the shard's sequence (adapters/redis/integrity.py), then
+--       write_reads' keys
 -- ARGV: 1 id, 2 request json, 3 request digest, 4 requested_at, 5 mutable state json,
 --       6 status, 7 outcome json or '', 8 finished_at or '' (created already finished),
 --       9 retention seconds, 10 outbox visible-at, 11 n due, then n (score, member),
@@ -24,7 +26,7 @@ for _ = 1, n do
   redis.call('HSET', KEYS[5], ARGV[i], ARGV[i + 1])
   i = i + 2
 end
-write_reads(i, 9, nil, 8, ARGV[1], ARGV[4])
+write_reads(i, 10, nil, 8, ARGV[1], ARGV[4])
 if ARGV[8] == '' then
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[1])
 else
@@ -38,6 +40,6 @@ local early = redis.call('LRANGE', KEYS[7], 0, -1)
 if #early > 0 then
   redis.call('ZADD', KEYS[3], 'XX', ARGV[10], ARGV[1] .. '|early')
 end
-local out = {'created'}
+local out = {'created', redis.call('HINCRBY', KEYS[9], 'n', 1)}
 for _, answer in ipairs(early) do out[#out + 1] = answer end
 return out
