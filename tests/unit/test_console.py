@@ -16,7 +16,7 @@ from hitl.cli.console.board import Arrival, Board
 from hitl.cli.console.screen import ConsoleScreen
 from hitl.cli.main import main
 from hitl.core.routing.config import TerminalReceiver, WebhookReceiver
-from hitl.errors import Retryable
+from hitl.errors import Retryable, TransportError
 from hitl.gateway.models import AnswerResult
 from hitl.notifiers.channels.terminal import TerminalChannel
 from hitl_contract import (
@@ -237,3 +237,25 @@ async def test_decided_before_sending_nothing_is_sent(capsys: pytest.CaptureFixt
 def test_the_console_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["console"]) == 2  # pytest's stdin is no terminal
     assert "hitl console is for a terminal" in capsys.readouterr().err
+
+
+class Down(Backend):
+    async def answer(
+        self, interaction_id: UUID, action: str, data: JsonObject, *, hold: bool = False
+    ) -> AnswerResult:
+        self.sent.append((interaction_id, action, data))
+        raise TransportError("RabbitMQ at 127.0.0.1:5672 did not answer")
+
+
+async def test_an_answer_that_cannot_be_sent_is_said_and_the_console_goes_on(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    backend = Down()
+    screen = ConsoleScreen(backend, lambda: Person(0, ""))  # type: ignore[arg-type]
+    shown = note()
+    screen.show("ops-console", shown)
+    await screen._answer("1", asyncio.Event())
+    said = capsys.readouterr().out
+    assert "#1: not sent: RabbitMQ at 127.0.0.1:5672 did not answer" in said
+    assert backend.sent == [(shown.interaction_id, "approve", {})]
+    assert [i.number for i in screen.board.waiting()] == [1]  # it still waits

@@ -10,6 +10,7 @@ notifier framework delivers and the outcomes it updates on.
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 from enum import Enum
@@ -21,11 +22,12 @@ from hitl.cli.backends.port import Backend
 from hitl.cli.common import out
 from hitl.cli.console.asking import Interruptible
 from hitl.cli.console.board import Arrival, Board, Item
-from hitl.cli.errors import AlreadyDecided, CliError
+from hitl.cli.errors import AlreadyDecided
 from hitl.cli.interactive import flows, panels
 from hitl.cli.interactive.prompter import Prompter, TerminalPrompter
 from hitl.cli.interactive.session import DecidedMeanwhile, send_answer
 from hitl.cli.render import already, duration, receipt
+from hitl.errors import HitlError
 from hitl.notifiers.email.render import settled_line
 from hitl_contract import InteractionOutcome, Notification, ReceiptResult
 
@@ -35,6 +37,7 @@ HELP = (
     "(while answering: drop the answer)"
 )
 PROMPT = "console> "
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 S = TypeVar("S")
 
@@ -182,8 +185,11 @@ class ConsoleScreen:
             _say(f"#{n} was decided meanwhile, nothing sent: {already(exc.outcome)}")
         except AlreadyDecided as exc:
             _say(f"#{n}: {already(exc.outcome)}; your answer changed nothing")
-        except CliError as exc:
+        except HitlError as exc:  # not allowed, unknown, a server that did not answer...
             _say(f"#{n}: not sent: {exc}")
+        except Exception as exc:  # one answer that failed never ends the console
+            log.warning("answering #%d failed", n, exc_info=True)
+            _say(f"#{n}: not sent, it still waits: {exc!r}")
         else:
             _say(f"#{n} {receipt(result)}")
             if result.result == ReceiptResult.ACCEPTED and result.outcome is not None:
