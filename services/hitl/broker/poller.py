@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from uuid import UUID
 
 from hitl.broker.answers import AnswerApplier
@@ -65,6 +66,9 @@ class Poller:
         self._retention = retention_seconds
         self._next_gauge = 0.0
         self._next_trim = 0.0
+        # Asked at each tick whether timers may fire now (False while the store is fenced
+        # after a possible loss of Redis data: broker/integrity.py); None: always.
+        self.gate: Callable[[float], Awaitable[bool]] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -83,7 +87,8 @@ class Poller:
     async def tick(self) -> bool:
         """One pass; True when a batch was full and the next pass should come at once."""
         now = self._clock()
-        due = await self._store.claim_due(now, now + self._lease, _BATCH)
+        fire_timers = self.gate is None or await self.gate(now)
+        due = await self._store.claim_due(now, now + self._lease, _BATCH) if fire_timers else []
         await settle_all([self._fire(member) for member in due])
         stranded = await self._store.claim_outbox(now, now + self._lease, _BATCH)
         await self._relay(stranded)

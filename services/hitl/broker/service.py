@@ -12,14 +12,17 @@ import contextlib
 import logging
 import signal
 import time
+from collections.abc import Callable
 
 from aio_pika.abc import AbstractIncomingMessage
 
 from hitl.adapters.amqp.publisher import Publisher
+from hitl.adapters.amqp.store_log import declare_store_log, read_store_log
 from hitl.adapters.amqp.topology import declare_broker_topology
 from hitl.adapters.redis.store import RedisStore
 from hitl.broker.assembly import Broker
 from hitl.broker.inbound import received
+from hitl.broker.integrity import StoreGuard
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock
 from hitl.runtime.host import ServiceHost
@@ -43,6 +46,7 @@ class BrokerService:
         self._clock = clock
         self.broker: Broker | None = None
         self.store: RedisStore | None = None
+        self.guard: StoreGuard | None = None
 
     async def start(self) -> None:
         """Connect, declare, consume; on a failure, close what was opened, then raise."""
@@ -50,21 +54,18 @@ class BrokerService:
 
     async def _start(self) -> None:
         s, host = self.settings, self.host
-        self.store = redis_store(await host.redis(), s)
+        self.store = store = redis_store(await host.redis(), s, watched=True)
         consume = await host.channel(confirms=False, prefetch=s.prefetch)
         publish = await host.channel(confirms=True)
         requests, responses = await declare_broker_topology(
             consume, self.names, s.queue_type, s.delivery_limit
         )
-        broker = Broker.assemble(
-            s,
-            store=self.store,
-            sink=Publisher(publish, fast=s.amqp_fast_path),
-            clock=self._clock,
-            metrics=self.metrics,
-        )
+        await declare_store_log(consume, self.names, s.retention_seconds)
+        sink = Publisher(publish, fast=s.amqp_fast_path)
+        broker = Broker.assemble(s, store=store, sink=sink, clock=self._clock, metrics=self.metrics)
         self.broker = broker
         broker.start()
+        await self._guard_store(store, sink, broker)
         host.spawn("deadline poller", broker.poller.run)
         if s.routing_file is not None:
             router = broker.router
@@ -81,9 +82,16 @@ class BrokerService:
                 host.on_stop("removing the SIGHUP handler", forget_sighup)
         host.on_stop("sending the last lifecycle events", broker.send_lingering_events)
         host.on_stop("flushing outbox deletes", broker.flush_outbox_deletes)
+        guard = self.guard
+        assert guard is not None
+
+        async def on_response(message: AbstractIncomingMessage) -> None:
+            await guard.wait_open()  # while fenced, answers wait here, unapplied
+            await broker.handlers.on_response(message)
+
         for queue, handler, source in (
             (requests, broker.handlers.on_request, "requests"),
-            (responses, broker.handlers.on_response, "responses"),
+            (responses, on_response, "responses"),
         ):
             timed = self.metrics.timed(source)(handler)
             await host.consume(consume, queue, timed, source=source, on_failure=self._park)
@@ -91,6 +99,32 @@ class BrokerService:
         log.info(
             "broker ready: namespace=%s queues=%s,%s", s.namespace, requests.name, responses.name
         )
+
+    async def _guard_store(self, store: RedisStore, sink: Publisher, broker: Broker) -> None:
+        """Store integrity (broker/integrity.py): greet Redis, reconcile first if this broker
+        meets a new Redis process, fence timers and answers while the store may miss data."""
+        assert store.watch is not None
+        guard = StoreGuard(
+            store,
+            store.watch,
+            self.metrics,
+            sink,
+            self.names,
+            self._clock,
+            default_route=self.settings.default_route,
+        )
+        self.guard = guard
+        amqp = await self.host.amqp()
+        names = self.names
+
+        async def read_log(since: float | None, handle: Callable[..., None]) -> int:
+            return await read_store_log(amqp, names, since, handle)
+
+        guard.connect(read_log, broker.handlers.on_request)
+        broker.poller.gate = guard.tick
+        self.host.check("store integrity", guard.problem)
+        self.host.on_stop("stopping the store integrity checks", guard.close)
+        await guard.start()
 
     async def _park(self, message: AbstractIncomingMessage, source: str, exc: Exception) -> None:
         """A bug on one message: park it where an operator looks, keep consuming the rest."""

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
+from hitl.core.integrity import FOUND as STORE_LOSS_FOUND
 from hitl_contract import ErrorCode
 from hitl_contract.wire import DEAD_LETTER_SOURCES
 
@@ -160,6 +161,21 @@ class Metrics:
             registry=r,
         )
         self.routing = RoutingMetrics(r)
+        self.store_data_loss = Counter(
+            "hitl_store_data_loss_total",
+            "Redis came back with less than it had: committed transitions found gone (found="
+            "transitions), and what the reconciliation with the store log found and did.",
+            ["found"],
+            registry=r,
+        )
+        for found in ("transitions", *STORE_LOSS_FOUND):
+            self.store_data_loss.labels(found)
+        self.store_fenced = Gauge(
+            "hitl_store_fenced",
+            "1 while the store is fenced after a possible loss of Redis data: no answer, "
+            "timeout or escalation is decided until it is reconciled (or acknowledged).",
+            registry=r,
+        )
         self.handler_seconds = Histogram(
             "hitl_handler_duration_seconds",
             "Time spent handling one message or tick.",

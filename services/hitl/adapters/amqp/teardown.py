@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from aio_pika.abc import AbstractConnection
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError
 
+from hitl.adapters.amqp.store_log import store_log_queue
 from hitl_contract.wire import Names
 
 log = logging.getLogger(__name__)
@@ -20,14 +21,15 @@ async def delete_topology(
     *,
     queues: Iterable[str] = (),
 ) -> None:
-    """Delete the broker's queues, the dead-letter queue, the reply queues of the ``reply_to``
-    services and any other ``queues``, then every exchange of ``names``."""
+    """Delete the broker's queues, the dead-letter queue, the store log, the reply queues of the
+    ``reply_to`` services and any other ``queues``, then every exchange of ``names``."""
     await delete_queues_and_exchanges(
         connection,
         [
             names.requests_queue,
             names.responses_queue,
             names.dead_letter_queue,
+            store_log_queue(names),
             *(names.reply_queue(service) for service in reply_to),
             *queues,
         ],
