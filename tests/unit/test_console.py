@@ -185,13 +185,18 @@ async def test_the_terminal_channel_hands_requests_and_outcomes_to_the_screen() 
 
 
 class Backend:
-    """Answers nothing: records what would have been sent."""
+    """Answers nothing: records what was sent, then fails with ``failure``."""
 
     where = "nowhere"
 
-    def __init__(self, outcome: InteractionOutcome | None = None) -> None:
+    def __init__(
+        self,
+        outcome: InteractionOutcome | None = None,
+        failure: Exception | None = None,
+    ) -> None:
         self.sent: list[tuple[UUID, str, JsonObject]] = []
         self.outcome = outcome
+        self.failure = failure or AssertionError("nothing should be sent")
 
     async def detail(self, interaction_id: UUID) -> object:
         return type("Detail", (), {"outcome": self.outcome})()
@@ -200,7 +205,7 @@ class Backend:
         self, interaction_id: UUID, action: str, data: JsonObject, *, hold: bool = False
     ) -> AnswerResult:
         self.sent.append((interaction_id, action, data))
-        raise AssertionError("nothing should be sent")
+        raise self.failure
 
 
 async def test_decided_elsewhere_while_typing_the_answer_is_dropped(
@@ -239,18 +244,10 @@ def test_the_console_needs_a_terminal(capsys: pytest.CaptureFixture[str]) -> Non
     assert "hitl console is for a terminal" in capsys.readouterr().err
 
 
-class Down(Backend):
-    async def answer(
-        self, interaction_id: UUID, action: str, data: JsonObject, *, hold: bool = False
-    ) -> AnswerResult:
-        self.sent.append((interaction_id, action, data))
-        raise TransportError("RabbitMQ at 127.0.0.1:5672 did not answer")
-
-
 async def test_an_answer_that_cannot_be_sent_is_said_and_the_console_goes_on(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    backend = Down()
+    backend = Backend(failure=TransportError("RabbitMQ at 127.0.0.1:5672 did not answer"))
     screen = ConsoleScreen(backend, lambda: Person(0, ""))  # type: ignore[arg-type]
     shown = note()
     screen.show("ops-console", shown)
