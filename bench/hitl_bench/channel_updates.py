@@ -10,8 +10,8 @@ person through another channel (``Responder``, channel ``bench``), ``rate`` a se
 figure is, per interaction, from just before its answer is published to the moment the
 stand-in has the whole update (``time.perf_counter()`` in both processes: on Linux one
 clock). It holds the broker deciding, the lifecycle event to the notifier's settled queue,
-reading the delivery record and the channel's call. Before each run, 10 interactions go the
-same way unmeasured, to warm the processes up.
+reading the delivery record and the channel's call. Before each run, ``warmup`` interactions
+(10) go the same way unmeasured, to warm the processes up.
 """
 
 import asyncio
@@ -34,7 +34,6 @@ from hitl_bench.procs import cpu_seconds
 from hitl_bench.stats import Quantiles
 from hitl_contract import HumanResponse, Identity
 
-WARMUP = 10
 RECEIVER = "bench-{}"
 
 
@@ -46,6 +45,7 @@ class UpdateSample:
     delivered: int  # first notifications the stand-in got
     updated: int  # updates it got, of the answered interactions
     latency: Quantiles  # answer published -> the stand-in has the update, ms
+    outcome: Quantiles  # answer published -> the producer has the outcome, ms (a reference)
     notifier_cpu: float  # % of one core while the answers went
     broker_cpu: float
     run: int
@@ -82,6 +82,16 @@ def channel_env() -> dict[str, str]:
     }
 
 
+@dataclass
+class Round:
+    sent: dict[str, float]  # interaction id -> its answer published
+    outcomes: dict[str, float]  # -> the producer had the outcome
+    report: dict[str, Any]  # the stand-in's, once every update came (or the time was up)
+
+    def after_answer(self, at: Mapping[str, float]) -> Quantiles:
+        return Quantiles.of([at[iid] - t for iid, t in self.sent.items() if iid in at])
+
+
 async def _round(
     client: HitlClient,
     responder: Responder,
@@ -89,15 +99,22 @@ async def _round(
     count: int,
     rate: float,
     timeout: float,
-) -> tuple[dict[str, float], dict[str, Any]]:
-    """``count`` approvals asked and delivered, then answered at ``rate``: (the time each
-    answer was published, by interaction id; the stand-in's report once every update came)."""
+) -> Round:
+    """``count`` approvals asked and delivered, then answered at ``rate``; the producer
+    awaits each outcome meanwhile, as the reference of how soon the broker decided."""
     await standin.mark()
     ids = await asyncio.gather(*(client.submit(_request(client)) for _ in range(count)))
     got = await standin.until("delivered", count, timeout)
     if got["delivered"] < count:
         raise RuntimeError(f"the {standin.kind} stand-in got {got['delivered']} of {count}")
     sent: dict[str, float] = {}
+    outcomes: dict[str, float] = {}
+
+    async def outcome(iid: UUID) -> None:
+        await client.wait(iid, timeout=timeout)
+        outcomes[str(iid)] = time.perf_counter()
+
+    waiting = [asyncio.create_task(outcome(iid)) for iid in ids]
     tasks = []
     start = time.perf_counter()
     for k, iid in enumerate(ids):
@@ -106,8 +123,8 @@ async def _round(
             await asyncio.sleep(due)
         sent[str(iid)] = time.perf_counter()
         tasks.append(asyncio.create_task(responder.respond(_answer(iid), timeout=None)))
-    await asyncio.gather(*tasks)
-    return sent, await standin.until("updated", count, timeout)
+    await asyncio.gather(*tasks, *waiting)
+    return Round(sent, outcomes, await standin.until("updated", count, timeout))
 
 
 def _request(client: HitlClient) -> Any:
@@ -140,6 +157,7 @@ async def measure(
     count: int,
     rate: float,
     runs: int,
+    warmup: int = 10,
     timeout: float = 60.0,
 ) -> list[UpdateSample]:
     """``runs`` rounds, each with a fresh namespace, broker and notifier; one stand-in."""
@@ -151,24 +169,24 @@ async def measure(
             phase = Phase(amqp_url, redis_url, log_dir, routing, broker_env,
                           channel=channel, receivers=(RECEIVER.format(channel),),
                           extra_env=channel_env())  # fmt: skip
-            await phase.start()
             try:
+                await phase.start()
                 async with (
                     HitlClient.connect(amqp_url, service=SERVICE, namespace=phase.namespace) as c,
                     Responder.connect(amqp_url, namespace=phase.namespace) as responder,
                 ):
-                    await _round(c, responder, standin, WARMUP, rate, timeout)
+                    await _round(c, responder, standin, warmup, rate, timeout)
                     cpu0 = (cpu_seconds(phase.notifier_pid), cpu_seconds(phase.broker_pid))
                     began = time.perf_counter()
-                    sent, got = await _round(c, responder, standin, count, rate, timeout)
+                    done = await _round(c, responder, standin, count, rate, timeout)
                     wall = time.perf_counter() - began
                     cpu = (cpu_seconds(phase.notifier_pid), cpu_seconds(phase.broker_pid))
             finally:
                 await phase.close()
-            updates: dict[str, float] = got["updates"]
-            latencies = [updates[iid] - at for iid, at in sent.items() if iid in updates]
+            updates: dict[str, float] = done.report["updates"]
             samples.append(UpdateSample(
-                channel, count, rate, got["delivered"], len(latencies), Quantiles.of(latencies),
+                channel, count, rate, done.report["delivered"], len(set(updates) & set(done.sent)),
+                done.after_answer(updates), done.after_answer(done.outcomes),
                 100.0 * (cpu[0] - cpu0[0]) / wall, 100.0 * (cpu[1] - cpu0[1]) / wall, run,
             ))  # fmt: skip
     finally:

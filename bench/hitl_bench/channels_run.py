@@ -25,6 +25,7 @@ class ChannelOptions:
     update_count: int  # interactions answered per update round
     update_rate: float  # answers a second
     update_runs: int
+    update_warmup: int
 
 
 async def measure(
@@ -53,12 +54,14 @@ async def measure(
         rounds = await channel_updates.measure(
             channel, amqp_url, redis_url, log_dir, broker_env,
             count=opts.update_count, rate=opts.update_rate, runs=opts.update_runs,
+            warmup=opts.update_warmup,
         )  # fmt: skip
         updates += rounds
         for u in rounds:
             say(
                 f"run {u.run + 1} {channel} decided elsewhere -> updated: {u.updated}/{u.count}, "
-                f"p50 {u.latency.p50:.1f} ms p99 {u.latency.p99:.1f} ms"
+                f"p50 {u.latency.p50:.1f} ms p99 {u.latency.p99:.1f} ms (the outcome at the "
+                f"producer: p50 {u.outcome.p50:.1f} ms)"
             )
         say(f"{channel} channel took {time.perf_counter() - began:.0f}s")
     return deliveries, updates
@@ -87,9 +90,9 @@ def update_table(samples: Sequence[UpdateSample]) -> Table:
     table = Table(
         "Decided elsewhere -> the channel's update (Slack: chat.update at the stand-in; email: "
         "the settled mail at aiosmtpd), a real broker and notifier: ms p50 / p95 / p99 (median "
-        "over runs, [range of p50])",
+        "over runs, [range of p50]); beside it, the same answers' outcomes at the producer",
         ("channel", "answers (rate)", "updated", "latency p50 / p95 / p99", "p99 [range]",
-         "CPU% notifier/broker"),
+         "outcome at the producer p50 / p99", "CPU% notifier/broker"),
     )  # fmt: skip
     for channel in (EMAIL, SLACK):
         group = [u for u in samples if u.channel == channel]
@@ -103,6 +106,8 @@ def update_table(samples: Sequence[UpdateSample]) -> Table:
             f"{Spread.of([u.latency.p95 for u in group]).median:.1f} / "
             f"{Spread.of([u.latency.p99 for u in group]).median:.1f}",
             Spread.of([u.latency.p99 for u in group]).show(),
+            f"{Spread.of([u.outcome.p50 for u in group]).median:.1f} / "
+            f"{Spread.of([u.outcome.p99 for u in group]).median:.1f}",
             f"{Spread.of([u.notifier_cpu for u in group]).median:.0f}/"
             f"{Spread.of([u.broker_cpu for u in group]).median:.0f}",
         ))  # fmt: skip

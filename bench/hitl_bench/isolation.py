@@ -113,24 +113,21 @@ class Phase:
         return env
 
     async def start(self) -> None:
-        self.children.append(
-            await start_child(
-                f"{self.namespace}-broker",
-                ["hitl.cli.main", "broker"],
-                self.env(),
-                self.log_dir,
-                ready="broker ready",
-            )
-        )
-        self.children.append(
-            await start_child(
-                f"{self.namespace}-notifier",
-                ["hitl.cli.main", "notifier", self.channel],
-                self.env(),
-                self.log_dir,
-                ready=f"notifier {self.channel} ready",
-            )
-        )
+        """Both processes at once (each declares the topology it needs): their start-up, an
+        interpreter importing hitl, is most of a phase's time on a busy machine."""
+        started = await asyncio.gather(
+            start_child(f"{self.namespace}-broker", ["hitl.cli.main", "broker"], self.env(),
+                        self.log_dir, ready="broker ready"),
+            start_child(f"{self.namespace}-notifier", ["hitl.cli.main", "notifier", self.channel],
+                        self.env(), self.log_dir, ready=f"notifier {self.channel} ready"),
+            return_exceptions=True,
+        )  # fmt: skip
+        for child in started:
+            if isinstance(child, Child):
+                self.children.append(child)  # the broker first: broker_pid, notifier_pid
+        for child in started:
+            if isinstance(child, BaseException):
+                raise child
 
     @property
     def broker_pid(self) -> int:

@@ -102,7 +102,9 @@ class Options:
     channel_concurrency: tuple[int, ...] = (1, 8, 64)
     channel_count: int = 1000  # messages per sample
     channel_runs: int = 3
+    channel_warmup: int = 50  # messages each sender sends first, unmeasured
     update_count: int = 200  # interactions answered per round
+    update_warmup: int = 10  # interactions that go the same way first, unmeasured
     update_rate: float = 20.0  # answers a second
     update_runs: int = 2
     json_path: Path | None = None
@@ -134,9 +136,11 @@ class Options:
             "isolation_count": 30,
             "isolation_rate": 30.0,
             "isolation_runs": 1,
-            "channel_count": 100,
+            "channel_count": 40,
             "channel_runs": 1,
-            "update_count": 20,
+            "channel_warmup": 10,
+            "update_count": 10,
+            "update_warmup": 3,
             "update_runs": 1,
         }
         values.update(overrides)
@@ -355,9 +359,8 @@ async def _isolation(opts: Options, log_dir: Path, results: Results) -> None:
 async def _channels(opts: Options, log_dir: Path, results: Results) -> None:
     channels = ChannelOptions(
         tuple(c for c, on in (("email", opts.email), ("slack", opts.slack)) if on),
-        opts.channel_concurrency, opts.channel_count, opts.channel_runs,
-        min(opts.warmup, opts.channel_count), opts.update_count, opts.update_rate,
-        opts.update_runs,
+        opts.channel_concurrency, opts.channel_count, opts.channel_runs, opts.channel_warmup,
+        opts.update_count, opts.update_rate, opts.update_runs, opts.update_warmup,
     )  # fmt: skip
     deliveries, updates = await channels_run.measure(
         channels, opts.amqp_url, opts.redis_url, log_dir, _broker_env(opts), _say

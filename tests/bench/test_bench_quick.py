@@ -17,7 +17,9 @@ from tests.servers import AMQP_URL, REDIS_URL
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.timeout(300)
+# Issue 15's parts start a broker and a notifier per channel (an interpreter importing hitl
+# each: seconds on a busy machine), hence the minute over issue 14's 300 s.
+@pytest.mark.timeout(360)
 def test_quick_bench_prints_tables_and_a_ratio() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
     env.update({"HITL_AMQP_URL": AMQP_URL, "HITL_REDIS_URL": REDIS_URL})
@@ -26,7 +28,7 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=280,
+        timeout=340,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -80,7 +82,7 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
         assert rows == [[c, s] for c in ("1", "8", "64") for s in senders], rows
     updates = _table(done.stdout, "Decided elsewhere -> the channel's update")
     rows = [re.split(r"\s{2,}", line.strip())[:3] for line in updates[1:]]
-    assert rows == [["email", "20 (20/s)", "20"], ["slack", "20 (20/s)", "20"]], rows
+    assert rows == [["email", "10 (20/s)", "10"], ["slack", "10 (20/s)", "10"]], rows
 
 
 def _table(stdout: str, title: str) -> list[str]:
