@@ -22,6 +22,7 @@ class Tmux:
             )
         self.socket = f"hitl-test-{uuid.uuid4().hex[:10]}"
         self.env = dict(env) | {"TERM": "xterm-256color", "PROMPT_TOOLKIT_NO_CPR": "1"}
+        self._socket_path = ""
 
     def _tmux(self, *args: str) -> str:
         done = subprocess.run(
@@ -42,6 +43,7 @@ class Tmux:
             "new-session", "-d", "-s", "test", "-x", str(COLUMNS), "-y", str(ROWS), line
         )  # fmt: skip
         self._tmux("set-option", "-t", "test", "history-limit", "5000")
+        self._socket_path = self._tmux("display-message", "-p", "#{socket_path}").strip()
 
     def keys(self, *keys: str) -> None:
         """tmux key names (``Enter``, ``Down``, ``C-c``) or text, sent as typed."""
@@ -79,3 +81,5 @@ class Tmux:
 
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, check=False)
+        if self._socket_path:
+            Path(self._socket_path).unlink(missing_ok=True)  # tmux leaves it behind
