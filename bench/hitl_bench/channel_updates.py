@@ -2,9 +2,11 @@
 (chat.update reaching the Web API stand-in), or the "Settled" mail in the thread reaching the
 SMTP server (a sent mail cannot be edited: the email channel's update is that mail).
 
-Real processes: a ``hitl broker`` and a ``hitl notifier email|slack`` on a namespace of their
-own (``isolation.Phase``), with a routing file of one receiver of that channel pointing at a
-stand-in process (``hitl_bench.channel_standins``). ``count`` approvals are submitted and
+Real processes: a ``hitl broker`` and a ``hitl notifier email`` and ``slack`` on a namespace
+of their own (``isolation.Phase``, all started at once), with a routing file of a receiver per
+channel, each pointing at its stand-in process (``hitl_bench.channel_standins``); a request
+labelled ``channel=<c>`` reaches channel c's. One channel after the other, ``count`` approvals
+are submitted and
 delivered first (the stand-in has each message or mail); then each is answered over AMQP by a
 person through another channel (``Responder``, channel ``bench``), ``rate`` a second. The
 figure is, per interaction, from just before its answer is published to the moment the
@@ -19,7 +21,7 @@ import contextlib
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -54,21 +56,26 @@ class UpdateSample:
         return asdict(self)
 
 
-def routing_file(path: Path, channel: str, standin: StandIn) -> Path:
-    name = RECEIVER.format(channel)
-    if channel == EMAIL:
-        receiver: dict[str, Any] = {
-            "name": name, "type": "email", "to": ["ana@example.com"],
-            "smtp": {"host": "127.0.0.1", "port": standin.port, "security": "none",
-                     "from": "hitl@example.com"},
-        }  # fmt: skip
-    else:
-        receiver = {
-            "name": name, "type": "slack", "channel": "#bench", "api_url": standin.api_url,
-            "token": {"env": "HITL_BENCH_SLACK_TOKEN"},
-            "signing_secret": {"env": "HITL_BENCH_SLACK_SIGNING_SECRET"},
-        }  # fmt: skip
-    path.write_text(json.dumps({"receivers": [receiver], "route": {"receivers": [name]}}))
+def routing_file(path: Path, standins: Mapping[str, StandIn]) -> Path:
+    """A receiver per channel, on its stand-in; requests labelled ``channel=<c>`` reach it."""
+    receivers: list[dict[str, Any]] = []
+    for channel, standin in standins.items():
+        name = RECEIVER.format(channel)
+        if channel == EMAIL:
+            receivers.append({
+                "name": name, "type": "email", "to": ["ana@example.com"],
+                "smtp": {"host": "127.0.0.1", "port": standin.port, "security": "none",
+                         "from": "hitl@example.com"},
+            })  # fmt: skip
+        else:
+            receivers.append({
+                "name": name, "type": "slack", "channel": "#bench", "api_url": standin.api_url,
+                "token": {"env": "HITL_BENCH_SLACK_TOKEN"},
+                "signing_secret": {"env": "HITL_BENCH_SLACK_SIGNING_SECRET"},
+            })  # fmt: skip
+    routes = [{"matchers": [f"channel={c}"], "receivers": [RECEIVER.format(c)]} for c in standins]
+    root = {"receivers": [receivers[0]["name"]], "routes": routes}
+    path.write_text(json.dumps({"receivers": receivers, "route": root}))
     return path
 
 
@@ -103,7 +110,8 @@ async def _round(
     """``count`` approvals asked and delivered, then answered at ``rate``; the producer
     awaits each outcome meanwhile, as the reference of how soon the broker decided."""
     await standin.mark()
-    ids = await asyncio.gather(*(client.submit(_request(client)) for _ in range(count)))
+    requests = [_request(client, standin.kind) for _ in range(count)]
+    ids = await asyncio.gather(*(client.submit(request) for request in requests))
     got = await standin.until("delivered", count, timeout)
     if got["delivered"] < count:
         raise RuntimeError(f"the {standin.kind} stand-in got {got['delivered']} of {count}")
@@ -127,13 +135,13 @@ async def _round(
     return Round(sent, outcomes, await standin.until("updated", count, timeout))
 
 
-def _request(client: HitlClient) -> Any:
+def _request(client: HitlClient, standin: str) -> Any:
     return client.new_request(
         "approval",
         thread_id=f"updates-{uuid.uuid4().hex[:12]}",
         prompt="Pay 1200 EUR to ACME?",
         timeout_seconds=3600,
-        labels={"team": "payments"},
+        labels={"team": "payments", "channel": EMAIL if standin == "smtp" else "slack"},
     )
 
 
@@ -148,7 +156,7 @@ def _answer(iid: UUID) -> HumanResponse:
 
 
 async def measure(
-    channel: str,
+    channels: Sequence[str],
     amqp_url: str,
     redis_url: str,
     log_dir: Path,
@@ -160,14 +168,16 @@ async def measure(
     warmup: int = 10,
     timeout: float = 60.0,
 ) -> list[UpdateSample]:
-    """``runs`` rounds, each with a fresh namespace, broker and notifier; one stand-in."""
-    standin = await StandIn.start("smtp" if channel == EMAIL else "slack")
+    """``runs`` runs, each with a fresh namespace, one broker and a notifier per channel (the
+    channels measured one after the other); a stand-in per channel for all of them."""
+    standins = {c: await StandIn.start("smtp" if c == EMAIL else "slack") for c in channels}
     samples: list[UpdateSample] = []
     try:
-        routing = routing_file(log_dir / f"updates-{channel}.json", channel, standin)
+        routing = routing_file(log_dir / "updates-routing.json", standins)
         for run in range(runs):
             phase = Phase(amqp_url, redis_url, log_dir, routing, broker_env,
-                          channel=channel, receivers=(RECEIVER.format(channel),),
+                          channels=tuple(channels),
+                          receivers=tuple(RECEIVER.format(c) for c in channels),
                           extra_env=channel_env())  # fmt: skip
             try:
                 await phase.start()
@@ -175,21 +185,42 @@ async def measure(
                     HitlClient.connect(amqp_url, service=SERVICE, namespace=phase.namespace) as c,
                     Responder.connect(amqp_url, namespace=phase.namespace) as responder,
                 ):
-                    await _round(c, responder, standin, warmup, rate, timeout)
-                    cpu0 = (cpu_seconds(phase.notifier_pid), cpu_seconds(phase.broker_pid))
-                    began = time.perf_counter()
-                    done = await _round(c, responder, standin, count, rate, timeout)
-                    wall = time.perf_counter() - began
-                    cpu = (cpu_seconds(phase.notifier_pid), cpu_seconds(phase.broker_pid))
+                    for channel, standin in standins.items():
+                        samples.append(await _measured(
+                            phase, channel, c, responder, standin, count, rate, warmup, timeout,
+                            run,
+                        ))  # fmt: skip
             finally:
                 await phase.close()
-            updates: dict[str, float] = done.report["updates"]
-            samples.append(UpdateSample(
-                channel, count, rate, done.report["delivered"], len(set(updates) & set(done.sent)),
-                done.after_answer(updates), done.after_answer(done.outcomes),
-                100.0 * (cpu[0] - cpu0[0]) / wall, 100.0 * (cpu[1] - cpu0[1]) / wall, run,
-            ))  # fmt: skip
     finally:
-        with contextlib.suppress(Exception):
-            await standin.stop()
+        for standin in standins.values():
+            with contextlib.suppress(Exception):
+                await standin.stop()
     return samples
+
+
+async def _measured(
+    phase: Phase,
+    channel: str,
+    client: HitlClient,
+    responder: Responder,
+    standin: StandIn,
+    count: int,
+    rate: float,
+    warmup: int,
+    timeout: float,
+    run: int,
+) -> UpdateSample:
+    await _round(client, responder, standin, warmup, rate, timeout)
+    notifier = phase.notifier_of(channel)
+    cpu0 = (cpu_seconds(notifier), cpu_seconds(phase.broker_pid))
+    began = time.perf_counter()
+    done = await _round(client, responder, standin, count, rate, timeout)
+    wall = time.perf_counter() - began
+    cpu = (cpu_seconds(notifier), cpu_seconds(phase.broker_pid))
+    updates: dict[str, float] = done.report["updates"]
+    return UpdateSample(
+        channel, count, rate, done.report["delivered"], len(set(updates) & set(done.sent)),
+        done.after_answer(updates), done.after_answer(done.outcomes),
+        100.0 * (cpu[0] - cpu0[0]) / wall, 100.0 * (cpu[1] - cpu0[1]) / wall, run,
+    )  # fmt: skip

@@ -82,7 +82,8 @@ def routing_file(path: Path, fast_url: str, slow_url: str, timeout: str) -> Path
 
 @dataclass
 class Phase:
-    """A broker and a notifier (of ``channel``, for ``receivers``) on a fresh namespace."""
+    """A broker and a notifier per channel of ``channels`` (serving ``receivers``) on a fresh
+    namespace."""
 
     amqp_url: str
     redis_url: str
@@ -91,9 +92,9 @@ class Phase:
     broker_env: Mapping[str, str]
     namespace: str = field(default_factory=lambda: new_namespace("isolation"))
     children: list[Child] = field(default_factory=list)
-    channel: str = "webhook"
+    channels: tuple[str, ...] = ("webhook",)
     receivers: tuple[str, ...] = ("fast", "slow")
-    extra_env: Mapping[str, str] = field(default_factory=dict)  # the channel's settings
+    extra_env: Mapping[str, str] = field(default_factory=dict)  # the channels' settings
 
     def env(self) -> dict[str, str]:
         env = dict(os.environ)
@@ -113,18 +114,23 @@ class Phase:
         return env
 
     async def start(self) -> None:
-        """Both processes at once (each declares the topology it needs): their start-up, an
+        """Every process at once (each declares the topology it needs): their start-up, an
         interpreter importing hitl, is most of a phase's time on a busy machine."""
+        notifiers = [
+            start_child(f"{self.namespace}-notifier" + (f"-{c}" if c != "webhook" else ""),
+                        ["hitl.cli.main", "notifier", c], self.env(), self.log_dir,
+                        ready=f"notifier {c} ready")
+            for c in self.channels
+        ]  # fmt: skip
         started = await asyncio.gather(
             start_child(f"{self.namespace}-broker", ["hitl.cli.main", "broker"], self.env(),
                         self.log_dir, ready="broker ready"),
-            start_child(f"{self.namespace}-notifier", ["hitl.cli.main", "notifier", self.channel],
-                        self.env(), self.log_dir, ready=f"notifier {self.channel} ready"),
+            *notifiers,
             return_exceptions=True,
         )  # fmt: skip
         for child in started:
             if isinstance(child, Child):
-                self.children.append(child)  # the broker first: broker_pid, notifier_pid
+                self.children.append(child)  # the broker first, then the channels' notifiers
         for child in started:
             if isinstance(child, BaseException):
                 raise child
@@ -136,6 +142,9 @@ class Phase:
     @property
     def notifier_pid(self) -> int:
         return self.children[1].pid
+
+    def notifier_of(self, channel: str) -> int:
+        return self.children[1 + self.channels.index(channel)].pid
 
     async def close(self) -> None:
         while self.children:
@@ -149,7 +158,7 @@ class Phase:
                 reply_to=[SERVICE],
                 queues=[
                     *(names.notifier_queue(r) for r in self.receivers),
-                    names.notifier_settled_queue(self.channel),
+                    *(names.notifier_settled_queue(c) for c in self.channels),
                 ],
             )
         finally:
