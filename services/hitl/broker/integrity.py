@@ -50,6 +50,7 @@ LOSS_KEY = "store.data_loss"
 MARGIN_SECONDS = 300.0  # the log is read from this long before the restored data ends
 _MARK_EVERY = 1.0
 _RETRY_CAP = 30.0
+_TAKE_OVER_AFTER = 15.0  # seconds without news from the reconciling broker
 _ANY_SIZE = 1 << 31  # a logged request was accepted once: its size is not judged again
 ReadLog = Callable[[float | None, Callable[[AbstractIncomingMessage], None]], Awaitable[int]]
 AskAgain = Callable[[AbstractIncomingMessage], Awaitable[None]]
@@ -85,6 +86,7 @@ class StoreGuard:
         self._open.set()
         self._reconciling: asyncio.Task[None] | None = None
         self._attempted = asyncio.Event()
+        self._fenced_since: float | None = None  # when this broker first saw the fence
         self._next_mark = 0.0
         self._tasks: set[asyncio.Task[None]] = set()
         watch.listener = self
@@ -136,7 +138,27 @@ class StoreGuard:
             if not fenced and self.fenced:
                 log.info("the store is no longer fenced")
             self._set_fenced(fenced > 0, self.reason or "fenced by another broker or an operator")
+            if fenced:
+                await self._reconcile_if_nobody_does()
         return not self.fenced
+
+    async def _reconcile_if_nobody_does(self) -> None:
+        """A reconciling broker refreshes the integrity record every second; one whose record
+        went quiet (it died, or was stopped, half-way) is replaced by whoever sees it first."""
+        running = self._reconciling is not None and not self._reconciling.done()
+        record = self._store.keys.integrity()
+        now = time.time()
+        if running:
+            await self._store.redis.hset(record, items=["at", repr(now), "by", self._who])
+            return
+        state, at = await self._store.redis.hmget(record, ["state", "at"])
+        if self._fenced_since is None:
+            self._fenced_since = now
+        quiet = now - max(float(at or 0), self._fenced_since) > _TAKE_OVER_AFTER
+        if state == b"again" or quiet:
+            log.warning("the store is fenced and nobody reconciles it: this broker does")
+            since = _since(await self._watch.shards())
+            self._reconcile(since, ())
 
     async def wait_open(self) -> None:
         """Until the store is not fenced (answers wait here, before they are applied)."""
@@ -157,6 +179,8 @@ class StoreGuard:
     def _set_fenced(self, fenced: bool, reason: str) -> None:
         self.fenced = fenced
         self.reason = reason if fenced else ""
+        if not fenced:
+            self._fenced_since = None
         if fenced:
             self._open.clear()
         else:
@@ -189,12 +213,21 @@ class StoreGuard:
 
     async def _fence_and_reconcile(self, loss: Loss) -> None:
         try:
-            await self._watch.fence(f"shard {loss.shard}'s sequence went back")
+            await self._watch.fence(f"shard {loss.shard}'s sequence went back", loss.run_id)
         except HitlError:
             log.exception("could not fence the store after a loss; decisions go on")
         self._reconcile(None, (loss,))
 
     async def _run_reconciliation(self, since: float | None, losses: tuple[Loss, ...]) -> None:
+        try:
+            await self._reconcile_until_done(since, losses)
+        except HitlError:  # Redis gone again: the fence stays, a tick takes it over
+            log.exception("store reconciliation stopped; the store stays fenced")
+            self._next_mark = 0.0
+        finally:
+            self._attempted.set()
+
+    async def _reconcile_until_done(self, since: float | None, losses: tuple[Loss, ...]) -> None:
         """Reconcile, trying again with backoff while it fails (Redis still starting, the log
         unreadable) and the store is still fenced (``hitl store ack`` ends the tries)."""
         run_id = self._watch.run_id or ""
@@ -218,16 +251,18 @@ class StoreGuard:
                 if attempt == 1:
                     await self._record("fenced", report)
                     await self._announce(losses, report)
-                self._attempted.set()
+                    self._attempted.set()
                 await asyncio.sleep(delay)
                 if not await self._still_fenced():
                     log.warning("the store fence was lifted (hitl store ack): not reconciling")
                     return
-        if await self._watch.fence("", run_id):
-            self._set_fenced(False, "")
-            self._next_mark = 0.0
+        self._next_mark = 0.0
+        if not await self._watch.fence("", run_id):
+            log.warning("Redis changed while the store was reconciled: reconciling again")
+            await self._record("again", report)  # the next tick takes it over at once
+            return
+        self._set_fenced(False, "")
         await self._record("ok", report)
-        self._attempted.set()
         if report.lost_anything:
             await self._announce(losses, report)
         else:
@@ -336,3 +371,9 @@ class StoreGuard:
             await self._sink.publish(envelope, mandatory=False)
         except Exception:  # logged and recorded already
             log.exception("could not publish the store integrity event")
+
+
+def _since(shards: list[dict[str, str]]) -> float | None:
+    """Where the restored data ends, from what the shards came back with (``epoch.lua``)."""
+    marks = [shard.get("since") for shard in shards]
+    return None if not all(marks) else min(float(m) for m in marks if m)

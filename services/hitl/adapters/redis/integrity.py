@@ -45,11 +45,17 @@ def _lua(name: str) -> str:
 
 _EPOCH = _lua("epoch")
 _FENCE = """
--- KEYS: 1 the shard's sequence hash; ARGV: 1 run_id the caller checked ('' for any),
--- 2 the reason to fence, or '' to lift the fence. Returns 1 when done, 0 when the run changed.
+-- KEYS: 1 the shard's sequence hash; ARGV: 1 the run_id the caller knows ('' for any),
+-- 2 the reason to fence, or '' to lift the fence. A fence is always set (and the run noted
+-- when the hash was lost); it is lifted only while Redis is still the process the caller
+-- knows. Returns 1 when done, 0 when the run changed.
+if ARGV[2] ~= '' then
+  if ARGV[1] ~= '' then redis.call('HSETNX', KEYS[1], 'run', ARGV[1]) end
+  redis.call('HSET', KEYS[1], 'fence', ARGV[2])
+  return 1
+end
 if ARGV[1] ~= '' and redis.call('HGET', KEYS[1], 'run') ~= ARGV[1] then return 0 end
-if ARGV[2] == '' then redis.call('HDEL', KEYS[1], 'fence')
-else redis.call('HSET', KEYS[1], 'fence', ARGV[2]) end
+redis.call('HDEL', KEYS[1], 'fence')
 return 1
 """
 RESTART = "the Redis process changed (restart, failover or restore): reconciling"
@@ -167,9 +173,8 @@ class SequenceWatch:
         self.watermark[shard] = n
 
     async def fence(self, reason: str, run_id: str = "") -> bool:
-        """Fence every shard (``reason``), or lift the fence (``reason=''``); with ``run_id``
-        only while Redis is still that process. False when it is not (all or nothing per
-        shard)."""
+        """Fence every shard (``reason``), or lift the fence (``reason=''``), with ``run_id``
+        only while Redis is still that process: False when it is not."""
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for shard in range(self._keys.shards):
