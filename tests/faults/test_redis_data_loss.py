@@ -321,7 +321,7 @@ def check_reported(
         f"\n{sum(len(ids) for ids in vars(sets).values())} interactions: "
         f"{sum(loss['seen'] - loss['found'] for loss in report['losses'])} committed "
         f"transitions lost over {len(report['losses'])} shards; {report['read']} log messages "
-        f"read; found {report['counts']}"
+        f"read; found {report['counts']}; reconciled in {report['seconds']:.2f}s"
     )
     counts = report["counts"]
     assert counts == {

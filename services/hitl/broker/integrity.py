@@ -233,10 +233,12 @@ class StoreGuard:
         run_id = self._watch.run_id or ""
         report = integrity.Report(run_id, since, losses=[asdict(loss) for loss in losses])
         await self._record("reconciling", report)
+        started = time.monotonic()
         attempt = 0
         while True:
             try:
                 await self._reconcile_from_log(report)
+                report.seconds = time.monotonic() - started
                 break
             except (HitlError, OSError) as exc:
                 attempt += 1
@@ -266,7 +268,11 @@ class StoreGuard:
         if report.lost_anything:
             await self._announce(losses, report)
         else:
-            log.info("store reconciled with the store log (%d messages): nothing lost", report.read)
+            log.info(
+                "store reconciled with the store log (%d messages, %.2fs): nothing lost",
+                report.read,
+                report.seconds,
+            )
 
     async def _still_fenced(self) -> bool:
         with contextlib.suppress(HitlError):
@@ -356,7 +362,9 @@ class StoreGuard:
             level,
             "store integrity: %s%s; ids: %s",
             report.summary(),
-            "" if report.complete else " (not reconciled: the store stays fenced)",
+            f" (reconciled in {report.seconds:.2f}s, {report.read} log messages read)"
+            if report.complete
+            else " (not reconciled: the store stays fenced)",
             {k: v[:20] for k, v in report.found.items() if v},
         )
         body = report.to_json()

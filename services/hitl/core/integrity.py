@@ -116,6 +116,7 @@ class Report:
     found: dict[str, list[str]] = field(default_factory=lambda: {k: [] for k in FOUND})
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(FOUND, 0))
     complete: bool = False  # the whole log since ``since`` was read and applied
+    seconds: float = 0.0  # how long the reconciliation took, tries included
     _seen: set[tuple[str, UUID]] = field(default_factory=set, repr=False)
 
     def add(self, what: str, iid: UUID) -> bool:
@@ -146,6 +147,7 @@ class Report:
                 "since": self.since,
                 "read": self.read,
                 "complete": self.complete,
+                "seconds": round(self.seconds, 3),
                 "losses": self.losses,
                 "counts": self.counts,
                 "ids": {k: v for k, v in self.found.items() if v},
