@@ -41,6 +41,7 @@ class Envelope:
     correlation_id: str | None = None
     headers: Headers = field(default_factory=dict)
     reply_to: str | None = None
+    user_id: str | None = None  # the publishing connection's user; RabbitMQ checks it
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,3 +208,7 @@ class Delivery(Protocol):
     def reply_to(self) -> str | None: ...
     @property
     def headers(self) -> Mapping[str, Any]: ...
+    @property
+    def user_id(self) -> str | None:
+        """The AMQP user that published it, as RabbitMQ validated it (None if not set)."""
+        ...

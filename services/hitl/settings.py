@@ -33,6 +33,19 @@ class Settings(BaseSettings):
 
     amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ.")
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis.")
+    # TLS (docs/security.md): amqps:// and rediss:// URLs verify the server against these CAs
+    # (default: the system's), and present a client certificate when one is given.
+    amqp_ca_file: str | None = Field(default=None, description="CA bundle (PEM) for amqps://.")
+    amqp_cert_file: str | None = Field(default=None, description="Client certificate (PEM).")
+    amqp_key_file: str | None = Field(default=None, description="Its private key (PEM).")
+    redis_ca_file: str | None = Field(default=None, description="CA bundle (PEM) for rediss://.")
+    redis_cert_file: str | None = Field(default=None, description="Client certificate (PEM).")
+    redis_key_file: str | None = Field(default=None, description="Its private key (PEM).")
+    trusted_answer_services: list[str] | None = Field(
+        default=None,
+        description='AMQP users that may answer as any person (["hitl-gateway"]); others '
+        "only as themselves. Unset: not checked (docs/security.md).",
+    )
     namespace: str = Field(
         default=DEFAULT_NAMESPACE,
         pattern=NAMESPACE_PATTERN,
@@ -217,6 +230,19 @@ class Settings(BaseSettings):
     def _unset_when_empty(cls, value: object) -> object:
         # HITL_ROUTING_FILE= (as a compose file writes an unset variable) means no file
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _tls_files_fit_the_urls(self) -> "Settings":
+        for server, scheme in (("amqp", "amqps"), ("redis", "rediss")):
+            url: str = getattr(self, f"{server}_url")
+            given = [f for f in ("ca", "cert", "key") if getattr(self, f"{server}_{f}_file")]
+            if given and not url.startswith(f"{scheme}://"):
+                raise ValueError(
+                    f"{server}_{given[0]}_file is set but {server}_url is not {scheme}://"
+                )
+            if ("cert" in given) != ("key" in given):
+                raise ValueError(f"{server}_cert_file and {server}_key_file go together")
+        return self
 
     @model_validator(mode="after")
     def _events_linger_fits_the_outbox_lease(self) -> "Settings":

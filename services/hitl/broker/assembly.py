@@ -83,6 +83,7 @@ class Broker:
             s.default_route,
             router,
             tuple(s.auto_approve),
+            None if s.trusted_answer_services is None else frozenset(s.trusted_answer_services),
         )
         poller = Poller(
             store,

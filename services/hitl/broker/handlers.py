@@ -13,6 +13,7 @@ from hitl.broker.answers import AnswerApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.inbound import received
+from hitl.core.access import untrusted_answer
 from hitl.core.decoding import decode_request, decode_response, readable
 from hitl.core.machine import open_interaction
 from hitl.core.policies import AutoApproveRule, auto_answer
@@ -37,6 +38,8 @@ class Handlers:
     route: str
     router: Router
     auto_rules: tuple[AutoApproveRule, ...] = ()
+    # AMQP users that may answer as anyone (settings.trusted_answer_services); None: not checked
+    trusted_answerers: frozenset[str] | None = None
 
     async def on_request(self, message: Delivery) -> None:
         original, _ = received(message)
@@ -101,5 +104,16 @@ class Handlers:
                 original, exc.detail, "responses", reply=reply, interaction_id=said.interaction_id
             )
             return
+        if self.trusted_answerers is not None:
+            refused = untrusted_answer(message.user_id, response.responder, self.trusted_answerers)
+            if refused is not None:
+                await self.dead_letters.dead_letter(
+                    original,
+                    refused,
+                    "responses",
+                    reply=reply,
+                    interaction_id=response.interaction_id,
+                )
+                return
         with interaction_context(response.interaction_id, None):
             await self.answers.apply(original, reply, response)

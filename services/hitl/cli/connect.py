@@ -14,7 +14,7 @@ from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS
 from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS
 from hitl.cli.errors import Unreachable
 from hitl.errors import TransportError
-from hitl.runtime.startup import connect_amqp, connect_redis, safe_url
+from hitl.runtime.startup import amqp_tls, connect_amqp, connect_redis, redis_tls, safe_url
 from hitl.settings import Settings
 
 CONNECT_SECONDS = 5.0
@@ -54,14 +54,17 @@ async def amqp(settings: Settings, name: str) -> AbstractRobustConnection:
         "RabbitMQ",
         settings.amqp_url,
         "HITL_AMQP_URL",
-        connect_amqp(settings.amqp_url, 1, name=name),
+        connect_amqp(settings.amqp_url, 1, name=name, tls=amqp_tls(settings)),
     )
 
 
 @contextlib.asynccontextmanager
 async def redis(settings: Settings) -> AsyncIterator[Redis]:
     client = await fail_fast(
-        "Redis", settings.redis_url, "HITL_REDIS_URL", connect_redis(settings.redis_url, 1)
+        "Redis",
+        settings.redis_url,
+        "HITL_REDIS_URL",
+        connect_redis(settings.redis_url, 1, tls=redis_tls(settings)),
     )
     try:
         yield client

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import click
 
 from hitl.cli import (
+    access_cmd,
     bench_cmd,
     broker_cmd,
     completion_cmd,
@@ -45,6 +46,7 @@ MODULES = (
     routes_cmd,
     store_cmd,
     schemas_cmd,
+    access_cmd,
     bench_cmd,
     completion_cmd,
 )

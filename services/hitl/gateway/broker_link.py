@@ -24,10 +24,18 @@ log = logging.getLogger(__name__)
 
 
 class AmqpBrokerLink:
-    def __init__(self, publisher: Publisher, names: Names, receipts_queue: str) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        names: Names,
+        receipts_queue: str,
+        *,
+        user_id: str | None = None,
+    ) -> None:
         self._publisher = publisher
         self._names = names
         self.receipts_queue = receipts_queue
+        self._user_id = user_id  # on every answer: the broker may trust this service's word
         # Per response id, oldest first: the same answer sent twice at once gets two receipts.
         self._waiting: dict[str, list[asyncio.Future[ResponseReceipt]]] = {}
 
@@ -45,6 +53,7 @@ class AmqpBrokerLink:
                     key,
                     correlation_id=key,
                     reply_to=self.receipts_queue,
+                    user_id=self._user_id,
                 )
                 await self._publish(envelope)
                 return await future

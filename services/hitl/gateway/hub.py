@@ -24,7 +24,6 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
 from pydantic import ValidationError
 
@@ -45,11 +44,8 @@ class Hub:
 
     async def start(self, host: ServiceHost) -> None:
         channel = await host.channel(confirms=False, prefetch=_PREFETCH)
-        exchange = await channel.declare_exchange(
-            self.names.events, aio_pika.ExchangeType.TOPIC, durable=True
-        )
         queue = await channel.declare_queue(self.queue_name, exclusive=True, auto_delete=True)
-        await queue.bind(exchange, "#")
+        await queue.bind(self.names.events, "#")  # the broker's exchange (ensure_broker_queues)
         channel.reopen_callbacks.add(self._reopened)
         await host.consume(
             channel, queue, self._on_message, source="events", on_failure=self._on_failure

@@ -25,6 +25,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
 from hitl.adapters.amqp.acks import ack_at_once
+from hitl.adapters.amqp.connection import amqp_user
 from hitl.adapters.amqp.consumer import Consumer
 from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.publisher import Publisher
@@ -150,7 +151,9 @@ class GatewayService:
         publisher = Publisher(
             publish, confirm_timeout=s.gateway_receipt_timeout_seconds, fast=s.amqp_fast_path
         )
-        link = AmqpBrokerLink(publisher, self.names, queue.name)
+        link = AmqpBrokerLink(
+            publisher, self.names, queue.name, user_id=amqp_user(await host.amqp())
+        )
 
         async def on_receipt(message: AbstractIncomingMessage) -> None:
             await link.on_receipt(message)

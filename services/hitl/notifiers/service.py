@@ -34,6 +34,7 @@ from hitl.adapters.amqp.topology import (
     declare_notifier_queue,
     declare_private_settled_queue,
     declare_settled_queue,
+    ensure_broker_queues,
 )
 from hitl.adapters.redis.delivery_log import RedisDeliveryLog
 from hitl.adapters.redis.keys import Keys
@@ -123,6 +124,7 @@ class NotifierService:
             policy=policy, late=late, **common,  # type: ignore[arg-type]
         )  # fmt: skip
         self._check_receivers(router.config)
+        await ensure_broker_queues(await host.amqp(), self.names, s.queue_type, s.delivery_limit)
         setup = await host.channel(confirms=False, prefetch=s.notifier_concurrency)
         if self.own_updates:
             settled = await declare_private_settled_queue(setup, self.names)

@@ -39,7 +39,7 @@ from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
 from hitl.observability.metrics import RuntimeMetrics
 from hitl.runtime.ops import Check, OpsServer, Readiness
-from hitl.runtime.startup import connect_amqp, connect_redis
+from hitl.runtime.startup import amqp_tls, connect_amqp, connect_redis, redis_tls
 from hitl.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,9 @@ class ServiceHost:
         if self._connection is None:
             s = self.settings
             name = f"hitl-{self.role} {socket.gethostname()}:{os.getpid()}"
-            connection = await connect_amqp(s.amqp_url, s.startup_attempts, name=name)
+            connection = await connect_amqp(
+                s.amqp_url, s.startup_attempts, name=name, tls=amqp_tls(s), setting="HITL_AMQP_URL"
+            )
             self._connection = connection
             self.check("rabbitmq", lambda: "connection closed" if connection.is_closed else None)
         return self._connection
@@ -89,7 +91,11 @@ class ServiceHost:
         if self._redis is None:
             s = self.settings
             client = await connect_redis(
-                s.redis_url, s.startup_attempts, max_connections=s.redis_max_connections
+                s.redis_url,
+                s.startup_attempts,
+                max_connections=s.redis_max_connections,
+                tls=redis_tls(s),
+                setting="HITL_REDIS_URL",
             )
             self._redis = client
             self.check("redis", lambda: _ping(client))

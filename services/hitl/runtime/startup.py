@@ -3,16 +3,25 @@
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from aio_pika.abc import AbstractRobustConnection
+from aio_pika.exceptions import InvalidFrameError, ProbableAuthenticationError
 from redis.asyncio import Redis
+from redis.exceptions import (
+    AuthenticationError,
+    AuthenticationWrongNumberOfArgsError,
+    NoPermissionError,
+)
 
 from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS, open_amqp
 from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS, open_redis
+from hitl.adapters.tls import TlsFiles
 from hitl.core.backoff import backoff_delay
-from hitl.errors import TransportError
+from hitl.errors import ConfigError, TransportError
+from hitl.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -24,16 +33,26 @@ async def with_startup_retries(
     attempts: int,
     connect: Callable[[], Awaitable[T]],
     errors: tuple[type[BaseException], ...],
+    *,
+    setting: str | None = None,
+    refused: Callable[[BaseException], str | None] = lambda exc: None,
 ) -> T:
     """``connect()`` until it works, at most ``attempts`` times with jittered backoff; then a
-    ``TransportError`` naming the server (its URL without the password) and the last error."""
+    ``TransportError`` naming the server (its URL without the password), the ``setting`` it
+    comes from and the last error. An error that ``refused`` explains (a login or a vhost
+    refused: trying again changes nothing) is a ``ConfigError`` at once."""
+    named = f"{setting}: " if setting else ""
     for attempt in range(1, attempts + 1):
         try:
             return await connect()
         except errors as exc:
+            reason = refused(exc)
+            if reason is not None:
+                raise ConfigError(f"{named}{what} at {safe_url(url)} {reason}") from exc
             if attempt == attempts:
                 raise TransportError(
-                    f"{what} at {safe_url(url)} not reachable after {attempts} tries: {exc!r}"
+                    f"{named}{what} at {safe_url(url)} not reachable after {attempts} tries: "
+                    f"{exc!r}"
                 ) from exc
             delay = backoff_delay(attempt, base=0.5, cap=5.0)
             log.warning(
@@ -59,23 +78,84 @@ def safe_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
-async def connect_amqp(url: str, attempts: int, *, name: str) -> AbstractRobustConnection:
+async def connect_amqp(
+    url: str,
+    attempts: int,
+    *,
+    name: str,
+    tls: TlsFiles | None = None,
+    setting: str | None = None,
+) -> AbstractRobustConnection:
     """A robust RabbitMQ connection, after up to ``attempts`` tries."""
     return await with_startup_retries(
-        "RabbitMQ", url, attempts, lambda: open_amqp(url, name=name), AMQP_CONNECT_ERRORS
+        "RabbitMQ",
+        url,
+        attempts,
+        lambda: open_amqp(url, name=name, tls=tls),
+        AMQP_CONNECT_ERRORS,
+        setting=setting,
+        refused=_amqp_refused,
     )
 
 
-async def connect_redis(url: str, attempts: int, *, max_connections: int = 64) -> Redis:
+def _amqp_refused(exc: BaseException) -> str | None:
+    if isinstance(exc, ProbableAuthenticationError):
+        return f"refused the login (wrong user or password?): {exc.args[0] if exc.args else exc}"
+    if isinstance(exc, InvalidFrameError) and "Connection.Close" in str(exc):
+        return (
+            "closed the connection while opening its vhost: the vhost does not exist or the "
+            "user has no permissions on it (rabbitmqctl set_permissions, docs/security.md)"
+        )
+    if isinstance(exc, ssl.SSLError):
+        return f"refused TLS: {exc}"
+    return None
+
+
+async def connect_redis(
+    url: str,
+    attempts: int,
+    *,
+    max_connections: int = 64,
+    tls: TlsFiles | None = None,
+    setting: str | None = None,
+) -> Redis:
     """A Redis client whose server answered a PING, after up to ``attempts`` tries."""
-    client = open_redis(url, max_connections=max_connections)
+    client = open_redis(url, max_connections=max_connections, tls=tls)
 
     async def ping() -> Redis:
         await client.ping()
         return client
 
     try:
-        return await with_startup_retries("Redis", url, attempts, ping, REDIS_CONNECT_ERRORS)
+        return await with_startup_retries(
+            "Redis",
+            url,
+            attempts,
+            ping,
+            REDIS_CONNECT_ERRORS,
+            setting=setting,
+            refused=_redis_refused,
+        )
     except BaseException:
         await client.aclose()
         raise
+
+
+def _redis_refused(exc: BaseException) -> str | None:
+    if isinstance(
+        exc, (AuthenticationError, NoPermissionError, AuthenticationWrongNumberOfArgsError)
+    ):
+        return f"refused the login or a command (wrong user, password or ACL?): {exc}"
+    if isinstance(exc, ssl.SSLError) or "SSL" in type(exc).__name__:
+        return f"refused TLS: {exc}"
+    return None
+
+
+def amqp_tls(settings: Settings) -> TlsFiles:
+    s = settings
+    return TlsFiles(s.amqp_ca_file, s.amqp_cert_file, s.amqp_key_file)
+
+
+def redis_tls(settings: Settings) -> TlsFiles:
+    s = settings
+    return TlsFiles(s.redis_ca_file, s.redis_cert_file, s.redis_key_file)

@@ -13,7 +13,7 @@ from hitl.adapters.redis.integrity import SequenceWatch
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.ports import InteractionReads
-from hitl.runtime.startup import connect_redis
+from hitl.runtime.startup import connect_redis, redis_tls
 from hitl.settings import Settings
 
 
@@ -35,7 +35,9 @@ def redis_store(redis: Redis, settings: Settings, *, watched: bool = False) -> R
 @contextlib.asynccontextmanager
 async def open_reads(settings: Settings) -> AsyncIterator[InteractionReads]:
     """Read access to the interactions of ``settings.namespace``, for a short-lived process."""
-    redis = await connect_redis(settings.redis_url, settings.startup_attempts)
+    redis = await connect_redis(
+        settings.redis_url, settings.startup_attempts, tls=redis_tls(settings)
+    )
     try:
         yield redis_store(redis, settings)
     finally:

@@ -23,9 +23,10 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobus
 from pydantic import ValidationError
 
 from hitl.adapters.amqp.acks import ack_at_once
+from hitl.adapters.amqp.connection import amqp_user
 from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.publisher import Publisher
-from hitl.adapters.amqp.topology import declare_exchanges, declare_queue, ensure_broker_queues
+from hitl.adapters.amqp.topology import declare_queue, ensure_broker_queues, refusal_named
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.errors import AskTimeout, TransportError
 from hitl.ports import Envelope
@@ -108,14 +109,14 @@ class HitlClient:
             publish = await connection.channel(publisher_confirms=True)
             consume = await connection.channel(publisher_confirms=False)
             await consume.set_qos(prefetch_count=prefetch)
-            await declare_exchanges(consume, names)
             await ensure_broker_queues(connection, names, queue_type, delivery_limit)
             queue = await declare_queue(
                 consume,
                 names.reply_queue(reply_to),
                 queue_arguments(names, queue_type, delivery_limit),
             )
-            await queue.bind(names.outcomes, outcome_key(reply_to))
+            with refusal_named(f"bind queue {queue.name} to {names.outcomes}"):
+                await queue.bind(names.outcomes, outcome_key(reply_to))
             client = cls(
                 connection, publish, consume, names, service, reply_to, on_outcome, fast=fast
             )
@@ -217,6 +218,7 @@ class HitlClient:
                 RESPONSE_TYPE,
                 str(response.response_id),
                 str(interaction_id),
+                user_id=amqp_user(self._connection),
             )
         )
 

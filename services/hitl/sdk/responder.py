@@ -14,6 +14,7 @@ from aio_pika.abc import (
     AbstractQueue,
 )
 
+from hitl.adapters.amqp.connection import amqp_user
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.ports import Envelope
 from hitl.runtime.startup import connect_amqp
@@ -23,11 +24,18 @@ from hitl_contract.wire import DEFAULT_NAMESPACE, RESPONSE_TYPE, Names, encode_m
 
 class Responder:
     def __init__(
-        self, channel: AbstractChannel, receipts: AbstractQueue, names: Names, *, fast: bool = True
+        self,
+        channel: AbstractChannel,
+        receipts: AbstractQueue,
+        names: Names,
+        *,
+        fast: bool = True,
+        user_id: str | None = None,
     ) -> None:
         self._publisher = Publisher(channel, fast=fast)
         self._receipts = receipts
         self._names = names
+        self._user_id = user_id  # set on every answer: RabbitMQ vouches for it
         self._waiting: dict[str, asyncio.Future[ResponseReceipt]] = {}
 
     @classmethod
@@ -57,7 +65,9 @@ class Responder:
         """A responder on a connection the caller opened (and closes)."""
         channel = await connection.channel(publisher_confirms=True)
         receipts = await channel.declare_queue(exclusive=True, auto_delete=True)
-        responder = cls(channel, receipts, Names(namespace), fast=fast)
+        responder = cls(
+            channel, receipts, Names(namespace), fast=fast, user_id=amqp_user(connection)
+        )
         await receipts.consume(responder._on_receipt, no_ack=True)
         return responder
 
@@ -79,6 +89,7 @@ class Responder:
                     key,
                     key,
                     reply_to=self._receipts.name,
+                    user_id=self._user_id,
                 )
             )
             if timeout is None:

@@ -97,4 +97,5 @@ def _message(envelope: Envelope) -> Message:
         correlation_id=envelope.correlation_id,
         headers=dict(envelope.headers) if envelope.headers else None,
         reply_to=envelope.reply_to,
+        user_id=envelope.user_id,
     )

@@ -1,27 +1,51 @@
 """Declaring every exchange and queue hitl uses, idempotently; their names and arguments are
-the contract's (``hitl_contract.wire``)."""
+the contract's (``hitl_contract.wire``).
 
-from collections.abc import Mapping
+The broker owns the shared topology (the exchanges, its queues, the dead-letter queue): the
+other roles check it passively (``ensure_broker_queues``, which needs no permission) and
+declare only their own queues, so their RabbitMQ users need no configure permission on what
+every role shares (docs/security.md). A declare RabbitMQ refuses (ACCESS_REFUSED) is a
+``ConfigError`` naming the setting, the user's missing permission and the fix.
+"""
+
+import contextlib
+from collections.abc import Iterator, Mapping
 
 import aio_pika
 from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractQueue
-from aio_pika.exceptions import ChannelNotFoundEntity, ChannelPreconditionFailed
+from aio_pika.exceptions import ChannelClosed, ChannelNotFoundEntity, ChannelPreconditionFailed
 
 from hitl.errors import ConfigError
 from hitl_contract.wire import Names, QueueType, queue_arguments
 
 
+@contextlib.contextmanager
+def refusal_named(what: str) -> Iterator[None]:
+    """RabbitMQ's ACCESS_REFUSED on ``what`` as a start-up error that says what to fix."""
+    try:
+        yield
+    except ChannelClosed as exc:  # aiormq's ChannelAccessRefused, which aio-pika does not export
+        said = str(exc.args[0]) if exc.args else repr(exc)
+        if not said.startswith("ACCESS_REFUSED"):
+            raise
+        raise ConfigError(
+            f"HITL_AMQP_URL: RabbitMQ refused to {what}: {said}; give this user its role's "
+            "permissions (hitl access rabbitmq ROLE, docs/security.md)"
+        ) from exc
+
+
 async def declare_exchanges(channel: AbstractChannel, names: Names) -> None:
-    for name in names.exchanges:
-        await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
-    await channel.declare_exchange(names.dead_letter, aio_pika.ExchangeType.TOPIC, durable=True)
+    for name in (*names.exchanges, names.dead_letter):
+        with refusal_named(f"declare exchange {name}"):
+            await channel.declare_exchange(name, aio_pika.ExchangeType.TOPIC, durable=True)
 
 
 async def declare_queue(
     channel: AbstractChannel, name: str, arguments: Mapping[str, str | int]
 ) -> AbstractQueue:
     try:
-        return await channel.declare_queue(name, durable=True, arguments=dict(arguments))
+        with refusal_named(f"declare queue {name}"):
+            return await channel.declare_queue(name, durable=True, arguments=dict(arguments))
     except ChannelPreconditionFailed as exc:
         raise ConfigError(
             f"queue {name!r} already exists with other arguments than {arguments}: "
@@ -32,15 +56,26 @@ async def declare_queue(
 async def ensure_broker_queues(
     connection: AbstractConnection, names: Names, queue_type: QueueType, delivery_limit: int
 ) -> None:
-    """For producers: make sure requests have somewhere to go before any broker ever ran,
-    without insisting on our own queue arguments when the broker's queues already exist."""
+    """For every role but the broker: make sure the exchanges exist and requests have
+    somewhere to go before any broker ever ran, without insisting on our own queue arguments
+    when the broker's queues already exist. Checked passively (no permission needed); what is
+    missing is declared, which a least-privilege user may not do: then the error says to start
+    the broker first."""
     channel = await connection.channel()
     try:
-        await channel.declare_queue(names.requests_queue, passive=True)
-        await channel.declare_queue(names.responses_queue, passive=True)
-    except ChannelNotFoundEntity:
+        for exchange in (*names.exchanges, names.dead_letter):
+            await channel.get_exchange(exchange, ensure=True)
+        for queue in (names.requests_queue, names.responses_queue, names.dead_letter_queue):
+            await channel.declare_queue(queue, passive=True)
+    except ChannelNotFoundEntity as exc:
         channel = await connection.channel()
-        await declare_broker_topology(channel, names, queue_type, delivery_limit)
+        try:
+            await declare_broker_topology(channel, names, queue_type, delivery_limit)
+        except ConfigError as refused:
+            raise ConfigError(
+                f"{refused}; the broker declares hitl's exchanges and queues: start "
+                f"`hitl broker` once for namespace {names.namespace!r} ({exc.args[-1]})"
+            ) from refused
     finally:
         if not channel.is_closed:
             await channel.close()
@@ -56,12 +91,13 @@ async def declare_broker_topology(
         names.dead_letter_queue,
         queue_arguments(names, queue_type, delivery_limit, dead_letter=False),
     )
-    await dlq.bind(names.dead_letter, "#")
     args = queue_arguments(names, queue_type, delivery_limit)
     requests = await declare_queue(channel, names.requests_queue, args)
-    await requests.bind(names.requests, "#")
     responses = await declare_queue(channel, names.responses_queue, args)
-    await responses.bind(names.responses, "#")
+    with refusal_named("bind the broker's queues"):
+        await dlq.bind(names.dead_letter, "#")
+        await requests.bind(names.requests, "#")
+        await responses.bind(names.responses, "#")
     return requests, responses
 
 
@@ -73,12 +109,12 @@ async def declare_notifier_queue(
     delivery_limit: int,
 ) -> AbstractQueue:
     """A receiver's queue: its notifications (``<receiver>.<kind>``: one word after the name,
-    so receiver ``a`` never gets ``a.b``'s)."""
-    await declare_exchanges(channel, names)
+    so receiver ``a`` never gets ``a.b``'s). The exchanges exist (``ensure_broker_queues``)."""
     queue = await declare_queue(
         channel, names.notifier_queue(receiver), queue_arguments(names, queue_type, delivery_limit)
     )
-    await queue.bind(names.notifications, f"{receiver}.*")
+    with refusal_named(f"bind queue {queue.name} to {names.notifications}"):
+        await queue.bind(names.notifications, f"{receiver}.*")
     return queue
 
 
@@ -89,14 +125,8 @@ async def declare_settled_queue(
     queue_type: QueueType,
     delivery_limit: int,
 ) -> AbstractQueue:
-    """The final lifecycle events a notifier of ``channel_type`` updates its messages from."""
-    await declare_exchanges(channel, names)
-    dlq = await declare_queue(
-        channel,
-        names.dead_letter_queue,
-        queue_arguments(names, queue_type, delivery_limit, dead_letter=False),
-    )
-    await dlq.bind(names.dead_letter, "#")
+    """The final lifecycle events a notifier of ``channel_type`` updates its messages from.
+    The exchanges and the dead-letter queue exist (``ensure_broker_queues``)."""
     queue = await declare_queue(
         channel,
         names.notifier_settled_queue(channel_type),
@@ -110,12 +140,13 @@ async def declare_private_settled_queue(channel: AbstractChannel, names: Names) 
     """The final lifecycle events, on a queue of this process's own (exclusive, deleted when
     it ends): every such process hears every event (the console's screen, which no other
     process can update). Events while it is not running are not kept for it."""
-    await declare_exchanges(channel, names)
-    queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+    with refusal_named("declare a private queue (amq.gen-*)"):
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
     await _bind_settled(queue, names)
     return queue
 
 
 async def _bind_settled(queue: AbstractQueue, names: Names) -> None:
-    for event in ("resolved", "cancelled", "timed_out"):
-        await queue.bind(names.events, f"{event}.*")
+    with refusal_named(f"bind queue {queue.name} to {names.events}"):
+        for event in ("resolved", "cancelled", "timed_out"):
+            await queue.bind(names.events, f"{event}.*")

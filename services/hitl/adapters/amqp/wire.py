@@ -68,9 +68,9 @@ async def _aiormq_channel(channel: AbstractChannel) -> Channel:
 # A publish is three kinds of frame (AMQP 0-9-1, section 4.2): the basic.publish method, the
 # content header with the properties, and the body in frames of at most ``max_content`` bytes.
 # Only the properties hitl sets are written by hand (content type, delivery mode, correlation
-# id, reply-to, message id, type). A message with headers (dead letters), an empty message id
-# or type, an exchange name pamqp would refuse, or a string too long for an AMQP short string
-# goes through pamqp instead, errors included.
+# id, reply-to, message id, type). A message with headers (dead letters) or a user id (answers),
+# an empty message id or type, an exchange name pamqp would refuse, or a string too long for an
+# AMQP short string goes through pamqp instead, errors included.
 
 _METHOD, _HEADER, _BODY, _END = 1, 2, 3, b"\xce"
 _BASIC, _PUBLISH = 60, 40
@@ -90,7 +90,7 @@ _header_head: Callable[..., bytes] = struct.Struct(">HHQH").pack
 
 def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_content: int) -> bytes:
     """The frames of one publish on channel number ``channel``, as pamqp would write them."""
-    if envelope.headers or not _plain(envelope):
+    if envelope.headers or envelope.user_id or not _plain(envelope):
         return pamqp_frames(channel, envelope, mandatory, max_content)
     try:
         exchange = _short(envelope.exchange)
@@ -176,6 +176,7 @@ def pamqp_frames(channel: int, envelope: Envelope, mandatory: bool, max_content:
         correlation_id=envelope.correlation_id,
         headers=dict(envelope.headers) if envelope.headers else None,
         reply_to=envelope.reply_to,
+        user_id=envelope.user_id,
     )
     body = envelope.body
     frames: list[object] = [

@@ -15,3 +15,4 @@ class MemoryDelivery:
     correlation_id: str | None = None
     reply_to: str | None = None
     headers: Mapping[str, Any] = field(default_factory=dict)
+    user_id: str | None = None

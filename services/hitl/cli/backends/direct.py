@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from types import TracebackType
 from uuid import UUID
 
-import aio_pika
 from aio_pika.abc import AbstractRobustConnection
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from hitl.adapters.amqp.topology import ensure_broker_queues
 from hitl.cli import connect
 from hitl.cli.backends.port import EventFilter, Listing, Window
 from hitl.cli.errors import AlreadyDecided, NotAllowed, Refused, Unknown, Unreachable, Usage
@@ -171,12 +171,11 @@ class DirectBackend:
         self, wanted: EventFilter, ready: Callable[[], None] | None = None
     ) -> AsyncIterator[LifecycleEvent]:
         connection = await self.connection()
+        s, names = self.settings, Names(self.settings.namespace)
+        await ensure_broker_queues(connection, names, s.queue_type, s.delivery_limit)
         channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            Names(self.settings.namespace).events, aio_pika.ExchangeType.TOPIC, durable=True
-        )
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange, "#")
+        await queue.bind(names.events, "#")  # the broker's: a notifier's user may not declare it
         if ready is not None:
             ready()
         async with queue.iterator(no_ack=True) as messages:
