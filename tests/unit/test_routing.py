@@ -5,14 +5,19 @@ import random
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+import orjson
 import pytest
 
 from hitl.adapters.config.routing import RoutingConfigError, parse_routing
+from hitl.core.decoding import decode_request
 from hitl.core.routing.config import RoutingConfig
 from hitl.core.routing.matchers import MatcherError, parse_matcher
 from hitl.core.routing.plan import plan
+from hitl.core.routing.recipients import recipients
 from hitl.core.routing.testing import run_tests
-from hitl.core.routing.tree import RequestFields, evaluate, fallback_for
+from hitl.core.routing.tree import RequestFields, compiled, evaluate, fallback_for
+from hitl_contract import InteractionRequest
+from tests.helpers import raw_request
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -322,3 +327,48 @@ def test_the_compiled_tree_routes_as_a_walk_over_every_route() -> None:
                 labels = {k: v for k, v in (("team", team), ("env", env)) if v is not None}
                 request = RequestFields.of({"kind": rng.choice(["x", "y"]), "labels": labels})
                 assert reached(cfg, kind=request.kind, labels=labels) == _naive(cfg, request)
+
+
+def _asked(**fields: object) -> InteractionRequest:
+    return decode_request(orjson.dumps(raw_request(**fields)), 1 << 20)
+
+
+def test_requests_that_read_alike_share_one_remembered_decision() -> None:
+    cfg = config(
+        route={"receivers": ["root"], "reminder_every": "1h",
+               "routes": [{"matchers": ["team=x"], "receivers": ["a"]},
+                          {"matchers": ["node_name=~deploy.*"], "receivers": ["b"],
+                           "escalation": [{"after": "10m", "receivers": ["c"]}]}]},
+    )  # fmt: skip
+    first = recipients(cfg, _asked(labels={"team": "x", "other": "1"}), "default", 1.0)
+    assert first.now == ("a",) and dict(first.reminders) == {"a": (3600.0, None)}
+    # labels no matcher reads, the thread and the time do not change the decision
+    same = recipients(cfg, _asked(labels={"team": "x"}, thread_id="t2"), "default", 9e9)
+    assert same is first
+    deploy = recipients(cfg, _asked(node_name="deploy_eu"), "default", 1.0)
+    assert deploy.now == ("b",) and deploy.escalations == ((600.0, ("c",)),)
+    assert recipients(cfg, _asked(labels={"team": "y"}), "default", 1.0).now == ("root",)
+    assert len(compiled(cfg).decisions.known) == 3
+
+
+def test_decisions_with_time_windows_are_made_at_each_request() -> None:
+    cfg = office()
+    request = _asked(kind="approval")
+    assert recipients(cfg, request, "default", at("2026-12-02T12:00:00")).now == ("a",)
+    saturday = recipients(cfg, request, "default", at("2026-12-05T10:00:00"))
+    assert saturday.now == () and saturday.held == (("a", at("2026-12-07T09:00:00")),)
+    assert compiled(cfg).decisions.known == {}
+
+
+def test_remembered_decisions_are_bounded_and_agree_with_deciding_anew() -> None:
+    cfg = config(route={"receivers": ["root"],
+                        "routes": [{"matchers": ["team=~x.*"], "receivers": ["a"]}]})  # fmt: skip
+    decisions = compiled(cfg).decisions
+    for n in range(decisions.most + 10):
+        team = f"x{n}" if n % 2 else f"y{n}"
+        decided = recipients(cfg, _asked(labels={"team": team}), "default", 1.0)
+        assert decided.now == (("a",) if n % 2 else ("root",))
+    assert len(decisions.known) == decisions.most
+    fresh = config(route={"receivers": ["root"],
+                          "routes": [{"matchers": ["team=~x.*"], "receivers": ["a"]}]})  # fmt: skip
+    assert compiled(fresh).decisions.known == {}  # a reloaded config starts afresh

@@ -18,6 +18,7 @@ from typing import Any
 from hitl.adapters.config.routing import RoutingConfigError, load_routing
 from hitl.core.routing.config import RoutingConfig
 from hitl.core.routing.recipients import Recipients, recipients
+from hitl.core.routing.tree import compiled
 from hitl.observability.metrics import RoutingMetrics
 from hitl_contract import ErrorCode, ErrorDetail, InteractionRequest
 
@@ -44,6 +45,7 @@ class Router:
         self.config: RoutingConfig | None = None
         if path is not None:
             self.config = load_routing(path)  # raises, with every error, at start
+            compiled(self.config)  # now, not on the first request
             self._signature = _signature(path)
             log.info("routing config loaded from %s", path)
 
@@ -68,6 +70,7 @@ class Router:
         except RoutingConfigError as exc:
             self._refused(exc)
             return False
+        compiled(config)
         self.config = config
         self._metrics.reloads.labels("applied").inc()
         self._metrics.ok.set(1)

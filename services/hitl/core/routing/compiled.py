@@ -7,13 +7,18 @@ are the children its own values point at, plus those with no ``=`` matcher (rege
 only they are tried, in their order in the file, with every matcher, so the result is exactly
 Alertmanager's first-match-unless-``continue`` walk over all of them: a child left out has an
 ``=`` matcher the request fails.
+
+The compiled tree also knows every name its matchers read (``reads``): two requests that agree
+on those values are routed alike, so a decision that does not depend on the time (no route
+with time windows on the way) can be remembered by those values (``Decisions``).
 """
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from hitl.core.routing.config import Inactive, Route, RoutingConfig
-from hitl.core.routing.matchers import Matcher
+from hitl.core.routing.matchers import FIELDS, Matcher
 
 _T = TypeVar("_T")
 
@@ -49,6 +54,49 @@ class Node:
             have = _value(name, fields, labels)
             found.update(self.index.get((name, have), ()))
         return sorted(found)
+
+
+@dataclass(frozen=True, slots=True)
+class Decisions:
+    """What requests were routed to, by the values the tree's matchers read: the request
+    fields at ``fields`` (positions in ``FIELDS``) and the labels ``labels``. Bounded: the
+    oldest decision is forgotten first."""
+
+    fields: tuple[int, ...]
+    labels: tuple[str, ...]
+    most: int = 4096
+    known: dict[tuple[object, ...], object] = field(default_factory=dict)
+
+    def key(self, values: tuple[str, ...], labels: Mapping[str, str]) -> tuple[object, ...]:
+        """``values``: the request's fields in ``FIELDS`` order. A label the request does
+        not have reads as None here (as "" in matchers): both keys route alike."""
+        return (*[values[i] for i in self.fields], *map(labels.get, self.labels))
+
+    def remember(self, key: tuple[object, ...], decision: object) -> None:
+        if len(self.known) >= self.most:
+            del self.known[next(iter(self.known))]
+        self.known[key] = decision
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    root: Node
+    decisions: Decisions
+
+
+def compile_config(config: RoutingConfig) -> Compiled:
+    """The tree, and an empty memory of decisions keyed by what its matchers read."""
+    names: set[str] = set()
+
+    def read(route: Route) -> None:
+        names.update(m.name for m in route.matchers)
+        for child in route.routes:
+            read(child)
+
+    read(config.route)
+    labels = sorted(n.removeprefix("labels.") for n in names if n.startswith("labels."))
+    fields = tuple(n for n, name in enumerate(FIELDS) if name in names)
+    return Compiled(compile_tree(config), Decisions(fields, tuple(labels)))
 
 
 def compile_tree(config: RoutingConfig) -> Node:

@@ -1,7 +1,9 @@
 """Who a request's notifications go to, as the state machine needs it: the receivers to notify
 now, those held until a time window opens, the reminder interval of each, and the escalation
 steps. Built from the routing config (or, without one, the request's route alone), so the
-machine itself stays unaware of trees and windows.
+machine itself stays unaware of trees and windows. A decision that does not depend on the
+time is remembered with the compiled tree, by the values its matchers read
+(``compiled.Decisions``): requests that read alike are routed alike.
 """
 
 from collections.abc import Mapping
@@ -10,7 +12,7 @@ from types import MappingProxyType
 
 from hitl.core.routing.config import RoutingConfig
 from hitl.core.routing.plan import plan
-from hitl.core.routing.tree import RequestFields
+from hitl.core.routing.tree import RequestFields, compiled
 from hitl_contract import InteractionRequest
 
 _NONE: Mapping[str, tuple[float, int | None]] = MappingProxyType({})
@@ -25,6 +27,8 @@ class Recipients:
     # Chosen by a routing config: each notification names its receiver in its message id,
     # and the lifecycle event lists them all.
     routed: bool = False
+    # A route on the way has time windows: the decision depends on when it is made.
+    timed: bool = False
 
     def held_until(self, receiver: str) -> float | None:
         return next((at for name, at in self.held if name == receiver), None)
@@ -44,13 +48,22 @@ def recipients(
     """From the routing config when there is one and the request names no route itself."""
     if config is None or request.route:
         return single(request.route or default_route)
+    values = (request.kind, request.node_name or "", request.requester.id, request.thread_id)
+    decisions = compiled(config).decisions
+    key = decisions.key(values, request.labels)
+    known = decisions.known.get(key)
+    if isinstance(known, Recipients):
+        return known
     fields = RequestFields(
-        kind=request.kind,
-        node_name=request.node_name,
-        requester=request.requester.id,
-        thread=request.thread_id,
-        labels=dict(request.labels),
+        request.kind, request.node_name, request.requester.id, request.thread_id, request.labels
     )
+    decided = _recipients(config, fields, now)
+    if not decided.timed:  # the same at any time: remembered for requests that read alike
+        decisions.remember(key, decided)
+    return decided
+
+
+def _recipients(config: RoutingConfig, fields: RequestFields, now: float) -> Recipients:
     planned = plan(config, fields, now)
     reminders: dict[str, tuple[float, int | None]] = {}
     steps: dict[float, list[str]] = {}
@@ -66,4 +79,5 @@ def recipients(
         reminders=MappingProxyType(reminders),
         escalations=tuple((after, tuple(names)) for after, names in sorted(steps.items())),
         routed=True,
+        timed=any(p.route.active_time for p in planned),
     )

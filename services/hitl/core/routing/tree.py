@@ -11,7 +11,7 @@ of the route that reached it.
 from dataclasses import dataclass
 from typing import Any
 
-from hitl.core.routing.compiled import Node, Settled, compile_tree
+from hitl.core.routing.compiled import Compiled, Node, Settled, compile_config
 from hitl.core.routing.config import RoutingConfig
 
 
@@ -60,7 +60,7 @@ class RequestFields:
 
 
 def evaluate(config: RoutingConfig, request: RequestFields) -> list[Target]:
-    leaves = _descend(compiled(config), request.as_fields(), request.labels)
+    leaves = _descend(compiled(config).root, request.as_fields(), request.labels)
     seen: set[str] = set()
     out: list[Target] = []
     for settled in leaves:
@@ -71,11 +71,14 @@ def evaluate(config: RoutingConfig, request: RequestFields) -> list[Target]:
     return out
 
 
-def compiled(config: RoutingConfig) -> Node:
+def compiled(config: RoutingConfig) -> Compiled:
     """The config's tree, compiled on first use and kept with the (immutable) config."""
-    tree: Node | None = config._tree
+    # Read from the private attributes' dict: ``config._tree`` goes through pydantic's
+    # ``__getattr__``, a hundred times slower, once per request.
+    private = config.__pydantic_private__ or {}
+    tree: Compiled | None = private.get("_tree")
     if tree is None:
-        tree = config._tree = compile_tree(config)
+        tree = config._tree = compile_config(config)
     return tree
 
 
@@ -94,7 +97,7 @@ def fallback_for(config: RoutingConfig, request: RequestFields, receiver: str) -
     """The fallback receiver of the route that sent ``request`` to ``receiver`` (as a
     receiver, an escalation step or where it goes outside its time windows); the root's when
     no route the request lands on names it."""
-    leaves = _descend(compiled(config), request.as_fields(), request.labels)
+    leaves = _descend(compiled(config).root, request.as_fields(), request.labels)
     for leaf in leaves:
         named = {*leaf.receivers, *(r for _, step in leaf.escalation for r in step)}
         if leaf.inactive is not None:
