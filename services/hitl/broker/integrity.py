@@ -24,8 +24,9 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import asdict
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -34,10 +35,11 @@ from pydantic import ValidationError
 
 from hitl.adapters.redis.integrity import RESTART, Greeting, Loss, SequenceWatch
 from hitl.adapters.redis.store import RedisStore
+from hitl.broker.dispatch import settle_all
 from hitl.core import integrity
 from hitl.core.backoff import backoff_delay
 from hitl.core.decoding import decode_request
-from hitl.core.machine import open_interaction
+from hitl.core.machine import InteractionState, open_interaction
 from hitl.errors import HitlError
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, Envelope, MessageSink
@@ -50,6 +52,7 @@ LOSS_KEY = "store.data_loss"
 MARGIN_SECONDS = 300.0  # the log is read from this long before the restored data ends
 _MARK_EVERY = 1.0
 _RETRY_CAP = 30.0
+_AT_ONCE = 64  # interactions reconciled at a time
 _TAKE_OVER_AFTER = 15.0  # seconds without news from the reconciling broker
 _ANY_SIZE = 1 << 31  # a logged request was accepted once: its size is not judged again
 ReadLog = Callable[[float | None, Callable[[AbstractIncomingMessage], None]], Awaitable[int]]
@@ -284,26 +287,38 @@ class StoreGuard:
             raise HitlError("no store log to reconcile with")
         logged, requests = await self._read(report)
         known = sorted(set(logged.finals) | logged.requested)
-        states = await asyncio.gather(*(self._store.load(iid) for iid in known))
-        stored = dict(zip(known, states, strict=True))
+        stored: dict[UUID, InteractionState | None] = {}
+
+        async def load(iid: UUID) -> None:
+            stored[iid] = await self._store.load(iid)
+
+        await _each(known, load)
         todo = integrity.plan(logged, stored)
         now = self._clock()
-        for iid in todo.finish:
+
+        async def finish(iid: UUID) -> None:
             state = stored[iid]
             assert state is not None
             transition = integrity.restored(state, logged.finals[iid])
             await self._store.commit(transition, state.version, [], now, despite_fence=True)
             self._found(report, integrity.OUTCOME_RESTORED, iid)
-        for iid in todo.remake:
+
+        async def remake(iid: UUID) -> None:
             request = decode_request(requests[iid].body, _ANY_SIZE)
             final = logged.finals[iid]
             assert final.outcome is not None
             opened = open_interaction(request, final.outcome.requested_at.timestamp(), self._route)
             await self._store.create(integrity.restored(opened.state, final), [])
             self._found(report, integrity.STATE_RESTORED, iid)
-        for iid in todo.ask_again:
+
+        async def ask_again(iid: UUID) -> None:
+            assert self._ask_again is not None
             await self._ask_again(requests[iid])
             self._found(report, integrity.REQUEST_RECREATED, iid)
+
+        await _each(todo.finish, finish)
+        await _each(todo.remake, remake)
+        await _each(todo.ask_again, ask_again)
         for what, ids in (
             (integrity.STATE_LOST, todo.lost),
             (integrity.SECOND_OUTCOME, todo.second),
@@ -385,3 +400,10 @@ def _since(shards: list[dict[str, str]]) -> float | None:
     """Where the restored data ends, from what the shards came back with (``epoch.lua``)."""
     marks = [shard.get("since") for shard in shards]
     return None if not all(marks) else min(float(m) for m in marks if m)
+
+
+async def _each(ids: Sequence[UUID], work: Callable[[UUID], Coroutine[Any, Any, None]]) -> None:
+    """``work`` on every id, ``_AT_ONCE`` at a time (their Redis scripts share batches); the
+    first failure is raised once all of a group are done."""
+    for start in range(0, len(ids), _AT_ONCE):
+        await settle_all([work(iid) for iid in ids[start : start + _AT_ONCE]])
