@@ -106,8 +106,24 @@ def _amqp_refused(exc: BaseException) -> str | None:
             "closed the connection while opening its vhost: the vhost does not exist or the "
             "user has no permissions on it (rabbitmqctl set_permissions, docs/security.md)"
         )
-    if isinstance(exc, ssl.SSLError):
-        return f"refused TLS: {exc}"
+    return _tls_refused(exc)
+
+
+# TLS failures that trying again does not mend (a transient one, the server not up yet, is an
+# EOF in the handshake): a certificate that does not verify, either way, or TLS to a plain port.
+_TLS_FOR_GOOD = ("CERTIFICATE", "WRONG_VERSION_NUMBER")
+
+
+def _tls_refused(exc: BaseException) -> str | None:
+    """Client libraries wrap TLS errors in their own: look at the text and the causes."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        said = str(seen)
+        if isinstance(seen, ssl.SSLCertVerificationError) or (
+            "[SSL" in said and any(reason in said for reason in _TLS_FOR_GOOD)
+        ):
+            return f"failed the TLS handshake (check the CA, certificate and key files): {said}"
+        seen = seen.__cause__ or seen.__context__
     return None
 
 
@@ -146,9 +162,7 @@ def _redis_refused(exc: BaseException) -> str | None:
         exc, (AuthenticationError, NoPermissionError, AuthenticationWrongNumberOfArgsError)
     ):
         return f"refused the login or a command (wrong user, password or ACL?): {exc}"
-    if isinstance(exc, ssl.SSLError) or "SSL" in type(exc).__name__:
-        return f"refused TLS: {exc}"
-    return None
+    return _tls_refused(exc)
 
 
 def amqp_tls(settings: Settings) -> TlsFiles:
