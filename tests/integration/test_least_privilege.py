@@ -6,11 +6,13 @@ the services in ``trusted_answer_services``. The vhost and users are deleted aft
 user and the ``/`` vhost are never touched."""
 
 import asyncio
+import secrets
 import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -24,16 +26,19 @@ from hitl.adapters.amqp.topology import declare_notifier_queue
 from hitl.adapters.redis.apikeys import RedisApiKeys
 from hitl.adapters.redis.keys import Keys
 from hitl.broker.service import BrokerService
-from hitl.core.access import Role, permissions, rabbitmqctl_lines
+from hitl.core.access import Role, permissions, rabbitmqctl_lines, redis_acl_setuser
 from hitl.core.apikeys import mint
 from hitl.errors import ConfigError
 from hitl.gateway.service import GatewayService
+from hitl.notifiers.channels.webhook import WebhookChannel
+from hitl.notifiers.service import NotifierService
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
 from hitl_contract import Identity, ReceiptResult
 from hitl_contract.wire import RESPONSE_TYPE, Names
-from tests.helpers import answer, dead_letters
+from tests.helpers import answer, dead_letters, eventually
 from tests.servers import REDIS_URL, test_settings
+from tests.webhooks import SECRET, RecordingServer, status
 
 pytestmark = pytest.mark.slow
 _RUN = uuid.uuid4().hex[:8]
@@ -313,3 +318,50 @@ async def test_a_vhost_the_user_may_not_open_fails_the_start_naming_the_setting(
     broker = BrokerService(test_settings(vhost.namespace, amqp_url=url, startup_attempts=30))
     with pytest.raises(ConfigError, match=r"^HITL_AMQP_URL: .*the vhost does not exist"):
         await broker.start()
+
+
+async def test_a_webhook_notifier_and_a_broker_run_under_their_users_and_the_redis_acl(
+    vhost: Vhost, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, redis: Redis
+) -> None:
+    """``hitl notifier webhook`` under the notifier's user (its receiver's queue, the settled
+    events, its delivery log) beside a broker under its own, both on the Redis ACL user of
+    ``hitl access redis``: a receiver gets the request and then the outcome."""
+    monkeypatch.setenv("HITL_TEST_HOOK_SECRET", SECRET)
+    user, password = f"hitl-lp-{_RUN}", secrets.token_hex(16)
+    await redis.execute_command(*redis_acl_setuser(user, f">{password}", vhost.namespace))
+    ops = RecordingServer(default=status(204))
+    await ops.start()
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(
+        "receivers:\n"
+        f"  - {{name: ops, type: webhook, url: '{ops.url}', allow_private: true,"
+        " secret: {env: HITL_TEST_HOOK_SECRET}}\n"
+        "route:\n  receivers: [ops]\n"
+    )
+    common = {
+        "routing_file": str(routing),
+        "redis_url": REDIS_URL.replace("redis://", f"redis://{user}:{password}@", 1),
+    }
+    broker = BrokerService(vhost.settings("broker", **common))
+    notifier = NotifierService(vhost.settings("notifier", **common), WebhookChannel())
+    try:
+        await broker.start()
+        await notifier.start()
+        async with (
+            HitlClient.connect(
+                vhost.url("producer"), service=vhost.users["producer"], namespace=vhost.namespace
+            ) as client,
+            Responder.connect(vhost.url("notifier"), namespace=vhost.namespace) as bot,
+        ):
+            request = client.new_request("approval", thread_id="lp-4", prompt="Hooked?")
+            asked = asyncio.create_task(client.ask(request, timeout=20))
+            await eventually(lambda: len(ops.received) == 1)
+            await bot.respond(answer(request.id, "approve"))
+            assert (await asked).action == "approve"
+            await eventually(lambda: len(ops.received) == 2)  # the settled update
+        assert not await notifier.host.not_ready() and not await broker.not_ready()
+    finally:
+        await notifier.stop()
+        await broker.stop()
+        await ops.close()
+        await redis.execute_command("ACL", "DELUSER", user)
