@@ -414,6 +414,18 @@ def test_the_docs_values_examples_render_valid_manifests(
     assert any(doc["kind"] == "Deployment" for doc in docs)
 
 
+def test_a_tls_secret_is_mounted_read_only_in_every_service(helm: Helm) -> None:
+    docs = helm.render(CI_VALUES["default"], sets=("secrets.tlsSecret=hitl-tls",))
+    for name in ("hitl-broker", "hitl-gateway"):
+        pod = pod_spec(docs, name)
+        assert {"name": "tls", "secret": {"secretName": "hitl-tls"}} in pod["volumes"]
+        (container,) = pod["containers"]
+        mount = {"name": "tls", "mountPath": "/etc/hitl-tls", "readOnly": True}
+        assert mount in container["volumeMounts"]
+    plain = helm.render(CI_VALUES["default"])
+    assert all(v["name"] != "tls" for v in pod_spec(plain, "hitl-broker")["volumes"])
+
+
 def test_default_values_render_the_broker(helm: Helm) -> None:
     docs = helm.render(CI_VALUES["default"])
     objects = by_kind(docs)
