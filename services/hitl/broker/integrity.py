@@ -11,12 +11,13 @@ broker's watermark; each connection's greeting of the Redis process). Here:
   transitions gone) is logged as an error, counted (``hitl_store_data_loss_total``), written
   to the namespace's integrity record (``hitl store status``) and published as a
   ``hitl.store-integrity`` message on the events exchange (routing key ``store.data_loss``).
-- **reconcile**: the broker that fenced reads the store log (``adapters/amqp/store_log.py``)
-  from the moment the restored data ends and puts back what was published: an interaction
-  pending again whose outcome went out gets that same outcome (nothing is sent again); one
-  gone gets made again from its logged request, finished if its outcome went out, else asked
-  again; one gone whose request is older than the log is listed. Then the fence is lifted.
-  If the log cannot be read the fence stays until ``hitl store ack``.
+- **reconcile** (``broker/reconcile.py``): the broker that fenced reads the store log
+  (``adapters/amqp/store_log.py``) from the moment the restored data ends and puts back what
+  was published: an interaction pending again whose outcome went out gets that same outcome
+  (nothing is sent again); one gone gets made again from its logged request, finished if its
+  outcome went out, else asked again; one gone whose request is older than the log is
+  listed. Then the fence is lifted. If the log cannot be read the fence stays (retried)
+  until ``hitl store ack``; a reconciliation whose broker went quiet is taken over.
 """
 
 import asyncio
@@ -24,39 +25,25 @@ import contextlib
 import logging
 import socket
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable
 from dataclasses import asdict
-from typing import Any
-from uuid import UUID
-
-import orjson
-from aio_pika.abc import AbstractIncomingMessage
-from pydantic import ValidationError
 
 from hitl.adapters.redis.integrity import RESTART, Greeting, Loss, SequenceWatch
 from hitl.adapters.redis.store import RedisStore
-from hitl.broker.dispatch import settle_all
+from hitl.broker.reconcile import AskAgain, ReadLog, Reconciler
 from hitl.core import integrity
 from hitl.core.backoff import backoff_delay
-from hitl.core.decoding import decode_request
-from hitl.core.machine import InteractionState, open_interaction
 from hitl.errors import HitlError
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, Envelope, MessageSink
-from hitl_contract import LifecycleEvents
-from hitl_contract.wire import EVENT_TYPE, REQUEST_TYPE, Names
+from hitl_contract.wire import Names
 
 log = logging.getLogger(__name__)
 INTEGRITY_TYPE = "hitl.store-integrity"
 LOSS_KEY = "store.data_loss"
-MARGIN_SECONDS = 300.0  # the log is read from this long before the restored data ends
 _MARK_EVERY = 1.0
 _RETRY_CAP = 30.0
-_AT_ONCE = 64  # interactions reconciled at a time
 _TAKE_OVER_AFTER = 15.0  # seconds without news from the reconciling broker
-_ANY_SIZE = 1 << 31  # a logged request was accepted once: its size is not judged again
-ReadLog = Callable[[float | None, Callable[[AbstractIncomingMessage], None]], Awaitable[int]]
-AskAgain = Callable[[AbstractIncomingMessage], Awaitable[None]]
 
 
 class StoreGuard:
@@ -81,8 +68,7 @@ class StoreGuard:
         self._clock = clock
         self._route = default_route
         self._who = f"{socket.gethostname()}:{id(self):x}"
-        self._read_log: ReadLog | None = None
-        self._ask_again: AskAgain | None = None
+        self._reconciler: Reconciler | None = None
         self.fenced = False
         self.reason = ""
         self._open = asyncio.Event()
@@ -96,7 +82,9 @@ class StoreGuard:
 
     def connect(self, read_log: ReadLog, ask_again: AskAgain) -> None:
         """The store log's reader and the request handler (set once the broker is built)."""
-        self._read_log, self._ask_again = read_log, ask_again
+        self._reconciler = Reconciler(
+            self._store, self._metrics, self._clock, self._route, read_log, ask_again
+        )
 
     # --- what the watch tells ------------------------------------------------------------
 
@@ -236,11 +224,14 @@ class StoreGuard:
         run_id = self._watch.run_id or ""
         report = integrity.Report(run_id, since, losses=[asdict(loss) for loss in losses])
         await self._record("reconciling", report)
+        reconciler = self._reconciler
+        if reconciler is None:
+            raise HitlError("no store log to reconcile with")
         started = time.monotonic()
         attempt = 0
         while True:
             try:
-                await self._reconcile_from_log(report)
+                await reconciler.run(report)
                 report.seconds = time.monotonic() - started
                 break
             except (HitlError, OSError) as exc:
@@ -281,79 +272,6 @@ class StoreGuard:
         with contextlib.suppress(HitlError):
             return any("fence" in shard for shard in await self._watch.shards())
         return True
-
-    async def _reconcile_from_log(self, report: integrity.Report) -> None:
-        if self._read_log is None or self._ask_again is None:
-            raise HitlError("no store log to reconcile with")
-        logged, requests = await self._read(report)
-        known = sorted(set(logged.finals) | logged.requested)
-        stored: dict[UUID, InteractionState | None] = {}
-
-        async def load(iid: UUID) -> None:
-            stored[iid] = await self._store.load(iid)
-
-        await _each(known, load)
-        todo = integrity.plan(logged, stored)
-        now = self._clock()
-
-        async def finish(iid: UUID) -> None:
-            state = stored[iid]
-            assert state is not None
-            transition = integrity.restored(state, logged.finals[iid])
-            await self._store.commit(transition, state.version, [], now, despite_fence=True)
-            self._found(report, integrity.OUTCOME_RESTORED, iid)
-
-        async def remake(iid: UUID) -> None:
-            request = decode_request(requests[iid].body, _ANY_SIZE)
-            final = logged.finals[iid]
-            assert final.outcome is not None
-            opened = open_interaction(request, final.outcome.requested_at.timestamp(), self._route)
-            await self._store.create(integrity.restored(opened.state, final), [])
-            self._found(report, integrity.STATE_RESTORED, iid)
-
-        async def ask_again(iid: UUID) -> None:
-            assert self._ask_again is not None
-            await self._ask_again(requests[iid])
-            self._found(report, integrity.REQUEST_RECREATED, iid)
-
-        await _each(todo.finish, finish)
-        await _each(todo.remake, remake)
-        await _each(todo.ask_again, ask_again)
-        for what, ids in (
-            (integrity.STATE_LOST, todo.lost),
-            (integrity.SECOND_OUTCOME, todo.second),
-        ):
-            for iid in ids:
-                self._found(report, what, iid)
-        report.complete = True
-
-    def _found(self, report: integrity.Report, what: str, iid: UUID) -> None:
-        """Counted once, even when a try that failed half-way had done it already."""
-        if report.add(what, iid):
-            self._metrics.store_data_loss.labels(what).inc()
-
-    async def _read(
-        self, report: integrity.Report
-    ) -> tuple[integrity.Logged, dict[UUID, AbstractIncomingMessage]]:
-        """The final events and requests of the store log from before the restored data ends."""
-        assert self._read_log is not None
-        logged = integrity.Logged()
-        requests: dict[UUID, AbstractIncomingMessage] = {}
-
-        def take(message: AbstractIncomingMessage) -> None:
-            if message.type == EVENT_TYPE:
-                with contextlib.suppress(ValidationError, ValueError):
-                    for event in LifecycleEvents.model_validate_json(message.body).events:
-                        logged.final(event)
-            elif message.type == REQUEST_TYPE:
-                with contextlib.suppress(ValueError):
-                    iid = UUID(str(orjson.loads(message.body)["id"]))
-                    requests.setdefault(iid, message)
-                    logged.requested.add(iid)
-
-        since = None if report.since is None else report.since - MARGIN_SECONDS
-        report.read = await self._read_log(since, take)
-        return logged, requests
 
     async def _record(self, state: str, report: integrity.Report) -> None:
         fields: list[str | bytes] = [
@@ -400,10 +318,3 @@ def _since(shards: list[dict[str, str]]) -> float | None:
     """Where the restored data ends, from what the shards came back with (``epoch.lua``)."""
     marks = [shard.get("since") for shard in shards]
     return None if not all(marks) else min(float(m) for m in marks if m)
-
-
-async def _each(ids: Sequence[UUID], work: Callable[[UUID], Coroutine[Any, Any, None]]) -> None:
-    """``work`` on every id, ``_AT_ONCE`` at a time (their Redis scripts share batches); the
-    first failure is raised once all of a group are done."""
-    for start in range(0, len(ids), _AT_ONCE):
-        await settle_all([work(iid) for iid in ids[start : start + _AT_ONCE]])
