@@ -22,7 +22,7 @@ from pathlib import Path
 
 from hitl_bench.hitl_side import HitlRig, new_namespace
 from hitl_bench.peer import PeerRig
-from hitl_bench.scenario import drive
+from hitl_bench.scenario import Rig, drive
 
 # (label, substring of a frame's file): the first match names a frame's library.
 LIBRARIES = (
@@ -82,18 +82,61 @@ def summarise(raw: str, top: int = 25) -> str:
     return "\n".join(out)
 
 
-def _py_spy() -> str:
+def py_spy() -> str:
     found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(found).exists():
         raise SystemExit("py-spy not found: uv pip install py-spy")
     return found
 
 
+async def record(
+    rig: Rig,
+    pid: int,
+    out: Path,
+    *,
+    seconds: int,
+    rate: int,
+    concurrency: int,
+    native: bool = False,
+) -> str:
+    """py-spy records ``pid`` into ``out`` for ``seconds`` while ``concurrency`` producers
+    drive ``rig``; returns the raw stacks. ``native`` (C frames too) stops the process at
+    each sample (py-spy reads native stacks only from a stopped process)."""
+    spy = await asyncio.create_subprocess_exec(
+        py_spy(),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(seconds),
+        "--rate",
+        str(rate),
+        "--format",
+        "raw",
+        "--function",
+        *(["--native"] if native else ["--nonblocking"]),
+        "--output",
+        str(out),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    load = asyncio.create_task(drive(rig, concurrency, 1_000_000))
+    await spy.wait()
+    load.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await load
+    return _read(out)
+
+
+def _read(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
 async def main(args: argparse.Namespace) -> None:
     if args.raw is not None:
         print(summarise(args.raw.read_text(), args.top))
         return
-    py_spy = _py_spy()
+    py_spy()  # before anything starts: say at once when it is missing
     work = Path(tempfile.mkdtemp(prefix="hitl-profile-"))
     amqp_url = os.environ.get("HITL_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     redis_url = os.environ.get("HITL_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -111,32 +154,12 @@ async def main(args: argparse.Namespace) -> None:
             assert rig.consumer is not None
             pid = rig.consumer.pid
         out = work / f"{args.system}.raw"
-        spy = await asyncio.create_subprocess_exec(
-            py_spy,
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(args.seconds),
-            "--rate",
-            str(args.rate),
-            "--format",
-            "raw",
-            "--function",
-            "--nonblocking",
-            "--output",
-            str(out),
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+        raw = await record(
+            rig, pid, out, seconds=args.seconds, rate=args.rate, concurrency=args.concurrency
         )
-        load = asyncio.create_task(drive(rig, args.concurrency, 1_000_000))
-        await spy.wait()
-        load.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await load
         sample_rate = f"{args.concurrency} in flight, {args.seconds}s at {args.rate} Hz"
         print(f"{args.system} profile ({sample_rate}); raw stacks in {out}")
-        print(summarise(out.read_text(), args.top))
+        print(summarise(raw, args.top))
     finally:
         await rig.close()
 

@@ -9,7 +9,14 @@ from hitl_bench.footprint import FINISHED, PENDING, Footprint
 from hitl_bench.gateway_side import FIRST_PAGE, GATEWAY, THREAD, ReadSample
 from hitl_bench.growth import GrowthSample, Seeding
 from hitl_bench.isolation import ALONE, WITH_SLOW, IsolationSample
-from hitl_bench.route_tree import ROUTED, ROUTED_ONE, DecisionCost
+from hitl_bench.route_tree import (
+    ROUTED,
+    ROUTED_ONE,
+    ROUTING_PAIRS,
+    UNROUTED,
+    UNROUTED_ONE,
+    DecisionCost,
+)
 from hitl_bench.scenario import Sample
 from hitl_bench.sse import FanoutSample
 from hitl_bench.stats import Spread
@@ -485,7 +492,8 @@ def routing_decision(costs: Sequence[DecisionCost]) -> Table:
     """The routing decision in process (issue 14): ``recipients(config, request, ...)``."""
     table = Table(
         "Routing decision in process: recipients(config, request, default, now) per request, "
-        "us (one call at a time, after a warm-up pass)",
+        "us (one call at a time, after a warm-up pass, deciding anew; remembered: a request "
+        "whose matched values were routed before)",
         (
             "routes (regex / continue)",
             "receivers",
@@ -494,6 +502,7 @@ def routing_decision(costs: Sequence[DecisionCost]) -> Table:
             "p50",
             "p99",
             "mean",
+            "remembered, mean",
             "without a routing file, mean",
             "receivers per request (most)",
             "routes landed on",
@@ -510,6 +519,7 @@ def routing_decision(costs: Sequence[DecisionCost]) -> Table:
                 f"{c.p50_us:.1f}",
                 f"{c.p99_us:.1f}",
                 f"{c.mean_us:.1f}",
+                f"{c.remembered_mean_us:.2f}",
                 f"{c.off_mean_us:.2f}",
                 f"{c.receivers_per_request:.2f} ({c.most_receivers})",
                 str(c.landed_routes),
@@ -521,11 +531,15 @@ def routing_decision(costs: Sequence[DecisionCost]) -> Table:
 
 def routing(samples: Sequence[Sample]) -> Table:
     """Brokers with the generated routing file (``routed``: requests reaching one receiver or
-    more; ``routed-1``: exactly one) against the plain one (``hitl``), interleaved in the same
-    runs; on/off per run, then the median."""
+    more; ``routed-1``: exactly one) against brokers without it sent the same requests
+    (``unrouted``, ``unrouted-1``), interleaved in the same runs; on/off per run, then the
+    median. The plain hitl broker (no labels, no node name) is shown beside them, and
+    unrouted/plain says what the requests' labels and node names cost without routing."""
     table = Table(
-        "Routing on (a broker with the generated tree) against off (the plain hitl broker), "
-        "interleaved: median over runs, [lowest-highest]; on/off per run, then the median",
+        "Routing on (a broker with the generated tree) against off (a broker without it, sent "
+        "the same requests; '1 receiver': requests the tree sends to one receiver; plain: the "
+        "hitl rig's requests, no labels), interleaved: median over runs, [lowest-highest]; "
+        "on/off per run, then the median",
         (
             "in flight",
             "routing",
@@ -536,22 +550,21 @@ def routing(samples: Sequence[Sample]) -> Table:
             "CPU ms/interaction broker/rabbit",
         ),
     )
-    labels = {AFTER: "off", ROUTED: "on", ROUTED_ONE: "on, 1 receiver"}
-    for c in sorted({s.concurrency for s in samples if s.system in (ROUTED, ROUTED_ONE)}):
-        compared = [
-            (system, _paired(samples, c, system, AFTER))
-            for system in (ROUTED, ROUTED_ONE)
-            if any(s.system == system and s.concurrency == c for s in samples)
-        ]
-        runs = {s.run for _, pairs in compared for a, b in pairs for s in (a, b)}
-        rows = [(AFTER, [s for s in samples if s.system == AFTER and s.concurrency == c
-                         and s.run in runs])]  # fmt: skip
-        rows += [(system, [a for a, _ in pairs]) for system, pairs in compared]
-        for system, group in rows:
+    names = {
+        AFTER: "plain",
+        UNROUTED: "off",
+        ROUTED: "on",
+        UNROUTED_ONE: "off, 1 receiver",
+        ROUTED_ONE: "on, 1 receiver",
+    }
+    for c in sorted({s.concurrency for s in samples if s.system in ROUTING_PAIRS}):
+        measured = [n for n in names if any(s.system == n and s.concurrency == c for s in samples)]
+        for system in measured:
+            group = [s for s in samples if s.system == system and s.concurrency == c]
             table.rows.append(
                 (
                     str(c),
-                    labels[system],
+                    names[system],
                     Spread.of([s.throughput for s in group]).show("{:.0f}"),
                     _lat(group, "round_trip")[0],
                     Spread.of([s.notify.p50 for s in group]).show(),
@@ -559,21 +572,31 @@ def routing(samples: Sequence[Sample]) -> Table:
                     _cpu_per_interaction(group),
                 )
             )
-        for system, pairs in compared:
+        compared = [*ROUTING_PAIRS.items(), (UNROUTED, AFTER)]
+        for on, off in compared:
+            pairs = _paired(samples, c, on, off)
+            if not pairs:
+                continue
             table.rows.append(
                 (
                     str(c),
-                    f"{labels[system]} / off",
+                    f"{names[on]} / {names[off]}",
                     _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
                     "p50 "
                     + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
                     + " ms",
                     _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
                     "",
-                    "",
+                    "broker CPU "
+                    + _spread([_broker_ms(a) / _broker_ms(b) for a, b in pairs], "x{:.2f}"),
                 )
             )
     return table
+
+
+def _broker_ms(sample: Sample) -> float:
+    """Broker CPU per interaction, ms."""
+    return sample.cpu.get("service", math.nan) * 10 / sample.throughput
 
 
 WEBHOOKS_TITLE = (

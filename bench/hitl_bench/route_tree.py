@@ -34,14 +34,20 @@ from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.routing.compiled import compile_tree
 from hitl.core.routing.config import RoutingConfig
 from hitl.core.routing.recipients import recipients
-from hitl.core.routing.tree import RequestFields, evaluate
+from hitl.core.routing.tree import RequestFields, compiled, evaluate
 from hitl_bench.stats import percentile
 from hitl_contract import InteractionRequest
 
 # The system names of the end-to-end samples of a broker with the tree: requests with any
-# labels (one receiver or more), and requests whose labels reach exactly one receiver.
+# labels (one receiver or more), and requests whose labels reach exactly one receiver. Each is
+# compared with a broker without the file sent the same requests (``UNROUTED``...): on and
+# off differ only in the routing file.
 ROUTED = "routed"
 ROUTED_ONE = "routed-1"
+UNROUTED = "unrouted"
+UNROUTED_ONE = "unrouted-1"
+# on -> its off
+ROUTING_PAIRS = {ROUTED: UNROUTED, ROUTED_ONE: UNROUTED_ONE}
 SERVICES_PER_TEAM = 8
 ENVS = ("production", "staging", "dev", "test")  # "test" has no route: lands on the service
 REGIONS = ("eu-west-1", "eu-central-1", "us-east-1", "ap-south-1")
@@ -246,6 +252,7 @@ class DecisionCost:
     p99_us: float
     mean_us: float
     off_mean_us: float  # recipients() without a config: the request's route alone
+    remembered_mean_us: float  # a decision remembered for requests that read alike
     receivers_per_request: float
     most_receivers: int
     landed_routes: int  # distinct routes the requests landed on
@@ -256,7 +263,9 @@ class DecisionCost:
 
 def decision_cost(tree: Tree, path: Path, count: int, passes: int = 3) -> DecisionCost:
     """Times ``recipients(config, request, "default", now)`` for ``count`` requests, each
-    ``passes`` times (after one untimed pass), one call at a time."""
+    ``passes`` times (after one untimed pass), one call at a time, each deciding anew (the
+    decisions remembered are forgotten before each call); then the same with each request's
+    decision remembered (a request whose matched values were routed before), as a mean."""
     started = time.perf_counter()
     config = load_routing(tree.write(path))
     load_ms = 1000 * (time.perf_counter() - started)
@@ -266,13 +275,22 @@ def decision_cost(tree: Tree, path: Path, count: int, passes: int = 3) -> Decisi
     asked = requests(tree, count)
     now = time.time()
     reached = [recipients(config, r, "default", now) for r in asked]  # compiles, warms up
+    remembered = compiled(config).decisions.known
     timings: list[float] = []
     clock = time.perf_counter_ns
     for _ in range(passes):
         for request in asked:
+            remembered.clear()  # the walk through the tree, not a decision remembered
             t = clock()
             recipients(config, request, "default", now)
             timings.append((clock() - t) / 1000)
+    for request in asked:  # each request's decision remembered
+        recipients(config, request, "default", now)
+    started = time.perf_counter_ns()
+    for _ in range(passes):
+        for request in asked:
+            recipients(config, request, "default", now)
+    hit = (time.perf_counter_ns() - started) / 1000 / (passes * len(asked))
     started = time.perf_counter_ns()
     for _ in range(passes):
         for request in asked:
@@ -293,6 +311,7 @@ def decision_cost(tree: Tree, path: Path, count: int, passes: int = 3) -> Decisi
         p99_us=percentile(timings, 99),
         mean_us=statistics.fmean(timings),
         off_mean_us=off,
+        remembered_mean_us=hit,
         receivers_per_request=statistics.fmean(sizes),
         most_receivers=max(sizes),
         landed_routes=len(_landed(config, asked)),

@@ -34,7 +34,7 @@ from hitl_bench.hitl_side import HitlRig, new_namespace
 from hitl_bench.isolation import IsolationSample
 from hitl_bench.peer import PeerRig
 from hitl_bench.procs import server_pids
-from hitl_bench.route_tree import ROUTED, ROUTED_ONE, DecisionCost
+from hitl_bench.route_tree import ROUTED_ONE, ROUTING_PAIRS, DecisionCost
 from hitl_bench.scenario import Rig, Sample, drive
 from hitl_bench.sse import FanoutSample, measure_fanout
 from hitl_bench.trees import BEFORE, CURRENT, Tree
@@ -241,17 +241,20 @@ async def _end_to_end(
         if opts.gateway
         else None
     )
+    # Routing on, and off with the same requests (labels and node names): on/off differ
+    # only in the routing file.
     routed = [
         HitlRig(
             opts.amqp_url,
             opts.redis_url,
             new_namespace(name),
             log_dir,
-            {**_broker_env(opts), "HITL_ROUTING_FILE": str(routing)},
+            {**_broker_env(opts), **({"HITL_ROUTING_FILE": str(routing)} if on else {})},
             name=name,
-            request_fields=_labelled(opts.routing_routes, single=name == ROUTED_ONE),
+            request_fields=labelled(opts.routing_routes, single=pair[0] == ROUTED_ONE),
         )
-        for name in (ROUTED, ROUTED_ONE)
+        for pair in ROUTING_PAIRS.items()
+        for on, name in zip((True, False), pair, strict=True)
         if routing is not None
     ]
     rigs: list[Rig] = [hitl, peer]
@@ -294,7 +297,7 @@ async def _end_to_end(
                     await extra.close()
 
 
-def _labelled(routes: int, *, single: bool, pool: int = 1000) -> Callable[[int], dict[str, Any]]:
+def labelled(routes: int, *, single: bool, pool: int = 1000) -> Callable[[int], dict[str, Any]]:
     """A routed rig's request fields: labels and node names drawn from the generated tree
     (``route_tree.request_pool``), ``pool`` of them reused by request number."""
     fields = route_tree.request_pool(route_tree.generate(routes), pool, single=single)
@@ -400,7 +403,7 @@ async def _fanout(opts: Options, gateway: GatewayRig, results: Results, run: int
 def _measured_at(rig: Rig, concurrency: int, opts: Options) -> bool:
     if rig.name == BEFORE:
         return concurrency in opts.baseline_concurrency
-    if rig.name in (ROUTED, ROUTED_ONE):
+    if rig.name in ROUTING_PAIRS or rig.name in ROUTING_PAIRS.values():
         return concurrency in opts.routing_concurrency
     if isinstance(rig, GatewayRig):
         return concurrency in opts.gateway_concurrency
@@ -552,7 +555,7 @@ def _issue14_tables(results: Results) -> list[report.Table]:
     tables = []
     if results.routing:
         tables.append(report.routing_decision(results.routing))
-    if any(s.system == ROUTED for s in results.e2e):
+    if any(s.system in ROUTING_PAIRS for s in results.e2e):
         tables.append(report.routing(results.e2e))
     if results.deliveries:
         tables.append(report.webhooks(results.deliveries))
