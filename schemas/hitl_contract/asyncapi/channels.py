@@ -41,7 +41,9 @@ def channels(names: Names) -> dict[str, Any]:
             names.responses,
             "{interaction_id}",
             "Answers to interactions, from notifier bots, people (`hitl respond`) or the "
-            "requester (cancel). Set the AMQP reply_to to get a ResponseReceipt back.",
+            "requester (cancel). Set the AMQP reply_to to get a ResponseReceipt back, and the "
+            "AMQP user_id to your RabbitMQ user: a broker may take a person's word only from "
+            "the users it trusts (docs/security.md).",
             ["humanResponse"],
             {"interaction_id": {"description": "The interaction answered (any key works)."}},
         ),
