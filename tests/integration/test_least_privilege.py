@@ -365,3 +365,15 @@ async def test_a_webhook_notifier_and_a_broker_run_under_their_users_and_the_red
         await broker.stop()
         await ops.close()
         await redis.execute_command("ACL", "DELUSER", user)
+
+
+async def test_a_producer_before_any_broker_is_told_to_start_the_broker(vhost: Vhost) -> None:
+    """Its user may not declare the shared topology: the error says who does."""
+    with pytest.raises(ConfigError) as caught:
+        async with HitlClient.connect(
+            vhost.url("producer"), service=vhost.users["producer"], namespace="never-started"
+        ):
+            pass
+    said = str(caught.value)
+    assert said.startswith("HITL_AMQP_URL: RabbitMQ refused to declare exchange never-started.")
+    assert "start `hitl broker` once for namespace 'never-started'" in said
