@@ -202,7 +202,9 @@ class HitlClient:
         return await self._await(interaction_id, self._waiter(interaction_id), timeout)
 
     async def cancel(self, interaction_id: UUID, *, reason: str | None = None) -> None:
-        """Withdraw a pending interaction; its outcome (status cancelled) arrives as usual."""
+        """Withdraw a pending interaction; its outcome (status cancelled) arrives as usual.
+        Published on the responses exchange, as this service (AMQP user-id): a least-privilege
+        producer's user needs ``hitl access rabbitmq producer --cancel`` (docs/security.md)."""
         response = HumanResponse(
             interaction_id=interaction_id,
             action="cancel",
