@@ -1,0 +1,21 @@
+"""Ask people through hitl from LangGraph nodes (``pip install hitl[langgraph]``).
+
+``ask_human`` in a node; ``HitlGraph`` runs the graph (waiting in place, or stopping at each
+question and publishing it as an hitl request); ``Resumer`` (``python -m
+hitl.integrations.langgraph.resumer``) resumes stopped threads as outcomes arrive. See
+docs/integrations.md.
+"""
+
+from hitl.integrations.langgraph.asking import ask_human
+from hitl.integrations.langgraph.graph import HitlGraph, LangGraphState, Result, Resumed
+from hitl.integrations.langgraph.resumer import Resumer, parked_queue
+
+__all__ = [
+    "HitlGraph",
+    "LangGraphState",
+    "Result",
+    "Resumed",
+    "Resumer",
+    "ask_human",
+    "parked_queue",
+]
