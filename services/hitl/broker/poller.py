@@ -35,6 +35,7 @@ from hitl.runtime.routing import Router
 
 log = logging.getLogger(__name__)
 _BATCH = 500
+_CAS_ATTEMPTS = 4
 _GAUGE_EVERY = 2.0
 _TRIM_EVERY = 60.0
 
@@ -101,21 +102,23 @@ class Poller:
         if purpose == EARLY:
             await self._answers.expire_held(interaction_id)
             return
-        state = await self._store.load(interaction_id)
-        if state is None or not state.is_pending:
-            await self._store.reschedule(interaction_id, member, None)
-            return
-        with interaction_context(iid, state.request.thread_id):
-            now = self._clock()
-            routed = purpose.startswith((NOTIFY, REMIND_ONE, ESCALATE_AT))
-            to = self._router.to(state.request, now) if routed else None
-            transition = fire(state, purpose, now, to)
-            if transition is None:  # not due by the state (early claim, or moved): put it back
-                await self._store.reschedule(interaction_id, member, state.timers.get(purpose))
+        for _ in range(_CAS_ATTEMPTS):  # another timer of it, fired alongside, may win first
+            state = await self._store.load(interaction_id)
+            if state is None or not state.is_pending:
+                await self._store.reschedule(interaction_id, member, None)
                 return
-            if await self._committer.commit(state, transition, now):
-                log.debug("timer %s fired", purpose)
-            # else: someone changed it first; if the timer still stands, its lease brings it back
+            with interaction_context(iid, state.request.thread_id):
+                now = self._clock()
+                routed = purpose.startswith((NOTIFY, REMIND_ONE, ESCALATE_AT))
+                to = self._router.to(state.request, now) if routed else None
+                transition = fire(state, purpose, now, to)
+                if transition is None:  # not due by the state (early claim, or moved): back
+                    await self._store.reschedule(interaction_id, member, state.timers.get(purpose))
+                    return
+                if await self._committer.commit(state, transition, now):
+                    log.debug("timer %s fired", purpose)
+                    return
+        # still losing to others: the timer's lease brings it back
 
     async def _relay(self, stranded: list[tuple[int, str, bytes]]) -> None:
         by_shard: dict[int, list[OutboxEntry]] = defaultdict(list)
