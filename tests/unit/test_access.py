@@ -24,12 +24,9 @@ from hitl_contract import ErrorCode, Identity
 from hitl_contract.wire import Names
 
 SERVICES = Path(__file__).parents[2] / "services" / "hitl"
-# Where hitl talks to Redis: the scripts, the adapters, and the store integrity checks.
+# Where hitl talks to Redis: the scripts, and every module that names redis.
 LUA = sorted((SERVICES / "adapters" / "redis" / "lua").glob("*.lua"))
-PYTHON = [
-    *sorted((SERVICES / "adapters" / "redis").glob("*.py")),
-    SERVICES / "broker" / "integrity.py",
-]
+PYTHON = [p for p in sorted(SERVICES.rglob("*.py")) if "redis" in p.read_text()]
 # Admin-only (hitl's teardown of a test namespace), not run by the services.
 ADMIN = {SERVICES / "adapters" / "redis" / "purge.py"}
 # redis-py method -> the command it sends, where they differ
@@ -48,7 +45,8 @@ def commands_in_code() -> dict[str, set[str]]:
             continue
         text = path.read_text()
         for command in re.findall(r"\(\s*\"([A-Z]{3,})\"\s*,", text):  # raw ("EVALSHA", ...)
-            found.setdefault(command.lower(), set()).add(path.name)
+            if callable(getattr(Redis, command.lower(), None)):  # a command, not other text
+                found.setdefault(command.lower(), set()).add(path.name)
         for method in re.findall(r"(?:redis|pipe|_redis|client)\.(\w+)\(", text):
             if method in _NOT_COMMANDS or not callable(getattr(Redis, method, None)):
                 continue
