@@ -64,17 +64,19 @@ class Resumed:
 class HitlGraph:
     """A compiled graph (with its checkpointer) and the hitl client that asks for it.
 
-    ``name`` goes into every request's ``resume_state``; a resumer only applies outcomes of
-    the graph of its own name.
+    ``name`` (default: the client's service) goes into every request's ``resume_state``; a
+    resumer only applies outcomes of the graph of its own name.
     """
 
-    def __init__(self, graph: Pregel[Any, Any, Any, Any], client: HitlClient, *, name: str) -> None:
+    def __init__(
+        self, graph: Pregel[Any, Any, Any, Any], client: HitlClient, *, name: str | None = None
+    ) -> None:
         if not isinstance(graph.checkpointer, BaseCheckpointSaver):
             raise TypeError("the graph needs a checkpointer: builder.compile(checkpointer=...)")
         self._saver: BaseCheckpointSaver[Any] = graph.checkpointer
         self.graph = graph
         self.client = client
-        self.name = name
+        self.name = name or client.service
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def ainvoke(self, input: Any, *, thread_id: str, wait: bool = False) -> Any:

@@ -54,17 +54,18 @@ def parked_queue(names: Names, service: str) -> str:
 
 class Resumer:
     """``open_graph()`` opens the compiled graph with its checkpointer (an async context
-    manager, closed when the resumer stops); ``name`` is the graph's name in the requests'
-    ``resume_state``; ``service`` the producer service whose reply queue it consumes."""
+    manager, closed when the resumer stops); ``service`` is the producer service whose reply
+    queue it consumes; ``name`` the graph's name in the requests' ``resume_state`` (default:
+    the service, as ``HitlGraph``'s)."""
 
     def __init__(
-        self, settings: Settings, open_graph: OpenGraph, *, name: str, service: str
+        self, settings: Settings, open_graph: OpenGraph, *, service: str, name: str | None = None
     ) -> None:
         self.settings = settings
         self.names = Names(settings.namespace)
         self.service = service
         self._open_graph = open_graph
-        self._name = name
+        self._name = name or service
         self.registry = CollectorRegistry()
         self.outcomes = Counter(
             "hitl_langgraph_outcomes_total",
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     """``python -m hitl.integrations.langgraph.resumer --graph module:open_graph ...``"""
     parser = argparse.ArgumentParser(prog="python -m hitl.integrations.langgraph.resumer")
     parser.add_argument("--graph", required=True, help="module:callable opening the graph")
-    parser.add_argument("--name", help="the graph's name in resume_state (default: the callable)")
+    parser.add_argument("--name", help="the graph's name in resume_state (default: the service)")
     parser.add_argument("--service", help="the producer service (default: $HITL_SERVICE)")
     args = parser.parse_args(argv)
     module, _, attribute = args.graph.partition(":")
@@ -189,7 +190,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     service = args.service or os.environ.get("HITL_SERVICE", "default")
-    resumer = Resumer(settings, open_graph, name=args.name or attribute, service=service)
+    resumer = Resumer(settings, open_graph, name=args.name or service, service=service)
     asyncio.run(resumer.run())
 
 
