@@ -26,6 +26,8 @@ from hitl.adapters.amqp.topology import declare_notifier_queue
 from hitl.adapters.redis.apikeys import RedisApiKeys
 from hitl.adapters.redis.keys import Keys
 from hitl.broker.service import BrokerService
+from hitl.cli.backends.direct import DirectBackend
+from hitl.cli.backends.port import EventFilter
 from hitl.core.access import Role, permissions, rabbitmqctl_lines, redis_acl_setuser
 from hitl.core.apikeys import mint
 from hitl.errors import ConfigError
@@ -377,3 +379,33 @@ async def test_a_producer_before_any_broker_is_told_to_start_the_broker(vhost: V
     said = str(caught.value)
     assert said.startswith("HITL_AMQP_URL: RabbitMQ refused to declare exchange never-started.")
     assert "start `hitl broker` once for namespace 'never-started'" in said
+
+
+async def test_a_person_at_the_cli_watches_and_answers_under_the_notifier_user(
+    vhost: Vhost, role_broker: BrokerService
+) -> None:
+    """``hitl watch`` and ``hitl resume`` straight on the servers (the console's backend) need
+    no more than a notifier's permissions; the answer is the notifier user's (trusted)."""
+    ready = asyncio.Event()
+    async with (
+        DirectBackend(vhost.settings("notifier"), Identity(id="fay@example.com")) as cli,
+        HitlClient.connect(
+            vhost.url("producer"), service=vhost.users["producer"], namespace=vhost.namespace
+        ) as client,
+    ):
+        events = cli.events(EventFilter(thread_id="lp-5"), ready.set)
+        first = asyncio.create_task(anext(events))
+        await asyncio.wait_for(ready.wait(), 10)
+        request = client.new_request("approval", thread_id="lp-5", prompt="At the desk?")
+        asked = asyncio.create_task(client.ask(request, timeout=20))
+        assert (await asyncio.wait_for(first, 10)).event == "requested"
+        for _ in range(200):
+            if await (await cli.reads()).load(request.id) is not None:
+                break
+            await asyncio.sleep(0.05)
+        result = await cli.answer(request.id, "approve", {})
+        assert result.result == "accepted"
+        outcome = await asked
+        await events.aclose()
+    assert outcome.decided_by.identity is not None
+    assert outcome.decided_by.identity.id == "fay@example.com"
