@@ -3,13 +3,18 @@ list, the RabbitMQ regexes cover each role's own names and no other's, who may a
 the AMQP user-id on the wire, the TLS settings, and ``hitl access``."""
 
 import re
+import uuid
 from pathlib import Path
+from typing import Any
 
+import orjson
 import pytest
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from hitl.adapters.amqp.wire import pamqp_frames, publish_frames
+from hitl.adapters.memory import ManualClock, MemoryDelivery, MemorySink, MemoryStore
+from hitl.broker.assembly import Broker
 from hitl.cli.main import main
 from hitl.core.access import (
     REDIS_COMMANDS,
@@ -18,10 +23,15 @@ from hitl.core.access import (
     redis_key_pattern,
     untrusted_answer,
 )
+from hitl.observability.metrics import Metrics
 from hitl.ports import Envelope
 from hitl.settings import Settings
 from hitl_contract import ErrorCode, Identity
-from hitl_contract.wire import Names
+from hitl_contract.wire import REQUEST_TYPE, RESPONSE_TYPE, Names
+from tests.helpers import answer, raw_request
+from tests.servers import test_settings
+
+Json = dict[str, Any]
 
 SERVICES = Path(__file__).parents[2] / "services" / "hitl"
 # Where hitl talks to Redis: the scripts, and every module that names redis.
@@ -144,3 +154,49 @@ def test_hitl_access_prints_the_commands(capsys: pytest.CaptureFixture[str]) -> 
         main(["access", "rabbitmq", "producer"])
     assert main(["access", "redis", "--namespace", "prod"]) == 0
     assert capsys.readouterr().out.startswith("ACL SETUSER hitl reset on >PASSWORD ~prod:* ")
+
+
+async def test_the_broker_takes_a_persons_word_only_from_a_trusted_service() -> None:
+    """On the in-memory twins: an answer for a person from an unlisted AMQP user is refused
+    (receipt, dead letter, rejected event) and the interaction waits; a listed one decides."""
+    clock = ManualClock()
+    settings = test_settings(
+        f"twin-{uuid.uuid4().hex[:8]}", events_linger_seconds=0.0, trusted_answer_services=["gw"]
+    )
+    sink = MemorySink()
+    broker = Broker.assemble(
+        settings,
+        store=MemoryStore(shards=settings.shards, clock=clock),
+        sink=sink,
+        clock=clock,
+        metrics=Metrics(),
+    )
+    names = broker.names
+    body = raw_request()
+    data = orjson.dumps(body)
+    await broker.handlers.on_request(
+        MemoryDelivery(data, names.requests, "approval", REQUEST_TYPE, body["id"], body["id"])
+    )
+    iid = uuid.UUID(body["id"])
+
+    async def answer_as(user_id: str) -> Json:
+        response = answer(iid, "approve")
+        key = str(response.response_id)
+        await broker.handlers.on_response(
+            MemoryDelivery(
+                response.model_dump_json().encode(), names.responses, body["id"],
+                RESPONSE_TYPE, key, key, "receipts", user_id=user_id,
+            )
+        )  # fmt: skip
+        [receipt] = [e for e in sink.on("", "receipts") if e.correlation_id == key]
+        return orjson.loads(receipt.body)  # type: ignore[no-any-return]
+
+    refused = await answer_as("billing")
+    assert refused["result"] == "rejected" and refused["error"]["code"] == "not_allowed"
+    assert refused["error"]["path"] == "user_id" and refused["error"]["allowed"] == ["gw"]
+    [parked] = sink.on(names.dead_letter, "responses")
+    assert parked.headers["x-hitl-error-code"] == "not_allowed"
+    state = await broker.store.load(iid)
+    assert state is not None and state.status == "pending"
+    assert (await answer_as("gw"))["result"] == "accepted"
+    await broker.send_lingering_events()
