@@ -59,6 +59,7 @@ class ErrorCode(StrEnum):
     NOT_ALLOWED = "not_allowed"
     INVALID_CONFIG = "invalid_config"  # a routing config refused on reload
     UNDELIVERABLE = "undeliverable"  # a notification no receiver could be sent
+    NOT_RESUMABLE = "not_resumable"  # an outcome a resumer could not apply to its thread
     INTERNAL = "internal"
 
 

@@ -162,9 +162,10 @@ DEAD_LETTER_SOURCES: tuple[str, ...] = (
     "outbox",
     "delivery",  # a notification no receiver could be sent, not even a fallback
 )
-# What a rejected event may come from: the dead-letter sources, and a routing config file
-# that was refused on reload (the broker keeps the previous one).
-REJECTED_SOURCES: tuple[str, ...] = (*DEAD_LETTER_SOURCES, "routing")
+# What a rejected event may come from: the dead-letter sources, a routing config file that
+# was refused on reload (the broker keeps the previous one), and an outcome a resumer could not
+# apply to its thread (hitl.integrations.langgraph; it parks it).
+REJECTED_SOURCES: tuple[str, ...] = (*DEAD_LETTER_SOURCES, "routing", "resume")
 
 # (header, always present, meaning) of a dead-lettered message.
 DEAD_LETTER_HEADERS: tuple[tuple[str, bool, str], ...] = (

@@ -25,6 +25,7 @@ from hitl.integrations.langgraph import HitlGraph, Result, Resumer, parked_queue
 from hitl.sdk import HitlClient
 from hitl.settings import Settings
 from hitl_contract.wire import Names
+from tests.helpers import lifecycle_events
 from tests.servers import AMQP_URL, REDIS_URL, delete_namespace
 
 pytestmark = pytest.mark.slow
@@ -279,7 +280,7 @@ async def resumer_of(ns: str) -> AsyncIterator[Resumer]:
 
 
 async def test_an_outcome_for_a_thread_gone_from_the_checkpointer_is_parked_and_reported(
-    ns: str, db: Path, broker: Process, caplog: pytest.LogCaptureFixture
+    ns: str, db: Path, broker: Process, caplog: pytest.LogCaptureFixture, capture: Any
 ) -> None:
     env = env_of(ns, db)
     code, out = await run(env, "examples/langgraph_approval.py", "ask", "g-1", "hitl")
@@ -288,9 +289,19 @@ async def test_an_outcome_for_a_thread_gone_from_the_checkpointer_is_parked_and_
         assert graph.checkpointer is not None
         await graph.checkpointer.adelete_thread("g-1")  # type: ignore[union-attr]
     await answer(env, "g-1", "approve")
-    async with resumer_of(ns) as resumer:
+    async with capture(Names(ns).events, "rejected.#") as events, resumer_of(ns) as resumer:
         message = await parked(ns)
         assert counted(resumer, "parked", "unknown_thread") == 1
+        [reported] = lifecycle_events(await events.wait_for(lambda m: len(m) == 1, 30))
+    assert reported.event == "rejected"
+    assert reported.source == "resume"
+    assert reported.event_id == f"rejected:resume:{message.message_id}"
+    assert reported.thread_id == "g-1"
+    assert reported.error is not None
+    assert reported.error.code == "not_resumable"
+    assert "thread 'g-1' is not in the checkpointer" in reported.error.message
+    assert reported.outcome is not None
+    assert reported.outcome.action == "approve"
     assert message.headers["x-hitl-parked-code"] == "unknown_thread"
     assert "thread 'g-1' is not in the checkpointer" in str(message.headers["x-hitl-parked-reason"])
     body = json.loads(message.body)

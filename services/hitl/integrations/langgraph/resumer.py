@@ -7,7 +7,8 @@ retries, readiness and metrics on the ops port, SIGTERM drains). Each outcome is
 outcome redelivered after a crash is recognised and not applied twice. An outcome it cannot
 place (its thread, checkpoint or interrupt is not in the checkpointer, another graph's, a body
 that is not an outcome, a graph that fails on it) is logged, counted
-(``hitl_langgraph_outcomes_total{result="parked"}``) and parked, unchanged, in the durable
+(``hitl_langgraph_outcomes_total{result="parked"}``), reported as a ``rejected`` lifecycle event
+(source ``resume``, code ``not_resumable``) and parked, unchanged, in the durable
 queue ``<namespace>.langgraph.parked.<service>`` with the reason in its headers, never
 dropped and never applied elsewhere.
 
@@ -18,11 +19,13 @@ dropped and never applied elsewhere.
 import argparse
 import asyncio
 import contextlib
+import hashlib
 import importlib
 import logging
 import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import Any
 
 from aio_pika.abc import AbstractIncomingMessage
@@ -39,8 +42,23 @@ from hitl.ports import Envelope
 from hitl.runtime.host import ServiceHost
 from hitl.sdk.client import HitlClient
 from hitl.settings import Settings
-from hitl_contract import InteractionOutcome
-from hitl_contract.wire import OUTCOME_TYPE, Names, outcome_key, queue_arguments
+from hitl_contract import (
+    ErrorCode,
+    ErrorDetail,
+    InteractionOutcome,
+    LifecycleEvent,
+    LifecycleEventName,
+    LifecycleEvents,
+)
+from hitl_contract.wire import (
+    EVENT_TYPE,
+    OUTCOME_TYPE,
+    Names,
+    encode_model,
+    event_key,
+    outcome_key,
+    queue_arguments,
+)
 
 log = logging.getLogger(__name__)
 OpenGraph = Callable[[], AbstractAsyncContextManager[Pregel[Any, Any, Any, Any]]]
@@ -176,6 +194,49 @@ class Resumer:
         )
         if not routed:
             raise TransportError(f"the parked queue {queue} is gone; keeping the outcome")
+        await self._report(message, code, reason, outcome)
+
+    async def _report(
+        self,
+        message: AbstractIncomingMessage,
+        code: str,
+        reason: str,
+        outcome: InteractionOutcome | None,
+    ) -> None:
+        """A ``rejected`` lifecycle event (source ``resume``, code ``not_resumable``) on the
+        events exchange, for whoever watches them (the gateway's stream, a dashboard). Best
+        effort: the outcome is parked already."""
+        assert self._publisher is not None
+        key = message.message_id or hashlib.sha256(message.body).hexdigest()[:32]
+        event = LifecycleEvent(
+            event=LifecycleEventName.REJECTED,
+            event_id=f"rejected:resume:{key}",
+            interaction_id=outcome.interaction_id if outcome else None,
+            thread_id=outcome.thread_id if outcome else None,
+            kind=outcome.kind if outcome else None,
+            at=datetime.now(UTC),
+            outcome=outcome,
+            error=ErrorDetail(
+                code=ErrorCode.NOT_RESUMABLE,
+                message=f"parked in {parked_queue(self.names, self.service)}: {reason}",
+                path="resume_state.langgraph",
+                got=code,
+            ),
+            source="resume",
+        )
+        try:
+            await self._publisher.publish(
+                Envelope(
+                    self.names.events,
+                    event_key(event.event, event.kind),
+                    encode_model(LifecycleEvents(events=[event])),
+                    EVENT_TYPE,
+                    f"events:{event.event_id}",  # a batch of one, as the broker names them
+                ),
+                mandatory=False,
+            )
+        except Exception as exc:  # noqa: BLE001 - parked and logged already
+            log.warning("could not publish the rejected event of %s: %r", key, exc)
 
 
 def main(argv: list[str] | None = None) -> None:
