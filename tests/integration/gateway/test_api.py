@@ -357,6 +357,17 @@ async def test_thread_pending_of_a_thread_id_with_slashes(
     assert 'route="/v1/threads/{thread_id}/pending",status="200"' in metrics
 
 
+async def test_thread_pending_of_a_thread_id_with_a_line_break(
+    alice: httpx.AsyncClient, client: HitlClient
+) -> None:
+    # Any text, control characters too (schemathesis found a 404 here once).
+    iid = await ask(client, thread_id="line\nbreak\x01")
+    await stored(alice, iid)
+    thread = (await alice.get("/v1/threads/line%0Abreak%01/pending")).json()
+    assert thread["thread_id"] == "line\nbreak\x01"
+    assert [i["id"] for i in thread["items"]] == [str(iid)]
+
+
 async def test_no_receipt_in_time_is_a_504_that_says_how_to_check(
     namespace: str, make_key: MakeKey, client: HitlClient, broker: BrokerService
 ) -> None:

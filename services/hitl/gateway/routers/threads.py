@@ -4,6 +4,7 @@ pending; a workflow resumes by thread.)"""
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from starlette.convertors import PathConvertor, register_url_convertor
 
 from hitl.gateway.cursors import Filters
 from hitl.gateway.deps import Principal, Scope, context, require
@@ -14,8 +15,18 @@ from hitl.gateway.pages import page
 router = APIRouter(prefix="/v1/threads", tags=["threads"])
 
 
+class AnyText(PathConvertor):
+    """A path segment of any text: Starlette's ``path`` is ``.*``, whose dot stops at a line
+    break, so a thread id holding one (the contract allows any text) matched no route."""
+
+    regex = "(?s:.*)"
+
+
+register_url_convertor("any_text", AnyText())
+
+
 @router.get(
-    "/{thread_id:path}/pending",  # a thread id may hold "/" (sent as %2F)
+    "/{thread_id:any_text}/pending",  # a thread id may hold "/" (sent as %2F) or a line break
     response_model=ThreadPending,
     summary="A thread's pending interactions, oldest first",
     responses=problems(400, *AUTHENTICATED),
