@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -26,6 +26,20 @@ from hitl_contract.wire import (
     NAMESPACE_PATTERN,
     QueueType,
 )
+
+_SCHEMES = {"amqp_url": ("amqp", "amqps"), "redis_url": ("redis", "rediss", "unix")}
+
+
+def safe_url(url: str) -> str:
+    """The URL without its password, for logs and errors."""
+    if "@" not in url:
+        return url
+    if "://" not in url:  # not a URL: whatever precedes the @ may be a password
+        return "***@" + url.rpartition("@")[2]
+    scheme, _, rest = url.partition("://")
+    creds, _, host = rest.rpartition("@")
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}"
 
 
 class Settings(BaseSettings):
@@ -205,6 +219,15 @@ class Settings(BaseSettings):
         description="Lifecycle events a gateway replica keeps so an event stream can resume "
         "(Last-Event-ID).",
     )
+
+    @field_validator("amqp_url", "redis_url")
+    @classmethod
+    def _server_url(cls, value: str, info: ValidationInfo) -> str:
+        schemes = _SCHEMES[info.field_name or ""]
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not (parts.hostname or parts.scheme == "unix"):
+            raise ValueError(f"not a URL starting {' or '.join(f'{s}://' for s in schemes)}")
+        return value
 
     @field_validator("gateway_public_url")
     @classmethod

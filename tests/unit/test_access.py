@@ -200,3 +200,18 @@ async def test_the_broker_takes_a_persons_word_only_from_a_trusted_service() -> 
     assert state is not None and state.status == "pending"
     assert (await answer_as("gw"))["result"] == "accepted"
     await broker.send_lingering_events()
+
+
+def test_a_wrong_url_is_refused_naming_the_setting_without_its_password(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(ValidationError, match="not a URL starting amqp:// or amqps://"):
+        Settings(amqp_url="http://user:secret@rabbit/")
+    with pytest.raises(ValidationError, match="not a URL starting redis://"):
+        Settings(redis_url="127.0.0.1:6379")
+    Settings(redis_url="unix:///run/redis.sock")
+    monkeypatch.setenv("HITL_AMQP_URL", "user:secret@rabbit:5672")  # no scheme at all
+    assert main(["pending"]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith("hitl: invalid settings: HITL_AMQP_URL='***@rabbit:5672' is not valid")
+    assert "secret" not in said

@@ -11,7 +11,7 @@ from pydantic.fields import FieldInfo
 
 from hitl.cli.errors import Usage
 from hitl.errors import ConfigError
-from hitl.settings import Settings
+from hitl.settings import Settings, safe_url
 
 
 def load_settings(**overrides: Any) -> Settings:
@@ -38,6 +38,8 @@ def explain(exc: ValidationError) -> list[str]:
         variable = f"HITL_{name.upper()}"
         where = _where(variable)
         given = error.get("input")
+        if name in ("amqp_url", "redis_url") and isinstance(given, str):
+            given = safe_url(given)  # never a password on the screen
         allowed = allowed_values(field)
         found.append(
             f"{variable}={given!r} {where}is not valid ({error['msg']})"

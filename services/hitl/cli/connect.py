@@ -14,8 +14,8 @@ from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS
 from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS
 from hitl.cli.errors import Unreachable
 from hitl.errors import TransportError
-from hitl.runtime.startup import amqp_tls, connect_amqp, connect_redis, redis_tls, safe_url
-from hitl.settings import Settings
+from hitl.runtime.startup import amqp_tls, connect_amqp, connect_redis, redis_tls
+from hitl.settings import Settings, safe_url
 
 CONNECT_SECONDS = 5.0
 _FAILURES: tuple[type[BaseException], ...] = (

@@ -21,7 +21,7 @@ from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS, open_redis
 from hitl.adapters.tls import TlsFiles
 from hitl.core.backoff import backoff_delay
 from hitl.errors import ConfigError, TransportError
-from hitl.settings import Settings
+from hitl.settings import Settings, safe_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -66,16 +66,6 @@ async def with_startup_retries(
             )
             await asyncio.sleep(delay)
     raise AssertionError("unreachable")
-
-
-def safe_url(url: str) -> str:
-    """The URL without its password, for logs."""
-    if "@" not in url:
-        return url
-    scheme, _, rest = url.partition("://")
-    creds, _, host = rest.rpartition("@")
-    user = creds.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}"
 
 
 async def connect_amqp(
