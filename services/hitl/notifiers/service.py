@@ -233,9 +233,10 @@ class NotifierService:
         except ValidationError as exc:
             log.warning("unreadable lifecycle events, skipped: %s", exc)
             return
-        for event in batch.events:
-            if event.outcome is not None:
-                await self._updater.settled(event.outcome)
+        # At once, not one after another: a receiver slow to update (retries, a hanging
+        # endpoint) must not hold the updates of the batch's other interactions.
+        updater = self._updater
+        await asyncio.gather(*(updater.settled(e.outcome) for e in batch.events if e.outcome))
 
     async def stop(self) -> None:
         await self.host.stop()

@@ -55,8 +55,8 @@ class Updater:
 
     async def settled(self, outcome: InteractionOutcome) -> None:
         iid = outcome.interaction_id
-        for name, sent in self._shown(await self._history.history(iid)).items():
-            await self.shown(name, sent, outcome)
+        shown = self._shown(await self._history.history(iid))
+        await asyncio.gather(*(self.shown(name, sent, outcome) for name, sent in shown.items()))
 
     async def shown(self, name: str, sent: Sent, outcome: InteractionOutcome) -> None:
         """Update receiver ``name``, shown the interaction as ``sent``, unless done already
