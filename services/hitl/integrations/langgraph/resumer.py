@@ -162,8 +162,15 @@ class Resumer:
     async def _on_failure(
         self, message: AbstractIncomingMessage, source: str, exc: Exception
     ) -> None:
-        """The graph (or the checkpointer) failed on this outcome: park it for an operator."""
-        await self._park(message, "failed", f"the graph failed on it: {exc!r}")
+        """The graph (or the checkpointer) failed on this outcome: park it for an operator;
+        if even that fails, it goes back to the queue."""
+        try:
+            await self._park(message, "failed", f"the graph failed on it: {exc!r}")
+        except Exception:
+            log.exception("could not park an outcome; it goes back to the queue")
+            with contextlib.suppress(Exception):
+                await message.nack(requeue=True)
+            return
         with contextlib.suppress(Exception):
             await message.ack()
 
