@@ -17,6 +17,7 @@ from redis.exceptions import NoPermissionError
 from hitl.adapters.redis.apikeys import RedisApiKeys
 from hitl.adapters.redis.keys import Keys
 from hitl.broker.service import BrokerService
+from hitl.cli.main import main
 from hitl.core.access import redis_acl_setuser
 from hitl.core.apikeys import mint
 from hitl.errors import ConfigError
@@ -106,3 +107,14 @@ async def test_a_wrong_redis_password_fails_the_start_at_once_naming_the_setting
     s = acl_settings.model_copy(update={"redis_url": url, "startup_attempts": 30})
     with pytest.raises(ConfigError, match=r"^HITL_REDIS_URL: Redis at .* refused the login"):
         await BrokerService(s).start()
+
+
+def test_a_person_with_a_wrong_redis_password_is_told_which_setting(
+    acl_settings: Settings, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("HITL_NAMESPACE", acl_settings.namespace)
+    monkeypatch.setenv("HITL_REDIS_URL", acl_settings.redis_url.replace("@", "x@", 1))
+    assert main(["pending"]) == 2  # a setting to fix, not a server to wait for
+    said = capsys.readouterr().err
+    assert said.startswith("hitl: HITL_REDIS_URL: Redis at redis://hitl-test-")
+    assert "refused the login" in said and ":***@" in said

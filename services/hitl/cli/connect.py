@@ -12,8 +12,8 @@ from redis.asyncio import Redis
 
 from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS
 from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS
-from hitl.cli.errors import Unreachable
-from hitl.errors import TransportError
+from hitl.cli.errors import Unreachable, Usage
+from hitl.errors import ConfigError, TransportError
 from hitl.runtime.startup import amqp_tls, connect_amqp, connect_redis, redis_tls
 from hitl.settings import Settings, safe_url
 
@@ -33,6 +33,8 @@ async def fail_fast(what: str, url: str, setting: str, connect: Awaitable[T]) ->
     try:
         async with asyncio.timeout(CONNECT_SECONDS):
             return await connect
+    except ConfigError as exc:  # refused: a login, a vhost, a certificate; names the setting
+        raise Usage(str(exc)) from exc
     except _FAILURES as exc:
         reason = f"no answer within {CONNECT_SECONDS:g}s"
         if not isinstance(exc, TimeoutError):
@@ -54,7 +56,9 @@ async def amqp(settings: Settings, name: str) -> AbstractRobustConnection:
         "RabbitMQ",
         settings.amqp_url,
         "HITL_AMQP_URL",
-        connect_amqp(settings.amqp_url, 1, name=name, tls=amqp_tls(settings)),
+        connect_amqp(
+            settings.amqp_url, 1, name=name, tls=amqp_tls(settings), setting="HITL_AMQP_URL"
+        ),
     )
 
 
@@ -64,7 +68,7 @@ async def redis(settings: Settings) -> AsyncIterator[Redis]:
         "Redis",
         settings.redis_url,
         "HITL_REDIS_URL",
-        connect_redis(settings.redis_url, 1, tls=redis_tls(settings)),
+        connect_redis(settings.redis_url, 1, tls=redis_tls(settings), setting="HITL_REDIS_URL"),
     )
     try:
         yield client
