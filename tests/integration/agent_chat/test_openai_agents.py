@@ -7,13 +7,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from agents import RunResult
-from agents.testing import ScriptedModel
+from agents import Runner, RunResult
+from agents.testing import ScriptedModel, assistant_message, function_call
 from examples.openai_agents.refunds import OFFLINE, Ledger, scripted_model, support_agent
 
 from hitl.core.listing import Query
 from hitl.integrations.chat import ThreadGate
-from hitl.integrations.openai_agents import run_with_hitl
+from hitl.integrations.openai_agents import approve_with_hitl, run_with_hitl
 from hitl.ports import InteractionReads
 from hitl.runtime.stores import open_reads
 from hitl.sdk import HitlClient, Responder
@@ -48,14 +48,23 @@ async def asked(gate: ThreadGate) -> InteractionRequest:
     return found[0]
 
 
-def tool_output(model: ScriptedModel) -> str:
-    """What the model was given as the refund call's output on its last turn."""
+def tool_outputs(model: ScriptedModel) -> dict[str, str]:
+    """What the model was given as each call's output on its last turn, by call id."""
     call = model.last_call
     assert call is not None
     assert isinstance(call.input, list)
-    outputs = [item for item in call.input if _get(item, "type") == "function_call_output"]
-    assert [_get(item, "call_id") for item in outputs] == ["call-1"]
-    return str(_get(outputs[0], "output"))
+    return {
+        str(_get(item, "call_id")): str(_get(item, "output"))
+        for item in call.input
+        if _get(item, "type") == "function_call_output"
+    }
+
+
+def tool_output(model: ScriptedModel) -> str:
+    """The refund call's output, the only one."""
+    outputs = tool_outputs(model)
+    assert list(outputs) == ["call-1"]
+    return outputs["call-1"]
 
 
 def _get(item: Any, name: str) -> Any:
@@ -155,3 +164,49 @@ async def test_a_run_that_stops_waiting_withdraws_its_request(
         return [state.status for state in page.items] == ["cancelled"]
 
     await eventually(withdrawn)
+
+
+async def test_calls_of_one_turn_are_asked_at_once_and_decided_each_on_its_own(
+    broker_process: BrokerProcess, client: HitlClient, responder: Responder, gate: ThreadGate
+) -> None:
+    ledger = Ledger()
+    model = ScriptedModel([
+        [function_call("refund", {"order": "A-1", "amount": 10.0}, call_id="call-1"),
+         function_call("refund", {"order": "B-2", "amount": 999.0}, call_id="call-2")],
+        [assistant_message("Both handled.")],
+    ])  # fmt: skip
+    running = await run(client, ledger, model)
+    found: list[InteractionRequest] = []
+
+    async def both_asked() -> bool:
+        found[:] = await gate.pending(THREAD)
+        return len(found) == 2
+
+    await eventually(both_asked)
+    by_call = {request.context["call_id"]: request for request in found}
+    await responder.respond(answer(by_call["call-2"].id, "reject", {"reason": "too much"}))
+    await responder.respond(answer(by_call["call-1"].id, "approve"))
+    await asyncio.wait_for(running, 30)
+    assert ledger.refunds == [("A-1", 10.0)]
+    outputs = tool_outputs(model)
+    assert outputs["call-1"] == "refunded 10.00 EUR on A-1"
+    assert outputs["call-2"].endswith("Reason: too much")
+
+
+async def test_a_streamed_run_is_approved_the_same_way(
+    broker_process: BrokerProcess, client: HitlClient, responder: Responder, gate: ThreadGate
+) -> None:
+    ledger, model = Ledger(), scripted_model()
+    agent = support_agent(model, ledger)
+    streamed = Runner.run_streamed(agent, "Refund order A-1042", run_config=OFFLINE)
+    async for _ in streamed.stream_events():
+        pass
+    deciding = asyncio.create_task(approve_with_hitl(client, streamed, thread_id=THREAD))
+    request = await asked(gate)
+    await responder.respond(answer(request.id, "approve"))
+    state = await asyncio.wait_for(deciding, 30)
+    again = Runner.run_streamed(agent, state, run_config=OFFLINE)
+    async for _ in again.stream_events():
+        pass
+    assert ledger.refunds == [("A-1042", 120.0)]
+    assert again.final_output == "I have dealt with the refund."

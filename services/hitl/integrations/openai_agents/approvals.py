@@ -16,7 +16,15 @@ import json
 import logging
 from typing import Any
 
-from agents import Agent, RunConfig, Runner, RunResult, RunState, ToolApprovalItem
+from agents import (
+    Agent,
+    RunConfig,
+    Runner,
+    RunResult,
+    RunResultStreaming,
+    RunState,
+    ToolApprovalItem,
+)
 
 from hitl.errors import AskTimeout
 from hitl.integrations.openai_agents.decisions import (
@@ -78,15 +86,16 @@ async def ask_approval(
 
 async def approve_with_hitl(
     client: HitlClient,
-    result: RunResult,
+    result: RunResult | RunResultStreaming,
     *,
     thread_id: str,
     timeout: float | None = None,
     best_judgement: BestJudgement = "approve",
     **fields: Any,
 ) -> RunState[Any]:
-    """Ask through hitl for every call in ``result.interruptions``, apply the decisions and
-    return the state to pass to ``Runner.run`` again."""
+    """Ask through hitl for every call in ``result.interruptions`` (of ``Runner.run`` or, once
+    its events are consumed, ``Runner.run_streamed``), apply the decisions and return the state
+    to pass to ``Runner.run`` (or ``run_streamed``) again."""
     state = result.to_state()
     items = list(result.interruptions)
     decisions = await asyncio.gather(
