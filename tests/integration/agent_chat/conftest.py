@@ -12,6 +12,9 @@ from tests.faults.test_broker_processes import BrokerProcess, Brokers
 async def broker_process(settings: Settings) -> AsyncIterator[BrokerProcess]:
     brokers = Brokers(settings.namespace)
     try:
-        yield await brokers.start(HITL_SHARDS=str(settings.shards))
+        broker = await brokers.start(wait_ready=False, HITL_SHARDS=str(settings.shards))
+        # Importing hitl takes seconds on a busy machine: more time than the faults tests give.
+        await brokers._until_ready(broker, timeout=60)
+        yield broker
     finally:
         await brokers.close()
