@@ -89,7 +89,12 @@ class Chat:
         )
         thread.continued[request.id] = asyncio.Event()
         self.gate.asking(request)
-        await self.hitl.submit(request)
+        try:
+            await self.hitl.submit(request)
+        except BaseException:  # not asked: the thread must not stay blocked on it
+            self.gate.settled(request.id)
+            del thread.continued[request.id]
+            raise
         thread.say("form", request.prompt, interaction_id=str(request.id), fields=FORM)
         task = asyncio.create_task(self._go_on(thread_id, request.id))
         self._tasks.add(task)

@@ -14,6 +14,7 @@ import orjson
 import pytest
 from examples.chat.app import MESSAGES, Chat, create_app, open_chat
 
+from hitl.errors import TransportError
 from hitl.sdk import Responder
 from hitl.settings import Settings
 from tests.faults.test_broker_processes import BrokerProcess
@@ -168,3 +169,19 @@ async def test_served_on_its_own_it_opens_and_closes_its_connections(
         await ask_form(web)
         blocked = await web.post(f"/threads/{THREAD}/messages", json={"text": "hello?"})
         assert blocked.status_code == 409
+
+
+async def test_a_form_that_could_not_be_asked_does_not_block_the_thread(
+    chat: Chat, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def unroutable(request: object) -> None:
+        raise TransportError("no queue is bound to 'hitl.requests'")
+
+    monkeypatch.setattr(chat.hitl, "submit", unroutable)
+    transport = httpx.ASGITransport(app=create_app(chat), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://chat") as http:
+        failed = await http.post(f"/threads/{THREAD}/messages", json={"text": "register one"})
+        assert failed.status_code == 500
+        assert (await http.get(f"/threads/{THREAD}/messages")).json()["pending"] == []
+        later = await http.post(f"/threads/{THREAD}/messages", json={"text": "hello"})
+        assert later.status_code == 200
