@@ -98,26 +98,21 @@ async def test_a_pending_form_blocks_the_thread_shows_errors_and_a_submit_contin
     assert late.json()["code"] == "not_pending"
 
 
-async def test_use_your_best_judgement_continues_with_the_agents_own_choice(
-    http: httpx.AsyncClient,
+@pytest.mark.parametrize(
+    ("action", "agent_says"),
+    [
+        ("human.best_judgement",
+         "You left it to me: I registered unnamed-service with 2 replicas, tier silver."),
+        ("human.cancel", "Cancelled: nothing was registered."),
+    ],
+)  # fmt: skip
+async def test_best_judgement_and_cancel_continue_the_chat_and_unblock_it(
+    http: httpx.AsyncClient, action: str, agent_says: str
 ) -> None:
     await ask_form(http)
-    done = await act(http, "human.best_judgement")
+    done = await act(http, action)
     assert done.status_code == 200, done.text
-    assert done.json()["messages"] == [{"role": "assistant", "text": (
-        "You left it to me: I registered unnamed-service with 2 replicas, tier silver."
-    )}]  # fmt: skip
-
-
-async def test_cancel_withdraws_the_form_and_the_thread_takes_messages_again(
-    http: httpx.AsyncClient,
-) -> None:
-    await ask_form(http)
-    done = await act(http, "human.cancel")
-    assert done.status_code == 200, done.text
-    assert done.json()["messages"] == [
-        {"role": "assistant", "text": "Cancelled: nothing was registered."}
-    ]
+    assert done.json()["messages"] == [{"role": "assistant", "text": agent_says}]
     assert (await http.post(f"/threads/{THREAD}/messages", json={"text": "hi"})).status_code == 200
 
 

@@ -107,34 +107,32 @@ async def test_an_approved_call_runs_the_tool(
     assert result.final_output == "I have dealt with the refund."
 
 
-async def test_a_rejected_call_does_not_run_and_the_model_reads_the_reason(
-    broker_process: BrokerProcess, client: HitlClient, responder: Responder, gate: ThreadGate
+@pytest.mark.parametrize(
+    ("action", "reason", "model_reads"),
+    [
+        ("reject", "over the refund limit",
+         "Rejected by dana; the tool call was not run. Reason: over the refund limit"),
+        ("cancel", "duplicate ticket",
+         "The approval was cancelled by dana; the tool call was not run. Reason: duplicate ticket"),
+    ],
+)  # fmt: skip
+async def test_a_rejected_or_cancelled_call_does_not_run_and_the_model_reads_why(
+    broker_process: BrokerProcess,
+    client: HitlClient,
+    responder: Responder,
+    gate: ThreadGate,
+    action: str,
+    reason: str,
+    model_reads: str,
 ) -> None:
     ledger, model = Ledger(), scripted_model()
     running = await run(client, ledger, model)
     request = await asked(gate)
-    rejected = answer(request.id, "reject", {"reason": "over the refund limit"}, who="dana")
-    await responder.respond(rejected)
+    await responder.respond(answer(request.id, action, {"reason": reason}, who="dana"))
     result = await asyncio.wait_for(running, 30)
     assert ledger.refunds == []
-    assert tool_output(model) == (
-        "Rejected by dana; the tool call was not run. Reason: over the refund limit"
-    )
+    assert tool_output(model) == model_reads
     assert result.final_output == "I have dealt with the refund."
-
-
-async def test_a_cancelled_approval_rejects_the_call(
-    broker_process: BrokerProcess, client: HitlClient, responder: Responder, gate: ThreadGate
-) -> None:
-    ledger, model = Ledger(), scripted_model()
-    running = await run(client, ledger, model)
-    request = await asked(gate)
-    await responder.respond(answer(request.id, "cancel", {"reason": "duplicate ticket"}))
-    await asyncio.wait_for(running, 30)
-    assert ledger.refunds == []
-    assert tool_output(model) == (
-        "The approval was cancelled by alice; the tool call was not run. Reason: duplicate ticket"
-    )
 
 
 async def test_nobody_answering_in_time_rejects_the_call(
