@@ -1,6 +1,8 @@
 """hitl.integrations.openai_agents.decisions: each outcome of a tool approval to approve, or to
 reject with the reason the model reads."""
 
+import importlib
+import sys
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
@@ -70,3 +72,11 @@ def test_arguments_are_json_when_they_parse_and_text_otherwise() -> None:
     assert arguments_of('{"order": "A-1"}') == {"order": "A-1"}
     assert arguments_of("not json {") == "not json {"
     assert arguments_of(None) == {}
+
+
+def test_without_the_extra_the_import_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in [m for m in sys.modules if m.startswith("hitl.integrations.openai_agents")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "agents", None)  # as if not installed
+    with pytest.raises(ImportError, match=r"pip install 'hitl\[openai-agents\]'"):
+        importlib.import_module("hitl.integrations.openai_agents")

@@ -2,6 +2,14 @@
 approval are asked through hitl, and each outcome approves the call or rejects it with the
 reason the model reads."""
 
+try:
+    import agents  # noqa: F401
+except ImportError as exc:  # pragma: no cover - only without the extra
+    raise ImportError(
+        "hitl.integrations.openai_agents needs the OpenAI Agents SDK: "
+        "pip install 'hitl[openai-agents]'"
+    ) from exc
+
 from hitl.integrations.openai_agents.approvals import (
     approval_request,
     approve_with_hitl,
