@@ -7,12 +7,16 @@ import importlib
 import os
 import re
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aio_pika
 import pytest
 
 from hitl.broker.service import BrokerService
+from hitl.integrations.langgraph import parked_queue
 from hitl.settings import Settings
+from hitl_contract.wire import Names
 from tests.servers import AMQP_URL, REDIS_URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,7 +47,20 @@ async def run(env: dict[str, str], cwd: Path, *args: str) -> tuple[int, str]:
     return process.returncode, out.decode()
 
 
+@pytest.fixture
+async def payments_queues(settings: Settings) -> AsyncIterator[None]:
+    """The program's reply queue and the resumer's parked queue, which the namespace's
+    teardown does not know, go too."""
+    yield
+    names = Names(settings.namespace)
+    connection = await aio_pika.connect(AMQP_URL)
+    async with connection, connection.channel() as channel:
+        for queue in (names.reply_queue("payments"), parked_queue(names, "payments")):
+            await channel.queue_delete(queue)
+
+
 @pytest.mark.slow
+@pytest.mark.usefixtures("payments_queues")
 async def test_the_langgraph_program_asks_exits_and_is_resumed(
     broker: BrokerService, settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
