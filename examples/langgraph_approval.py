@@ -7,8 +7,7 @@ file ``$DRAFTS_DB`` (default: drafts.sqlite in the temp directory).
     # The graph stops at the question (published to hitl) and this process exits...
     python examples/langgraph_approval.py ask post-2 "hitl 1.0"
     # ...and the resumer resumes the thread whenever the answers come, in another process:
-    python -m hitl.integrations.langgraph.resumer --service drafts --name drafts \\
-        --graph examples.langgraph_approval:open_graph
+    hitl langgraph resume --graph examples.langgraph_approval:open_graph --service drafts
     hitl resume post-2 approve    # then: hitl resume post-2 choose --data '{"choice": 2}'
 
 Each prints the graph's state as one JSON line. HITL_AMQP_URL and HITL_NAMESPACE as usual.

@@ -79,7 +79,7 @@ async def test_the_langgraph_program_asks_exits_and_is_resumed(
     code, out = await run(env, tmp_path, "-m", "hitl.cli.main", "resume", "pay-1", "approve")
     assert code == 0, out
     resumer = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "hitl.integrations.langgraph.resumer",
+        sys.executable, "-m", "hitl.cli.main", "langgraph", "resume",
         "--graph", "payments:open_graph", "--service", "payments",
         env=env, cwd=tmp_path, stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

@@ -23,10 +23,11 @@ import hashlib
 import importlib
 import logging
 import os
+import sys
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from aio_pika.abc import AbstractIncomingMessage
 from langgraph.pregel import Pregel
@@ -35,7 +36,7 @@ from pydantic import ValidationError
 
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import declare_queue, ensure_broker_queues, refusal_named
-from hitl.errors import TransportError
+from hitl.errors import ConfigError, TransportError
 from hitl.integrations.langgraph.graph import HitlGraph, Result
 from hitl.observability.logs import configure_logging
 from hitl.ports import Envelope
@@ -246,6 +247,27 @@ class Resumer:
             log.warning("could not publish the rejected event of %s: %r", key, exc)
 
 
+def open_graph_named(reference: str) -> OpenGraph:
+    """``module:callable`` (``module`` alone: its ``open_graph``), imported from the current
+    directory too, as ``python -m`` does."""
+    module, _, attribute = reference.partition(":")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        found = getattr(importlib.import_module(module), attribute or "open_graph")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"--graph {reference}: {exc}") from exc
+    if not callable(found):
+        raise ConfigError(f"--graph {reference}: not a callable opening the graph")
+    return cast(OpenGraph, found)
+
+
+async def serve(settings: Settings, graph: str, service: str, name: str | None = None) -> int:
+    """Run the resumer until SIGTERM or Ctrl-C (``hitl langgraph resume``)."""
+    await Resumer(settings, open_graph_named(graph), service=service, name=name).run()
+    return 0
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m hitl.integrations.langgraph.resumer --graph module:open_graph ...``"""
     parser = argparse.ArgumentParser(prog="python -m hitl.integrations.langgraph.resumer")
@@ -253,13 +275,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--name", help="the graph's name in resume_state (default: the service)")
     parser.add_argument("--service", help="the producer service (default: $HITL_SERVICE)")
     args = parser.parse_args(argv)
-    module, _, attribute = args.graph.partition(":")
-    open_graph = getattr(importlib.import_module(module), attribute or "open_graph")
     settings = Settings()
     configure_logging(settings.log_format, settings.log_level)
     service = args.service or os.environ.get("HITL_SERVICE", "default")
-    resumer = Resumer(settings, open_graph, name=args.name or service, service=service)
-    asyncio.run(resumer.run())
+    asyncio.run(serve(settings, args.graph, service, args.name))
 
 
 if __name__ == "__main__":
