@@ -20,6 +20,7 @@ from typing import Any
 
 import aio_pika
 import pytest
+from examples import langgraph_approval as example  # the repository is on pytest's path
 
 from hitl.integrations.langgraph import HitlGraph, Result, Resumer, parked_queue
 from hitl.sdk import HitlClient
@@ -30,8 +31,6 @@ from tests.servers import AMQP_URL, REDIS_URL, delete_namespace
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # examples/ is not a package of the project
-from examples import langgraph_approval as example  # noqa: E402
 
 
 def env_of(namespace: str, db: Path) -> dict[str, str]:
