@@ -52,7 +52,7 @@ def resume(graph: str, service: str, name: str | None) -> None:
     try:
         from hitl.integrations.langgraph.resumer import serve
     except ImportError as exc:
-        raise CliError(f"{exc}: install the extra, pip install 'hitl[langgraph]'") from exc
+        raise CliError(str(exc)) from exc  # it says: pip install 'hitl[langgraph]'
     settings = load_settings()
     configure_logging(settings.log_format, settings.log_level)
     run(serve(settings, graph, service, name))

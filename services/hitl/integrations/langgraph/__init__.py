@@ -6,6 +6,13 @@ hitl.integrations.langgraph.resumer``) resumes stopped threads as outcomes arriv
 docs/integrations.md.
 """
 
+try:
+    import langgraph.types  # noqa: F401
+except ImportError as exc:  # pragma: no cover - where the extra is not installed
+    raise ImportError(
+        f"hitl.integrations.langgraph needs LangGraph ({exc}): pip install 'hitl[langgraph]'"
+    ) from exc
+
 from hitl.integrations.langgraph.asking import ask_human
 from hitl.integrations.langgraph.graph import HitlGraph, LangGraphState, Result, Resumed
 from hitl.integrations.langgraph.resumer import Resumer, parked_queue
