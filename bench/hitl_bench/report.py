@@ -143,9 +143,14 @@ def end_to_end(samples: Sequence[Sample]) -> Table:
     return table
 
 
+def _x(a: float, b: float) -> float:
+    """a / b, or NaN (left out of a spread) where b is 0: a short run's CPU can read 0."""
+    return a / b if b else math.nan
+
+
 def _spread(values: Sequence[float], fmt: str) -> str:
     """'median [lowest to highest]' of per-run figures, each formatted with ``fmt``."""
-    spread = Spread.of(values)
+    spread = Spread.of([v for v in values if not math.isnan(v)])
     if spread.runs <= 1:
         return "-" if spread.runs == 0 else fmt.format(spread.median)
     low, high = fmt.format(spread.low), fmt.format(spread.high)
@@ -200,7 +205,7 @@ def baseline(samples: Sequence[Sample]) -> Table:
             (
                 str(c),
                 "after/before",
-                _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
                 "p50 "
                 + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
                 + " ms",
@@ -250,7 +255,7 @@ def gateway(samples: Sequence[Sample]) -> Table:
             (
                 str(c),
                 "http/amqp",
-                _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
                 "p50 "
                 + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
                 + " ms",
@@ -581,14 +586,14 @@ def routing(samples: Sequence[Sample]) -> Table:
                 (
                     str(c),
                     f"{names[on]} / {names[off]}",
-                    _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                    _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
                     "p50 "
                     + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
                     + " ms",
                     _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
                     "",
                     "broker CPU "
-                    + _spread([_broker_ms(a) / _broker_ms(b) for a, b in pairs], "x{:.2f}"),
+                    + _spread([_x(_broker_ms(a), _broker_ms(b)) for a, b in pairs], "x{:.2f}"),
                 )
             )
     return table
@@ -646,9 +651,9 @@ def webhooks(
             (
                 str(c),
                 f"{ours}/{theirs}",
-                _spread([a.throughput / b.throughput for a, b in pairs], "x{:.2f}"),
+                _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
                 "",
-                _spread([a.sender_cpu_ms / b.sender_cpu_ms for a, b in pairs], "x{:.2f}"),
+                _spread([_x(a.sender_cpu_ms, b.sender_cpu_ms) for a, b in pairs], "x{:.2f}"),
                 "",
             )
         )
@@ -699,8 +704,8 @@ def isolation(samples: Sequence[IsolationSample]) -> Table:
                 "with/alone",
                 "",
                 "",
-                "p50 " + _spread([a.latency.p50 / b.latency.p50 for a, b in pairs], "x{:.2f}"),
-                "p99 " + _spread([a.latency.p99 / b.latency.p99 for a, b in pairs], "x{:.2f}"),
+                "p50 " + _spread([_x(a.latency.p50, b.latency.p50) for a, b in pairs], "x{:.2f}"),
+                "p99 " + _spread([_x(a.latency.p99, b.latency.p99) for a, b in pairs], "x{:.2f}"),
                 "",
                 "",
             )
