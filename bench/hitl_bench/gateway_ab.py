@@ -21,7 +21,6 @@ does.
 """
 
 import argparse
-import asyncio
 import contextlib
 import os
 import statistics
@@ -36,7 +35,7 @@ import uvloop
 from hitl_bench.gateway_side import Gateway, http_answer
 from hitl_bench.hitl_side import HitlRig, new_namespace
 from hitl_bench.http import HttpError
-from hitl_bench.profile import py_spy, summarise
+from hitl_bench.profile import record, summarise
 from hitl_bench.scenario import AutoResponder, Sample, drive
 
 AMQP = "amqp"
@@ -155,32 +154,11 @@ def table(measured: list[Measured]) -> str:
 
 async def _profile(path: AnswerPath, directory: Path, seconds: int, concurrency: int) -> str:
     assert path.gateway is not None
-    out = directory / f"{path.name}.raw"
-    spy = await asyncio.create_subprocess_exec(
-        py_spy(),
-        "record",
-        "--pid",
-        str(path.gateway.child.pid),
-        "--duration",
-        str(seconds),
-        "--rate",
-        "200",
-        "--format",
-        "raw",
-        "--function",
-        "--nonblocking",
-        "--output",
-        str(out),
-        stdout=asyncio.subprocess.DEVNULL,
-        stderr=asyncio.subprocess.DEVNULL,
-    )
     path.use()
-    load = asyncio.create_task(drive(path, concurrency, 1_000_000))
-    await spy.wait()
-    load.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await load
-    return out.read_text() if out.exists() else ""
+    out = directory / f"{path.name}.raw"
+    return await record(
+        path, path.gateway.child.pid, out, seconds=seconds, rate=200, concurrency=concurrency
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
