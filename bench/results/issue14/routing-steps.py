@@ -74,7 +74,7 @@ def main() -> None:
         "open_interaction routed",
         lambda r: open_interaction(r, now, "default", None, tos[id(r)]),
         reqs,
-    )  # noqa: E501
+    )
     bench("open_interaction labelled", lambda r: open_interaction(r, now, "default"), reqs)
     bench("open_interaction plain", lambda r: open_interaction(r, now, "default"), plain)
     for lab, trs in runs:
