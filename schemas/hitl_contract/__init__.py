@@ -4,6 +4,7 @@ Shared by the broker service and the producer SDK, and exported to JSON Schema a
 under ``schemas/`` so producers in other languages can speak it with a plain AMQP client.
 """
 
+from hitl_contract.claims import Claim, ClaimAction, InteractionClaim
 from hitl_contract.common import ErrorCode, ErrorDetail, Identity, JsonObject
 from hitl_contract.events import (
     LifecycleEvent,
@@ -51,6 +52,8 @@ __all__ = [
     "BatchItem",
     "BatchRequest",
     "ChoiceRequest",
+    "Claim",
+    "ClaimAction",
     "ClarifyRequest",
     "ConfirmationRequest",
     "ConversationRequest",
@@ -66,6 +69,7 @@ __all__ = [
     "HistoryEvent",
     "HumanResponse",
     "Identity",
+    "InteractionClaim",
     "InteractionOutcome",
     "InteractionRequest",
     "JsonObject",

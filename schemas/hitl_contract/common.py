@@ -57,6 +57,7 @@ class ErrorCode(StrEnum):
     INVALID_RESPONSE = "invalid_response"
     UNROUTABLE = "unroutable"
     NOT_ALLOWED = "not_allowed"
+    CLAIMED = "claimed"  # someone else holds a claim on the interaction (hitl_contract.claims)
     INVALID_CONFIG = "invalid_config"  # a routing config refused on reload
     UNDELIVERABLE = "undeliverable"  # a notification no receiver could be sent
     NOT_RESUMABLE = "not_resumable"  # an outcome a resumer could not apply to its thread

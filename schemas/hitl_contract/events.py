@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from hitl_contract.claims import Claim
 from hitl_contract.common import ErrorDetail, Message
 from hitl_contract.kinds import InteractionRequest
 from hitl_contract.outcome import InteractionOutcome
@@ -40,6 +41,8 @@ class LifecycleEventName(StrEnum):
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
     REJECTED = "rejected"
+    CLAIMED = "claimed"  # claimed or renewed
+    RELEASED = "released"  # a claim released by its holder or an admin
 
 
 EVENT_ID_PATTERN = (
@@ -77,6 +80,9 @@ class LifecycleEvent(Message):
         "when a routing config chose them (route is then the first of them).",
     )
     source: str | None = Field(default=None, description="Where a rejected message came from.")
+    claim: Claim | None = Field(
+        default=None, description="For claimed: the claim now held; for released: the one ended."
+    )
 
 
 class LifecycleEvents(Message):

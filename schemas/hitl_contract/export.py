@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import TypeAdapter
 from pydantic.json_schema import JsonSchemaMode
 
+from hitl_contract.claims import InteractionClaim
 from hitl_contract.events import LifecycleEvents, Notification
 from hitl_contract.kinds import KIND_NAMES, InteractionRequest
 from hitl_contract.outcome import InteractionOutcome
@@ -60,6 +61,14 @@ WIRE_MESSAGES: tuple[WireMessage, ...] = (
         TypeAdapter(HumanResponse),
         "validation",
         "An answer to one interaction, from a person, a notifier bot or the requester.",
+    ),
+    WireMessage(
+        "interaction-claim",
+        "InteractionClaim",
+        TypeAdapter(InteractionClaim),
+        "validation",
+        "Claim, renew or release a pending interaction; while claimed, only the holder (or "
+        "the holding team) may answer.",
     ),
     WireMessage(
         "response-receipt",

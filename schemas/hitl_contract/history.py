@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from hitl_contract.claims import Claim
 from hitl_contract.common import ContractModel, ErrorDetail, Identity
 
 
@@ -26,6 +27,8 @@ class HistoryEvent(StrEnum):
     TIMED_OUT = "timed_out"
     REFUSED = "refused"  # an answer the broker would not take; the interaction did not change
     LATE = "late"  # an answer that came after the outcome (a second click)
+    CLAIMED = "claimed"  # claimed or renewed (by: who)
+    RELEASED = "released"  # a claim released (by: its holder, or an admin)
     # Written by notifiers, one per delivery attempt and what followed:
     DELIVERED = "delivered"
     DELIVERY_FAILED = "delivery_failed"
@@ -69,4 +72,7 @@ class HistoryEntry(ContractModel):
     )
     detail: str | None = Field(
         default=None, description="For deliveries: the outcome, e.g. 'HTTP 503', or the error."
+    )
+    claim: Claim | None = Field(
+        default=None, description="For claimed: the claim taken; for released: the one ended."
     )

@@ -6,6 +6,7 @@ from uuid import UUID, uuid4
 
 from pydantic import Field
 
+from hitl_contract.claims import Claim
 from hitl_contract.common import ErrorDetail, Identity, JsonObject, Message
 from hitl_contract.outcome import InteractionOutcome
 
@@ -36,7 +37,7 @@ class ReceiptResult(StrEnum):
 
 
 class ResponseReceipt(Message):
-    """Sent to the AMQP ``reply_to`` of a response, when it has one."""
+    """Sent to the AMQP ``reply_to`` of a response (or of a claim), when it has one."""
 
     interaction_id: UUID | None
     response_id: UUID | None
@@ -45,3 +46,9 @@ class ResponseReceipt(Message):
         default=None, description="The outcome, for accepted (when decisive) and already_resolved."
     )
     error: ErrorDetail | None = None
+    claim: Claim | None = Field(
+        default=None,
+        description="For a claim: the claim now held (accepted; none after a release), or the "
+        "claim in the way (rejected with error code 'claimed'); for an answer refused as "
+        "'claimed': the claim in the way.",
+    )

@@ -33,6 +33,7 @@ PERSISTENT = 2  # AMQP delivery_mode of every message
 # The AMQP ``type`` property of each message.
 REQUEST_TYPE = "hitl.request"
 RESPONSE_TYPE = "hitl.response"
+CLAIM_TYPE = "hitl.claim"  # an InteractionClaim, on the responses exchange
 NOTIFICATION_TYPE = "hitl.notification"
 EVENT_TYPE = "hitl.events"
 OUTCOME_TYPE = "hitl.outcome"

@@ -1,7 +1,7 @@
 """One error tree for the whole project. Adapters translate library errors into it at the edge
 (``raise ... from exc``) so callers never catch aio-pika or redis exceptions themselves."""
 
-from hitl_contract import ErrorDetail, InteractionOutcome
+from hitl_contract import Claim, ErrorDetail, InteractionOutcome
 
 
 class HitlError(Exception):
@@ -47,6 +47,15 @@ class InvalidResponse(StateError, DetailedError):
 
 class NotAllowed(InvalidResponse):
     """The responder is not among those the request allows to answer."""
+
+
+class Claimed(InvalidResponse):
+    """Someone else holds a claim on the interaction (``hitl.core.claims``): only its holder,
+    or the members of the holding team, may answer or claim it until it ends."""
+
+    def __init__(self, detail: ErrorDetail, claim: Claim) -> None:
+        super().__init__(detail)
+        self.claim = claim
 
 
 class IdConflict(StateError, DetailedError):

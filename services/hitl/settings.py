@@ -140,6 +140,17 @@ class Settings(BaseSettings):
     early_answer_hold_seconds: float = Field(
         default=30.0, ge=0, description="How long an answer may wait for its request; 0: never."
     )
+    claim_ttl_seconds: int = Field(
+        default=900,
+        ge=1,
+        description="How long a claim holds when it names no ttl (docs/kinds.md, Claims).",
+    )
+    claim_max_ttl_seconds: int = Field(
+        default=24 * 3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="The longest claim; a claim asking for more is refused.",
+    )
     auto_approve: list[AutoApproveRule] = Field(
         default_factory=list, description="Rules that answer matching requests without a person."
     )

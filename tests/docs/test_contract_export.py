@@ -17,6 +17,7 @@ from hitl_contract.asyncapi import asyncapi_document, kind_actions
 from hitl_contract.export import JSON_SCHEMA_DIALECT, WIRE_MESSAGES, json_schemas
 from hitl_contract.files import ASYNCAPI_FILE, render_files
 from hitl_contract.wire import (
+    CLAIM_TYPE,
     DEAD_LETTER_HEADERS,
     EVENT_TYPE,
     NOTIFICATION_TYPE,
@@ -35,6 +36,7 @@ NAMES = Names("hitl")
 MESSAGE_TYPES = (
     REQUEST_TYPE,
     RESPONSE_TYPE,
+    CLAIM_TYPE,
     OUTCOME_TYPE,
     NOTIFICATION_TYPE,
     EVENT_TYPE,
@@ -96,6 +98,7 @@ def test_one_schema_per_wire_message() -> None:
         for name in (
             "interaction-request",
             "human-response",
+            "interaction-claim",
             "response-receipt",
             "interaction-outcome",
             "notification",

@@ -43,8 +43,9 @@ def channels(names: Names) -> dict[str, Any]:
             "Answers to interactions, from notifier bots, people (`hitl respond`) or the "
             "requester (cancel). Set the AMQP reply_to to get a ResponseReceipt back, and the "
             "AMQP user_id to your RabbitMQ user: a broker may take a person's word only from "
-            "the users it trusts (docs/security.md).",
-            ["humanResponse"],
+            "the users it trusts (docs/security.md). Claims (AMQP type hitl.claim) come "
+            "here too.",
+            ["humanResponse", "interactionClaim"],
             {"interaction_id": {"description": "The interaction answered (any key works)."}},
         ),
         "outcomes": _exchange_channel(
@@ -114,8 +115,8 @@ def channels(names: Names) -> dict[str, Any]:
         ),
         "brokerResponses": _queue_channel(
             names.responses_queue,
-            "The broker consumes responses from this queue.",
-            ["humanResponse"],
+            "The broker consumes responses (and claims) from this queue.",
+            ["humanResponse", "interactionClaim"],
             [(names.responses, "#")],
             args,
         ),

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
+from hitl_contract.claims import InteractionClaim
 from hitl_contract.common import Identity
 from hitl_contract.events import (
     LifecycleEvent,
@@ -65,6 +66,14 @@ def examples() -> dict[str, BaseModel]:
     return {
         "request": request,
         "response": response,
+        "claim": InteractionClaim(
+            interaction_id=iid,
+            claim_id=UUID("3f2a8c6d-1b4e-4a7f-9c2d-5e8b0a1f6d34"),
+            by=Identity(id="alice@example.com", display_name="Alice", groups=["finance"]),
+            team="finance",
+            ttl_seconds=900,
+            channel="slack",
+        ),
         "receipt": ResponseReceipt(
             interaction_id=iid, response_id=rid, result=ReceiptResult.ACCEPTED, outcome=outcome
         ),

@@ -9,6 +9,7 @@ from hitl_contract.asyncapi.shared import AMQP_BINDING, SCHEMA_REF
 from hitl_contract.common import ErrorCode
 from hitl_contract.export import WIRE_MESSAGES
 from hitl_contract.wire import (
+    CLAIM_TYPE,
     CONTENT_TYPE,
     DEAD_LETTER_HEADERS,
     EVENT_TYPE,
@@ -49,6 +50,18 @@ def messages(names: Names, payloads: dict[str, dict[str, Any]]) -> dict[str, Any
             ),
             "$message.payload#/response_id",
             ex["response"],
+        ),
+        "interactionClaim": _message(
+            "InteractionClaim",
+            payloads["InteractionClaim"],
+            _amqp_properties(
+                CLAIM_TYPE,
+                "<claim_id> (recommended)",
+                "yours; echoed on the receipt (default: claim_id)",
+                "optional: a queue for the ResponseReceipt",
+            ),
+            "$message.payload#/claim_id",
+            ex["claim"],
         ),
         "responseReceipt": _message(
             "ResponseReceipt",

@@ -24,6 +24,14 @@ def operations() -> dict[str, Any]:
             reply_at=("$message.header#/reply_to", "The AMQP reply_to property of the response."),
             reply_to=("receipts", "responseReceipt"),
         ),
+        "receiveClaim": _receive(
+            "brokerResponses",
+            "interactionClaim",
+            "A claim, renewal or release, applied with the same compare-and-set as an "
+            "answer; refused (error code 'claimed') while someone else holds the interaction.",
+            reply_at=("$message.header#/reply_to", "The AMQP reply_to property of the claim."),
+            reply_to=("receipts", "responseReceipt"),
+        ),
         "sendOutcome": _send(
             "outcomes",
             "interactionOutcome",

@@ -19,7 +19,13 @@ from hitl.broker.refusals import Refusals
 from hitl.core.audit import answer_entry
 from hitl.core.decoding import decode_response
 from hitl.core.machine import InteractionState, answer
-from hitl.errors import AlreadyResolved, InvalidMessage, InvalidResponse, TransportError
+from hitl.errors import (
+    AlreadyResolved,
+    Claimed,
+    InvalidMessage,
+    InvalidResponse,
+    TransportError,
+)
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, Envelope, InteractionStore
 from hitl_contract import (
@@ -140,6 +146,7 @@ class AnswerApplier:
                 kind=request.kind,
                 response_id=response.response_id,
                 reply=reply,
+                claim=exc.claim if isinstance(exc, Claimed) else None,
             )
             return True
         except AlreadyResolved as exc:

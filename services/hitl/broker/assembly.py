@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from hitl.broker.answers import AnswerApplier
 from hitl.broker.cache import StateCache
+from hitl.broker.claims import ClaimApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.dispatch import Dispatcher, OutboxJanitor
@@ -18,6 +19,7 @@ from hitl.broker.poller import Poller
 from hitl.broker.receipts import Receipts
 from hitl.broker.refusals import Refusals
 from hitl.broker.sending import Sender
+from hitl.core.claims import ClaimPolicy
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock, InteractionStore, MessageSink
 from hitl.runtime.routing import Router
@@ -73,6 +75,19 @@ class Broker:
             hold_seconds=s.early_answer_hold_seconds,
             max_payload_bytes=s.max_payload_bytes,
         )
+        trusted = (
+            None if s.trusted_answer_services is None else frozenset(s.trusted_answer_services)
+        )
+        claims = ClaimApplier(
+            store,
+            committer,
+            receipts,
+            refusals,
+            clock,
+            ClaimPolicy(s.claim_ttl_seconds, s.claim_max_ttl_seconds),
+            max_payload_bytes=s.max_payload_bytes,
+            trusted_answerers=trusted,
+        )
         handlers = Handlers(
             committer,
             answers,
@@ -82,8 +97,9 @@ class Broker:
             s.max_payload_bytes,
             s.default_route,
             router,
+            claims,
             tuple(s.auto_approve),
-            None if s.trusted_answer_services is None else frozenset(s.trusted_answer_services),
+            trusted,
         )
         poller = Poller(
             store,

@@ -7,22 +7,26 @@ redelivery, which the idempotent commit absorbs.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from hitl.broker.answers import AnswerApplier
+from hitl.broker.claims import ClaimApplier
 from hitl.broker.committer import Committer
 from hitl.broker.dead_letters import DeadLetters
-from hitl.broker.inbound import received
+from hitl.broker.inbound import ReplyTarget, received
 from hitl.core.access import untrusted_answer
 from hitl.core.decoding import decode_request, decode_response, readable
-from hitl.core.machine import open_interaction
+from hitl.core.machine import Transition, open_interaction
 from hitl.core.policies import AutoApproveRule, auto_answer
+from hitl.core.tracecontext import TraceContext
 from hitl.errors import InvalidMessage, InvalidResponse
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
+from hitl.observability.tracing import Tracing
 from hitl.ports import Clock, Delivery
 from hitl.runtime.routing import Router
 from hitl_contract import ErrorCode, ErrorDetail
+from hitl_contract.wire import CLAIM_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -37,9 +41,11 @@ class Handlers:
     max_payload_bytes: int
     route: str
     router: Router
+    claims: ClaimApplier
     auto_rules: tuple[AutoApproveRule, ...] = ()
     # AMQP users that may answer as anyone (settings.trusted_answer_services); None: not checked
     trusted_answerers: frozenset[str] | None = None
+    tracing: Tracing = field(default_factory=Tracing)
 
     async def on_request(self, message: Delivery) -> None:
         original, _ = received(message)
@@ -56,7 +62,11 @@ class Handlers:
                 kind=said.kind,
             )
             return
-        with interaction_context(request.id, request.thread_id):
+        trace = self.tracing.incoming(message.headers) if message.headers else None
+        with (
+            interaction_context(request.id, request.thread_id),
+            self.tracing.span("hitl request", trace, "consumer", self._about(request.id)) as trace,
+        ):
             now = self.clock()
             to = self.router.to(request, now)
             try:
@@ -65,6 +75,8 @@ class Handlers:
             except InvalidResponse as exc:  # an auto-approve rule whose answer does not fit
                 log.warning("auto-approve answer does not fit; asking people: %s", exc)
                 transition = open_interaction(request, now, self.route, to=to)
+            if trace is not None:
+                transition = _traced(transition, trace)
             created = await self.committer.create(transition)
             if created.result == "created":
                 log.debug(
@@ -95,6 +107,9 @@ class Handlers:
                 )
 
     async def on_response(self, message: Delivery) -> None:
+        if message.type == CLAIM_TYPE:  # a claim travels with the answers (hitl.broker.claims)
+            await self.claims.on_claim(message)
+            return
         original, reply = received(message)
         try:
             response = decode_response(message.body, self.max_payload_bytes)
@@ -115,5 +130,23 @@ class Handlers:
                     interaction_id=response.interaction_id,
                 )
                 return
-        with interaction_context(response.interaction_id, None):
+        trace = self.tracing.incoming(message.headers) if message.headers else None
+        about = self._about(response.interaction_id)
+        with (
+            interaction_context(response.interaction_id, None),
+            self.tracing.span("hitl response", trace, "consumer", about) as trace,
+        ):
+            if trace is not None:  # the receipt goes back in the answer's trace
+                reply = ReplyTarget(reply.reply_to, reply.correlation_id, trace)
             await self.answers.apply(original, reply, response)
+
+    def _about(self, interaction_id: object) -> dict[str, str] | None:
+        """A span's attributes (made only when spans are)."""
+        if not self.tracing.recording:
+            return None
+        return {"messaging.system": "rabbitmq", "hitl.interaction_id": str(interaction_id)}
+
+
+def _traced(transition: Transition, trace: TraceContext) -> Transition:
+    """The transition of a new interaction, its state holding the request's trace context."""
+    return replace(transition, state=replace(transition.state, trace=trace))

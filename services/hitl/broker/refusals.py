@@ -17,6 +17,7 @@ from hitl.broker.sending import Sender
 from hitl.observability.metrics import Metrics
 from hitl.ports import Clock
 from hitl_contract import (
+    Claim,
     ErrorDetail,
     LifecycleEvent,
     LifecycleEventName,
@@ -48,8 +49,10 @@ class Refusals:
         response_id: UUID | None = None,
         reply: ReplyTarget | None = None,
         result: ReceiptResult = ReceiptResult.REJECTED,
+        claim: Claim | None = None,
     ) -> None:
-        """``key`` names what was refused, stably across redeliveries (the event's id)."""
+        """``key`` names what was refused, stably across redeliveries (the event's id);
+        ``claim``: the claim in the way of an answer or claim refused as ``claimed``."""
         self._metrics.errors.labels(source, detail.code.value).inc()
         event = LifecycleEvent(
             event=LifecycleEventName.REJECTED,
@@ -66,6 +69,10 @@ class Refusals:
         await self._receipts.send(
             reply,
             ResponseReceipt(
-                interaction_id=interaction_id, response_id=response_id, result=result, error=detail
+                interaction_id=interaction_id,
+                response_id=response_id,
+                result=result,
+                error=detail,
+                claim=claim,
             ),
         )

@@ -22,6 +22,7 @@ from hitl_contract import (
     HistoryEntry,
     HumanResponse,
     Identity,
+    InteractionOutcome,
     LifecycleEvent,
     LifecycleEventName,
 )
@@ -31,6 +32,7 @@ from .machine import Emit, Transition
 Entry = dict[str, Any]
 _ANSWERS = {LifecycleEventName.RESPONDED, LifecycleEventName.VOTED}
 _FINAL = {LifecycleEventName.RESOLVED, LifecycleEventName.CANCELLED, LifecycleEventName.TIMED_OUT}
+_CLAIMS = {LifecycleEventName.CLAIMED, LifecycleEventName.RELEASED}
 _CODES = {
     "requested": "q",
     "notified": "n",
@@ -41,6 +43,8 @@ _CODES = {
     "resolved": "R",
     "cancelled": "C",
     "timed_out": "T",
+    "claimed": "L",
+    "released": "U",
 }
 _EVENTS = {code: name for name, code in _CODES.items()}
 # entry field -> its key in a stored item ("e" event, "t" at, "v" version, "=" same answer)
@@ -53,6 +57,7 @@ _SHORT = {
     "receivers": "s",
     "decided_by": "d",
     "policy": "p",
+    "claim": "k",
 }
 _LONG = tuple((short, name) for name, short in _SHORT.items())
 _SAME = ("b", "c", "r")  # what "=" takes from the entry before
@@ -93,6 +98,13 @@ def _item(transition: Transition, event: LifecycleEvent) -> Entry:
     response = transition.response
     if name == LifecycleEventName.REQUESTED:
         item["b"] = identity(transition.state.request.requester)
+    elif name in _CLAIMS and transition.claimed is not None:
+        claimed = transition.claimed
+        item["b"] = identity(claimed.by)
+        item["c"] = claimed.channel
+        item["r"] = str(claimed.claim_id)
+        if event.claim is not None:
+            item["k"] = event.claim.model_dump(mode="json", exclude_none=True)
     elif event.route is not None:
         item["o"] = event.route
         if event.receivers is not None:
@@ -103,19 +115,22 @@ def _item(transition: Transition, event: LifecycleEvent) -> Entry:
         item["r"] = str(response.response_id)
         item["a"] = response.action
     elif name in _FINAL and event.outcome is not None:
-        outcome = event.outcome
-        who = outcome.decided_by
-        item["a"] = outcome.action
-        item["d"] = who.type
-        if who.identity is not None:
-            item["b"] = identity(who.identity)
-        if who.channel is not None:
-            item["c"] = who.channel
-        if who.policy is not None:
-            item["p"] = who.policy
-        if outcome.response_id is not None:
-            item["r"] = str(outcome.response_id)
+        _final(item, event.outcome)
     return item
+
+
+def _final(item: Entry, outcome: InteractionOutcome) -> None:
+    who = outcome.decided_by
+    item["a"] = outcome.action
+    item["d"] = who.type
+    if who.identity is not None:
+        item["b"] = identity(who.identity)
+    if who.channel is not None:
+        item["c"] = who.channel
+    if who.policy is not None:
+        item["p"] = who.policy
+    if outcome.response_id is not None:
+        item["r"] = str(outcome.response_id)
 
 
 def entries(items: Sequence[Any]) -> list[Entry]:

@@ -9,8 +9,16 @@ as it can no longer be met.
 from collections import defaultdict
 from dataclasses import dataclass
 
-from hitl.errors import NotAllowed
-from hitl_contract import ErrorCode, ErrorDetail, HumanResponse, Identity, InteractionRequest, Vote
+from hitl.errors import Claimed, NotAllowed
+from hitl_contract import (
+    Claim,
+    ErrorCode,
+    ErrorDetail,
+    HumanResponse,
+    Identity,
+    InteractionRequest,
+    Vote,
+)
 from hitl_contract.kinds import GROUP_PREFIX
 
 NO_DECISION = "no_decision"
@@ -51,6 +59,48 @@ def check_answerer(responders: list[str] | None, requester: str, response: Human
 def may_answer(responders: list[str], who: Identity) -> bool:
     groups = {f"{GROUP_PREFIX}{g}" for g in who.groups}
     return who.id in responders or any(r in groups for r in responders)
+
+
+def check_claim(claim: Claim, requester: str, response: HumanResponse, now: float) -> None:
+    """Raise ``Claimed`` when ``claim`` holds at ``now`` and the responder may not answer
+    under it: only its holder, or a member of the holding team, may; the requester may still
+    cancel. An expired claim holds nothing."""
+    who = response.responder
+    if claim.until.timestamp() <= now or holds(claim, who):
+        return
+    if response.action == "cancel" and who.id == requester:
+        return
+    raise Claimed(claimed_detail(claim, "responder.id", who.id, "answer"), claim)
+
+
+def holds(claim: Claim, who: Identity) -> bool:
+    """Whether ``who`` acts under ``claim``: its holder, or a member of its team."""
+    return who.id == claim.holder.id or (claim.team is not None and claim.team in who.groups)
+
+
+def claim_holders(claim: Claim) -> list[str]:
+    """Who acts under ``claim``, as a request's ``responders`` names them."""
+    team = [f"{GROUP_PREFIX}{claim.team}"] if claim.team is not None else []
+    return [claim.holder.id, *team]
+
+
+def claim_holder_text(claim: Claim) -> str:
+    """``claimed by`` what, for people: the holder (and the team)."""
+    holder = claim.holder.display_name or claim.holder.id
+    return f"{holder} for team {claim.team}" if claim.team is not None else holder
+
+
+def claimed_detail(claim: Claim, path: str, got: str, what: str) -> ErrorDetail:
+    """The error of an answer or a claim refused because someone else holds ``claim``."""
+    only = "its holder" if claim.team is None else f"its holder or a member of {claim.team}"
+    return ErrorDetail(
+        code=ErrorCode.CLAIMED,
+        path=path,
+        allowed=claim_holders(claim),
+        got=got,
+        message=f"claimed by {claim_holder_text(claim)} until {claim.until.isoformat()}: "
+        f"only {only} may {what} it until the claim expires or is released",
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from hitl_contract import (
     ErrorCode,
     ErrorDetail,
     HumanResponse,
+    InteractionClaim,
     InteractionRequest,
 )
 
@@ -26,6 +27,7 @@ T = TypeVar("T")
 
 REQUEST_ADAPTER: TypeAdapter[InteractionRequest] = TypeAdapter(InteractionRequest)
 RESPONSE_ADAPTER: TypeAdapter[HumanResponse] = TypeAdapter(HumanResponse)
+CLAIM_ADAPTER: TypeAdapter[InteractionClaim] = TypeAdapter(InteractionClaim)
 _MAX_ECHO = 200
 # Error types whose ``input`` is not what was sent at the error's place: for a missing field,
 # pydantic gives the enclosing object; for bad JSON, the whole body.
@@ -38,6 +40,10 @@ def decode_request(body: bytes, max_bytes: int) -> InteractionRequest:
 
 def decode_response(body: bytes, max_bytes: int) -> HumanResponse:
     return _decode(RESPONSE_ADAPTER, body, max_bytes)
+
+
+def decode_claim(body: bytes, max_bytes: int) -> InteractionClaim:
+    return _decode(CLAIM_ADAPTER, body, max_bytes)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,15 +19,18 @@ from functools import lru_cache
 from types import MappingProxyType
 from uuid import UUID
 
-from hitl.core.decisions import check_allowed, failed_action, record, tally
+from hitl.core.decisions import check_allowed, check_claim, failed_action, record, tally
 from hitl.core.policies import AutoAnswer
 from hitl.core.routing.recipients import Recipients, single
 from hitl.core.rules import Decision, ballot, decide
+from hitl.core.tracecontext import TraceContext
 from hitl.core.trusted import trusted
 from hitl.errors import AlreadyResolved
 from hitl_contract import (
+    Claim,
     DecidedBy,
     HumanResponse,
+    InteractionClaim,
     InteractionOutcome,
     InteractionRequest,
     JsonObject,
@@ -79,9 +82,14 @@ class InteractionState:
     notifications: int = 1
     reminders: int = 0
     outcome: InteractionOutcome | None = None
+    # The W3C trace context its request came with (the broker's span for it, when it makes
+    # spans): its notifications, outcome and events carry it on (hitl.core.tracecontext).
+    trace: TraceContext | None = None
     # Receivers a routing config chose, and how many notifications each got (1 + reminders);
     # empty when the request went to its route alone.
     reached: Mapping[str, int] = field(default_factory=lambda: _NO_REACHED)
+    # The last claim taken (hitl.core.claims), possibly expired; None once released or decided.
+    claim: Claim | None = None
 
     @property
     def is_pending(self) -> bool:
@@ -127,6 +135,7 @@ class Transition:
     schedule: tuple[Deadline, ...] = ()
     unschedule: tuple[str, ...] = ()
     response: HumanResponse | None = None  # the answer that caused it, for the audit history
+    claimed: InteractionClaim | None = None  # the claim (or release) that caused it, likewise
 
     @property
     def decided(self) -> bool:
@@ -202,6 +211,8 @@ def answer(state: InteractionState, response: HumanResponse, now: float) -> Tran
         raise AlreadyResolved(state.outcome)
     request = state.request
     check_allowed(request, response)
+    if state.claim is not None:
+        check_claim(state.claim, request.requester.id, response, now)
     decision = decide(request, response, _dt(now))
     responded = _event(
         LifecycleEventName.RESPONDED,
@@ -427,6 +438,7 @@ def _finish(
         version=state.version + 1,
         outcome=outcome,
         timers=_NO_TIMERS,
+        claim=None,
     )
     return _changed(state, new_state, (*lead, Deliver(outcome, request.reply_to), Emit(final)))
 

@@ -14,7 +14,7 @@ from pydantic import TypeAdapter
 
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.machine import InteractionState
-from hitl_contract import InteractionOutcome, Vote
+from hitl_contract import Claim, InteractionOutcome, Vote
 
 STATE_FIELDS = ("req", "st", "v", "ra", "ms", "out")
 _VOTES: TypeAdapter[list[Vote]] = TypeAdapter(list[Vote])
@@ -41,6 +41,8 @@ def dump_mutable(state: InteractionState) -> bytes:
     }
     if state.reached:  # only when a routing config chose the receivers
         mutable["rcv"] = dict(state.reached)
+    if state.claim is not None:  # only while claimed (hitl.core.claims)
+        mutable["claim"] = state.claim.model_dump(mode="json")
     return orjson.dumps(mutable)
 
 
@@ -55,6 +57,7 @@ def load_state(values: list[Any]) -> InteractionState | None:
     if req is None or status is None or version is None or requested_at is None:
         return None
     ms = orjson.loads(mutable) if mutable else {}
+    claim = ms.get("claim")
     return InteractionState(
         request=REQUEST_ADAPTER.validate_json(req),
         status=status.decode(),
@@ -68,4 +71,5 @@ def load_state(values: list[Any]) -> InteractionState | None:
         reminders=int(ms.get("reminders", 0)),
         reached=MappingProxyType({k: int(v) for k, v in ms.get("rcv", {}).items()}),
         outcome=InteractionOutcome.model_validate_json(outcome) if outcome else None,
+        claim=Claim.model_validate(claim) if claim else None,
     )
