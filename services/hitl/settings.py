@@ -205,6 +205,12 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         le=300,
+    trace_file: str | None = Field(
+        default=None,
+        description="Write this process's OpenTelemetry spans to this file, one JSON object a "
+        "line (needs pip install 'hitl[otel]'); for debugging and tests. Unset: spans go to the "
+        "tracer provider the process was started with (opentelemetry-instrument), if any.",
+    )
         description="How long a replica trusts an API key it looked up: a revoked key stops "
         "working within this.",
     )
@@ -259,7 +265,7 @@ class Settings(BaseSettings):
             raise ValueError("link_secret needs at least 32 characters: openssl rand -hex 32")
         return value
 
-    @field_validator("routing_file", mode="before")
+    @field_validator("routing_file", "trace_file", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
         # HITL_ROUTING_FILE= (as a compose file writes an unset variable) means no file

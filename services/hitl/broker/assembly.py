@@ -21,6 +21,7 @@ from hitl.broker.refusals import Refusals
 from hitl.broker.sending import Sender
 from hitl.core.claims import ClaimPolicy
 from hitl.observability.metrics import Metrics
+from hitl.observability.tracing import Tracing
 from hitl.ports import Clock, InteractionStore, MessageSink
 from hitl.runtime.routing import Router
 from hitl.settings import Settings
@@ -49,8 +50,12 @@ class Broker:
         sink: MessageSink,
         clock: Clock,
         metrics: Metrics,
+        tracing: Tracing | None = None,
     ) -> "Broker":
+        """``tracing``: spans for requests, answers and what they publish (none by default;
+        trace context is passed on either way)."""
         s = settings
+        tracing = tracing or Tracing()
         names = Names(s.namespace)
         sender = Sender(sink, events_linger=s.events_linger_seconds)
         receipts = Receipts(sink)
@@ -63,7 +68,8 @@ class Broker:
         router = Router(s.routing_file, s.default_route, metrics.routing, report)
         janitor = OutboxJanitor(store)
         dispatcher = Dispatcher(sender, janitor, dead_letters, metrics)
-        committer = Committer(store, dispatcher, names, metrics, StateCache(s.state_cache_size))
+        cache = StateCache(s.state_cache_size)
+        committer = Committer(store, dispatcher, names, metrics, cache, tracing)
         answers = AnswerApplier(
             store,
             committer,
@@ -100,6 +106,7 @@ class Broker:
             claims,
             tuple(s.auto_approve),
             trusted,
+            tracing=tracing,
         )
         poller = Poller(
             store,

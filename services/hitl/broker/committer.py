@@ -1,12 +1,20 @@
 """Where a transition is committed: render its messages, write state and outbox in one atomic
 step (compare-and-set), count it, publish. Handlers and the poller all go through here, so every
-state change is committed, measured and announced the same way."""
+state change is committed, measured and announced the same way.
+
+An interaction with a trace context passes it on: its messages carry ``traceparent`` (and
+``tracestate``) headers, and when spans are made the notifications and the outcome are each
+published in a span of their own, a child of the interaction's context."""
+
+from contextlib import AbstractContextManager, ExitStack
 
 from hitl.broker.cache import StateCache
 from hitl.broker.dispatch import Dispatcher
-from hitl.broker.outbound import OutboxEntry, render
-from hitl.core.machine import InteractionState, Notify, Transition
+from hitl.broker.outbound import OutboxEntry, Traced, render
+from hitl.core.machine import Deliver, InteractionState, Notify, Transition
+from hitl.core.tracecontext import TraceContext
 from hitl.observability.metrics import Metrics
+from hitl.observability.tracing import Tracing
 from hitl.ports import Created, InteractionStore
 from hitl_contract.wire import Names, encode_model
 
@@ -19,8 +27,10 @@ class Committer:
         names: Names,
         metrics: Metrics,
         cache: StateCache,
+        tracing: Tracing | None = None,
     ) -> None:
         self.cache = cache
+        self._tracing = tracing or Tracing()
         self._store = store
         self._dispatcher = dispatcher
         self._names = names
@@ -28,31 +38,69 @@ class Committer:
 
     async def create(self, transition: Transition) -> Created:
         request_json = encode_model(transition.state.request)  # once: stored and notified
-        outbox = render(transition, self._names, request_json)
-        created = await self._store.create(transition, _entries(outbox), request_json)
-        if created.result == "created":
-            state = transition.state
-            self.cache.put(state)
-            self._metrics.requests.labels(state.request.kind).inc()
-            self._count(state, transition, state.requested_at)
-            await self._dispatch(transition, outbox)
+        with ExitStack() as spans:
+            traced = self._traced(transition, spans)
+            outbox = render(transition, self._names, request_json, traced=traced)
+            created = await self._store.create(transition, _entries(outbox), request_json)
+            if created.result == "created":
+                state = transition.state
+                self.cache.put(state)
+                self._metrics.requests.labels(state.request.kind).inc()
+                self._count(state, transition, state.requested_at)
+                await self._dispatch(transition, outbox)
         return created
 
     async def commit(self, before: InteractionState, transition: Transition, now: float) -> bool:
         """False when someone else changed the interaction first (re-read and decide again)."""
         state = transition.state
         outcome_json = encode_model(state.outcome) if state.outcome is not None else None
-        outbox = render(transition, self._names, outcome_json=outcome_json)
-        result = await self._store.commit(
-            transition, before.version, _entries(outbox), now, outcome_json
-        )
-        if result != "ok":
-            self.cache.drop(before.request.id)  # stale: the caller re-reads from Redis
-            return False
-        self.cache.put(transition.state)
-        self._count(before, transition, now)
-        await self._dispatch(transition, outbox)
+        with ExitStack() as spans:
+            traced = self._traced(transition, spans)
+            outbox = render(transition, self._names, outcome_json=outcome_json, traced=traced)
+            result = await self._store.commit(
+                transition, before.version, _entries(outbox), now, outcome_json
+            )
+            if result != "ok":
+                self.cache.drop(before.request.id)  # stale: the caller re-reads from Redis
+                return False
+            self.cache.put(transition.state)
+            self._count(before, transition, now)
+            await self._dispatch(transition, outbox)
         return True
+
+    def _traced(self, transition: Transition, spans: ExitStack) -> Traced | None:
+        """The trace headers of the transition's messages; with spans, the publishing spans
+        are entered on ``spans`` (they end once the messages are confirmed)."""
+        trace = transition.state.trace
+        if trace is None:
+            return None
+        headers = trace.headers()
+        if not self._tracing.recording:  # passed on unchanged
+            return Traced(headers, headers, headers)
+        commands = transition.commands
+        notify = outcome = headers
+        if any(isinstance(c, Notify) for c in commands):
+            made = spans.enter_context(
+                self._span("hitl notify", transition, self._names.notifications)
+            )
+            notify = made.headers() if made else headers
+        if any(isinstance(c, Deliver) for c in commands):
+            made = spans.enter_context(self._span("hitl outcome", transition, self._names.outcomes))
+            outcome = made.headers() if made else headers
+        return Traced(notify, outcome, headers)
+
+    def _span(
+        self, name: str, transition: Transition, exchange: str
+    ) -> AbstractContextManager[TraceContext | None]:
+        request = transition.state.request
+        attributes = {
+            "messaging.system": "rabbitmq",
+            "messaging.operation.type": "publish",
+            "messaging.destination.name": exchange,
+            "hitl.interaction_id": str(request.id),
+            "hitl.kind": request.kind,
+        }
+        return self._tracing.span(name, transition.state.trace, "producer", attributes)
 
     def _count(self, before: InteractionState, transition: Transition, now: float) -> None:
         kind = before.request.kind

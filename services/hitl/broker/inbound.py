@@ -6,15 +6,18 @@ Dead letters carry the envelope as first sent; receipts go to the ``ReplyTarget`
 import hashlib
 from dataclasses import dataclass
 
+from hitl.core.tracecontext import TraceContext
 from hitl.ports import Delivery, Envelope
 
 
 @dataclass(frozen=True, slots=True)
 class ReplyTarget:
-    """Where the sender of an answer waits for its receipt (AMQP reply_to, correlation_id)."""
+    """Where the sender of an answer waits for its receipt (AMQP reply_to, correlation_id),
+    and the answer's trace context, which the receipt carries back."""
 
     reply_to: str | None
     correlation_id: str | None
+    trace: TraceContext | None = None
 
 
 def message_key(message_id: str | None, body: bytes) -> str:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import orjson
 
 from hitl.core.machine import Deliver, Emit, Notify, Transition
-from hitl.ports import Envelope
+from hitl.ports import Envelope, Headers
 from hitl_contract import SCHEMA_VERSION, LifecycleEvent, Notification
 from hitl_contract.wire import (
     EVENT_TYPE,
@@ -24,6 +24,8 @@ from hitl_contract.wire import (
     outcome_message_id,
 )
 
+_NONE: Headers = {}  # no headers (never written to)
+
 
 @dataclass(frozen=True, slots=True)
 class OutboxMessage:
@@ -35,7 +37,7 @@ class OutboxMessage:
 
     def meta(self) -> dict[str, object]:
         e = self.envelope
-        return {
+        meta: dict[str, object] = {
             "x": e.exchange,
             "k": e.routing_key,
             "t": e.message_type,
@@ -45,6 +47,19 @@ class OutboxMessage:
             "ev": self.event,
             "n": len(e.body),
         }
+        if e.headers:  # the trace context (traceparent, tracestate), kept for the relay
+            meta["h"] = e.headers
+        return meta
+
+
+@dataclass(frozen=True, slots=True)
+class Traced:
+    """The trace headers of a transition's messages: its notifications', its outcome's (each
+    the context of the span that publishes them, when spans are made) and its events'."""
+
+    notify: Headers
+    outcome: Headers
+    events: Headers
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +112,7 @@ def _message(meta: dict[str, object], body: bytes, *, event: bool) -> OutboxMess
         return value
 
     correlation = meta["c"]
+    headers = meta.get("h")
     envelope = Envelope(
         text("x"),
         text("k"),
@@ -104,11 +120,14 @@ def _message(meta: dict[str, object], body: bytes, *, event: bool) -> OutboxMess
         text("t"),
         text("m"),
         correlation if isinstance(correlation, str) else None,
+        headers if isinstance(headers, dict) else {},
     )
     return OutboxMessage(envelope, bool(meta["crit"]), event)
 
 
-def event_message(event: LifecycleEvent, names: Names, message_id: str) -> OutboxMessage:
+def event_message(
+    event: LifecycleEvent, names: Names, message_id: str, headers: Headers = _NONE
+) -> OutboxMessage:
     envelope = Envelope(
         names.events,
         event_key(event.event, event.kind),
@@ -116,6 +135,7 @@ def event_message(event: LifecycleEvent, names: Names, message_id: str) -> Outbo
         EVENT_TYPE,
         message_id,
         str(event.interaction_id) if event.interaction_id else None,
+        headers,
     )
     return OutboxMessage(envelope, critical=False, event=True)
 
@@ -141,10 +161,15 @@ def render(
     names: Names,
     request_json: bytes | None = None,
     outcome_json: bytes | None = None,
+    traced: Traced | None = None,
 ) -> OutboxEntry:
     """``request_json`` / ``outcome_json``: ``encode_model`` of the state's request / outcome,
-    if the caller has them already (they are stored too, so each is serialised once)."""
+    if the caller has them already (they are stored too, so each is serialised once).
+    ``traced``: the trace headers the messages carry (none without a trace context)."""
     state = transition.state
+    notify_headers, outcome_headers, event_headers = (
+        (traced.notify, traced.outcome, traced.events) if traced else (_NONE, _NONE, _NONE)
+    )
     iid = str(state.request.id)
     out: list[OutboxMessage] = []
     for command in transition.commands:
@@ -159,11 +184,12 @@ def render(
                     iid, note.reason, note.attempt, note.route if command.routed else None
                 ),
                 iid,
+                notify_headers,
             )
             out.append(OutboxMessage(envelope, critical=False))
         elif isinstance(command, Emit):
             event = command.event
-            out.append(event_message(event, names, f"event:{event.event_id}"))
+            out.append(event_message(event, names, f"event:{event.event_id}", event_headers))
         elif isinstance(command, Deliver):
             envelope = Envelope(
                 names.outcomes,
@@ -172,6 +198,7 @@ def render(
                 OUTCOME_TYPE,
                 outcome_message_id(iid),
                 iid,
+                outcome_headers,
             )
             out.append(OutboxMessage(envelope, critical=True))
     return OutboxEntry(f"{iid}:{state.version}", tuple(out))
@@ -179,14 +206,24 @@ def render(
 
 def event_batch(events: Sequence[Envelope]) -> Envelope:
     """One LifecycleEvents message carrying events that share exchange and routing key. The
-    body is spliced from the events' own JSON rather than re-serialised."""
+    body is spliced from the events' own JSON rather than re-serialised. It carries the trace
+    headers its events share (those of one interaction), none when they differ."""
     first = events[0]
     body = b"".join((_BATCH_HEAD, b",".join(e.body for e in events), b"]}"))
     digest = hashlib.blake2b(digest_size=12)
+    headers = first.headers
     for e in events:
         digest.update(e.message_id.encode())
+        if e.headers != headers:
+            headers = _NONE
     return Envelope(
-        first.exchange, first.routing_key, body, EVENT_TYPE, f"events:{digest.hexdigest()}"
+        first.exchange,
+        first.routing_key,
+        body,
+        EVENT_TYPE,
+        f"events:{digest.hexdigest()}",
+        None,
+        headers,
     )
 
 

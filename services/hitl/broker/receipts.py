@@ -45,6 +45,7 @@ class Receipts:
                 RECEIPT_TYPE,
                 receipt_message_id(receipt.response_id, receipt.result),
                 cid,
+                reply.trace.headers() if reply.trace is not None else {},
             ),
             mandatory=False,
         )

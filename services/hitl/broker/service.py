@@ -24,6 +24,7 @@ from hitl.broker.assembly import Broker
 from hitl.broker.inbound import received
 from hitl.broker.integrity import StoreGuard
 from hitl.observability.metrics import Metrics
+from hitl.observability.tracing import for_service
 from hitl.ports import Clock
 from hitl.runtime.host import ServiceHost
 from hitl.runtime.ops import OpsServer
@@ -62,7 +63,10 @@ class BrokerService:
         )
         await declare_store_log(consume, self.names, s.retention_seconds)
         sink = Publisher(publish, fast=s.amqp_fast_path)
-        broker = Broker.assemble(s, store=store, sink=sink, clock=self._clock, metrics=self.metrics)
+        tracing = for_service(s, "broker")
+        broker = Broker.assemble(
+            s, store=store, sink=sink, clock=self._clock, metrics=self.metrics, tracing=tracing
+        )
         self.broker = broker
         broker.start()
         await self._guard_store(store, sink, broker)
@@ -82,6 +86,11 @@ class BrokerService:
                 host.on_stop("removing the SIGHUP handler", forget_sighup)
         host.on_stop("sending the last lifecycle events", broker.send_lingering_events)
         host.on_stop("flushing outbox deletes", broker.flush_outbox_deletes)
+
+        async def flush_spans() -> None:
+            tracing.shutdown()
+
+        host.on_stop("flushing spans", flush_spans)
         guard = self.guard
         assert guard is not None
 

@@ -31,7 +31,7 @@ a socket write per publish and per ack, and a task more per delivery; behaviour 
 
 import asyncio
 import struct
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage
@@ -67,16 +67,18 @@ async def _aiormq_channel(channel: AbstractChannel) -> Channel:
 #
 # A publish is three kinds of frame (AMQP 0-9-1, section 4.2): the basic.publish method, the
 # content header with the properties, and the body in frames of at most ``max_content`` bytes.
-# Only the properties hitl sets are written by hand (content type, delivery mode, correlation
-# id, reply-to, message id, type). A message with headers (dead letters) or a user id (answers),
-# an empty message id or type, an exchange name pamqp would refuse, or a string too long for an
-# AMQP short string goes through pamqp instead, errors included.
+# Only the properties hitl sets are written by hand (content type, headers of text values such
+# as the trace context's, delivery mode, correlation id, reply-to, message id, type). A message
+# with other headers (dead letters) or a user id (answers), an empty message id or type, an
+# exchange name pamqp would refuse, or a string too long for an AMQP short string goes through
+# pamqp instead, errors included.
 
 _METHOD, _HEADER, _BODY, _END = 1, 2, 3, b"\xce"
 _BASIC, _PUBLISH = 60, 40
 # Basic property flags, in the order the properties follow them on the wire.
-_CONTENT_TYPE, _DELIVERY_MODE, _CORRELATION_ID, _REPLY_TO, _MESSAGE_ID, _TYPE = (
+_CONTENT_TYPE, _HEADERS, _DELIVERY_MODE, _CORRELATION_ID, _REPLY_TO, _MESSAGE_ID, _TYPE = (
     0x8000,
+    0x2000,
     0x1000,
     0x0400,
     0x0200,
@@ -86,11 +88,15 @@ _CONTENT_TYPE, _DELIVERY_MODE, _CORRELATION_ID, _REPLY_TO, _MESSAGE_ID, _TYPE = 
 _JSON = b"\x10application/json"
 _frame_head: Callable[..., bytes] = struct.Struct(">BHI").pack
 _header_head: Callable[..., bytes] = struct.Struct(">HHQH").pack
+_long: Callable[..., bytes] = struct.Struct(">I").pack
 
 
 def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_content: int) -> bytes:
     """The frames of one publish on channel number ``channel``, as pamqp would write them."""
-    if envelope.headers or envelope.user_id or not _plain(envelope):
+    if envelope.user_id or not _plain(envelope):
+        return pamqp_frames(channel, envelope, mandatory, max_content)
+    table = _table(envelope.headers) if envelope.headers else None
+    if envelope.headers and table is None:
         return pamqp_frames(channel, envelope, mandatory, max_content)
     try:
         exchange = _short(envelope.exchange)
@@ -110,7 +116,11 @@ def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_conten
         )
     )
     flags = _CONTENT_TYPE | _DELIVERY_MODE | _MESSAGE_ID | _TYPE
-    properties = [_JSON, b"\x02"]
+    properties = [_JSON]
+    if table is not None:
+        flags |= _HEADERS
+        properties.append(table)
+    properties.append(b"\x02")
     if correlation_id is not None:
         flags |= _CORRELATION_ID
         properties.append(correlation_id)
@@ -136,6 +146,22 @@ def publish_frames(channel: int, envelope: Envelope, mandatory: bool, max_conten
 
 class _TooLong(Exception):
     pass
+
+
+def _table(headers: Mapping[str, object]) -> bytes | None:
+    """A field table of text values (``S``, long strings), names sorted as pamqp writes them;
+    None for any other kind of value, or a name pamqp would cut."""
+    fields: list[bytes] = []
+    for name, value in sorted(headers.items()):
+        if type(value) is not str:
+            return None
+        key = name.encode()
+        if len(key) > 128:
+            return None
+        data = value.encode()
+        fields += (bytes((len(key),)), key, b"S", _long(len(data)), data)
+    table = b"".join(fields)
+    return _long(len(table)) + table
 
 
 # Relies on: pamqp 4.0.1 checking exchange names against DOMAIN_REGEX["exchange-name"] (and at

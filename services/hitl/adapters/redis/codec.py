@@ -2,8 +2,9 @@
 
 ``req`` is the request as accepted (immutable), ``st``/``v``/``ra`` status, version and
 requested_at, ``ms`` the small mutable part (route, timers, votes, counters, the receivers
-reached) as one JSON value, ``out`` the outcome once there is one, ``hist`` the audit history
-(``hitl.core.audit`` items joined by commas; read by ``RedisReads.history``, not here).
+reached, the trace context as ``tp``/``ts``) as one JSON value, ``out`` the outcome once there
+is one, ``hist`` the audit history (``hitl.core.audit`` items joined by commas; read by
+``RedisReads.history``, not here).
 """
 
 from types import MappingProxyType
@@ -14,6 +15,7 @@ from pydantic import TypeAdapter
 
 from hitl.core.decoding import REQUEST_ADAPTER
 from hitl.core.machine import InteractionState
+from hitl.core.tracecontext import TraceContext
 from hitl_contract import Claim, InteractionOutcome, Vote
 
 STATE_FIELDS = ("req", "st", "v", "ra", "ms", "out")
@@ -43,6 +45,10 @@ def dump_mutable(state: InteractionState) -> bytes:
         mutable["rcv"] = dict(state.reached)
     if state.claim is not None:  # only while claimed (hitl.core.claims)
         mutable["claim"] = state.claim.model_dump(mode="json")
+    if state.trace is not None:  # only when the request came with one
+        mutable["tp"] = state.trace.traceparent
+        if state.trace.tracestate:
+            mutable["ts"] = state.trace.tracestate
     return orjson.dumps(mutable)
 
 
@@ -72,4 +78,5 @@ def load_state(values: list[Any]) -> InteractionState | None:
         reached=MappingProxyType({k: int(v) for k, v in ms.get("rcv", {}).items()}),
         outcome=InteractionOutcome.model_validate_json(outcome) if outcome else None,
         claim=Claim.model_validate(claim) if claim else None,
+        trace=TraceContext(ms["tp"], ms.get("ts", "")) if "tp" in ms else None,
     )
