@@ -79,11 +79,17 @@ def scale(request: pytest.FixtureRequest) -> Scale:
     return LONG if "faults" in asked else SHORT
 
 
-class PrivateRedis:
-    """A redis-server of the test's own, with RDB snapshots in ``directory``."""
+RDB_ONLY = ("--save", "3600 1", "--appendonly", "no")  # Redis's default: snapshots, no AOF
+AOF_ALWAYS = ("--save", "", "--appendonly", "yes", "--appendfsync", "always")
 
-    def __init__(self, directory: Path) -> None:
+
+class PrivateRedis:
+    """A redis-server of the test's own, its files in ``directory`` (RDB snapshots only
+    unless ``persistence`` says otherwise)."""
+
+    def __init__(self, directory: Path, persistence: tuple[str, ...] = RDB_ONLY) -> None:
         self.directory = directory
+        self.persistence = persistence
         self.port = free_ports(1)[0]
         self.process: asyncio.subprocess.Process | None = None
 
@@ -99,7 +105,7 @@ class PrivateRedis:
         self.process = await asyncio.create_subprocess_exec(
             server,
             *("--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.directory)),
-            *("--dbfilename", "dump.rdb", "--save", "3600 1", "--appendonly", "no"),
+            *("--dbfilename", "dump.rdb", *self.persistence),
             *("--protected-mode", "no", "--daemonize", "no", "--logfile", "redis.log"),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
