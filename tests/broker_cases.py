@@ -13,6 +13,7 @@ from uuid import UUID
 
 from hitl.adapters.memory import ManualClock
 from hitl.core.machine import InteractionState
+from hitl_contract import ClaimAction, Identity, InteractionClaim
 from tests.helpers import raw_request
 
 Json = dict[str, Any]
@@ -27,6 +28,10 @@ class Harness(Protocol):
         self, interaction_id: UUID, action: str, data: Json | None = None, who: str = "alice"
     ) -> Json:
         """Publish an answer and return the broker's receipt for it."""
+        ...
+
+    async def claim(self, claim: InteractionClaim) -> Json:
+        """Publish a claim (or release) and return the broker's receipt for it."""
         ...
 
     def notifications(self, interaction_id: UUID) -> list[Json]: ...
@@ -174,3 +179,76 @@ class BrokerBehaviour:
         got = await outcome(hitl, iid)
         assert (got["status"], got["action"]) == ("cancelled", "cancel")
         await hitl.until(lambda: "cancelled" in hitl.events(iid))
+
+
+def claim(
+    iid: UUID,
+    who: str,
+    *,
+    groups: tuple[str, ...] = (),
+    action: ClaimAction = ClaimAction.CLAIM,
+    **fields: Any,
+) -> InteractionClaim:
+    return InteractionClaim(
+        interaction_id=iid, by=Identity(id=who, groups=list(groups)), action=action, **fields
+    )
+
+
+class ClaimBehaviour:
+    """Claims through the broker (hitl.broker.claims); subclassed like ``BrokerBehaviour``."""
+
+    async def test_while_claimed_others_are_refused_and_the_holder_decides(
+        self, hitl: Harness
+    ) -> None:
+        iid = await ask(hitl)
+        taken = await hitl.claim(claim(iid, "ana", ttl_seconds=300))
+        assert taken["result"] == "accepted" and taken["claim"]["holder"]["id"] == "ana"
+        refused = await hitl.answer(iid, "approve", who="ben")
+        assert refused["result"] == "rejected" and refused["error"]["code"] == "claimed"
+        assert refused["claim"]["holder"]["id"] == "ana"
+        assert "claimed by ana until" in refused["error"]["message"]
+        other = await hitl.claim(claim(iid, "ben"))
+        assert other["result"] == "rejected" and other["error"]["code"] == "claimed"
+        assert hitl.outcomes(iid) == []
+        assert (await hitl.answer(iid, "approve", who="ana"))["result"] == "accepted"
+        assert (await outcome(hitl, iid))["decided_by"]["identity"]["id"] == "ana"
+        await hitl.until(lambda: {"claimed", "resolved"} <= set(hitl.events(iid)))
+
+    async def test_an_expired_claim_lets_others_answer(self, hitl: Harness) -> None:
+        iid = await ask(hitl)
+        assert (await hitl.claim(claim(iid, "ana", ttl_seconds=60)))["result"] == "accepted"
+        hitl.clock.advance(61)
+        assert (await hitl.answer(iid, "reject", who="ben"))["result"] == "accepted"
+        assert (await outcome(hitl, iid))["action"] == "reject"
+
+    async def test_a_claim_is_released_by_an_admin_or_its_holder_not_by_others(
+        self, hitl: Harness
+    ) -> None:
+        iid = await ask(hitl)
+        await hitl.claim(claim(iid, "ana"))
+        by_ben = await hitl.claim(claim(iid, "ben", action=ClaimAction.RELEASE))
+        assert by_ben["result"] == "rejected" and by_ben["error"]["code"] == "not_allowed"
+        by_admin = await hitl.claim(claim(iid, "root", action=ClaimAction.RELEASE, admin=True))
+        assert by_admin["result"] == "accepted" and by_admin["claim"] is None
+        state = await hitl.state(iid)
+        assert state is not None and state.claim is None
+        team = await hitl.claim(claim(iid, "ben", groups=("ops",), team="ops"))
+        assert team["result"] == "accepted" and team["claim"]["team"] == "ops"
+        mate = await hitl.claim(claim(iid, "carl", groups=("ops",), action=ClaimAction.RELEASE))
+        assert mate["result"] == "accepted"
+        await hitl.until(lambda: hitl.events(iid).count("released") == 2)
+
+    async def test_claims_of_unknown_or_decided_interactions_say_so(self, hitl: Harness) -> None:
+        unknown = await hitl.claim(claim(UUID(int=5), "ana"))
+        assert unknown["result"] == "unknown_interaction"
+        iid = await ask(hitl)
+        await hitl.answer(iid, "approve")
+        late = await hitl.claim(claim(iid, "ana"))
+        assert late["result"] == "already_resolved" and late["outcome"]["action"] == "approve"
+        pending = await ask(hitl)
+        too_long = await hitl.claim(claim(pending, "ana", ttl_seconds=7 * 24 * 3600))
+        assert too_long["result"] == "rejected"
+        assert (too_long["error"]["path"], too_long["error"]["allowed"]) == (
+            "ttl_seconds",
+            [1, 24 * 3600],
+        )

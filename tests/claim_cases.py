@@ -8,6 +8,8 @@ in the same step, and of two claims decided from the same version only the first
 
 from uuid import UUID
 
+import pytest
+
 from hitl.core.claims import ClaimPolicy, apply_claim
 from hitl.core.machine import InteractionState, Transition, answer
 from hitl.errors import Claimed
@@ -64,12 +66,9 @@ class StoreClaims:
         assert await store.commit(first, state.version, [], T0 + 1) == "ok"
         assert await store.commit(second, state.version, [], T0 + 1) == "stale"
         again = await load(store, state.request.id)  # the loser decides again: refused
-        try:
+        with pytest.raises(Claimed) as refused:
             claim_of(again, "ben", T0 + 1)
-        except Claimed as exc:
-            assert exc.claim.holder.id == "ana"
-        else:
-            raise AssertionError("ben's claim was not refused")
+        assert refused.value.claim.holder.id == "ana"
 
     async def test_an_answer_decided_before_a_claim_commits_is_stale(
         self, store: InteractionStore

@@ -20,10 +20,10 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection
 from hitl.adapters.memory import ManualClock
 from hitl.broker.service import BrokerService
 from hitl.core.machine import InteractionState
-from hitl_contract import LifecycleEvents
-from hitl_contract.wire import Names
+from hitl_contract import InteractionClaim, LifecycleEvents
+from hitl_contract.wire import CLAIM_TYPE, RESPONSE_TYPE, Names
 from tests import wire_check
-from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json, wait_until
+from tests.broker_cases import REPLY_TO, BrokerBehaviour, ClaimBehaviour, Json, wait_until
 from tests.helpers import answer, publish_raw
 from tests.servers import test_settings
 
@@ -77,16 +77,23 @@ class ServerHarness:
         self, interaction_id: UUID, action: str, data: Json | None = None, who: str = "alice"
     ) -> Json:
         response = answer(interaction_id, action, data, who)
-        key = str(response.response_id)
+        body = response.model_dump_json().encode()
+        return await self._send(interaction_id, body, str(response.response_id), RESPONSE_TYPE)
+
+    async def claim(self, claim: InteractionClaim) -> Json:
+        body = claim.model_dump_json().encode()
+        return await self._send(claim.interaction_id, body, str(claim.claim_id), CLAIM_TYPE)
+
+    async def _send(self, interaction_id: UUID, body: bytes, key: str, message_type: str) -> Json:
         await publish_raw(
             self.amqp,
             self.names.responses,
-            response.model_dump_json().encode(),
+            body,
             str(interaction_id),
             message_id=key,
             correlation_id=key,
             reply_to=self._receipts,
-            type="hitl.response",
+            type=message_type,
         )
 
         def mine() -> list[AbstractIncomingMessage]:
@@ -151,5 +158,5 @@ async def hitl(
         await broker.stop()
 
 
-class TestOnServers(BrokerBehaviour):
+class TestOnServers(BrokerBehaviour, ClaimBehaviour):
     pass

@@ -18,10 +18,10 @@ from hitl.broker.assembly import Broker
 from hitl.core.machine import InteractionState
 from hitl.errors import TransportError
 from hitl.observability.metrics import Metrics
-from hitl_contract import LifecycleEvent, LifecycleEvents
-from hitl_contract.wire import EVENT_TYPE, REQUEST_TYPE, RESPONSE_TYPE
+from hitl_contract import InteractionClaim, LifecycleEvent, LifecycleEvents
+from hitl_contract.wire import CLAIM_TYPE, EVENT_TYPE, REQUEST_TYPE, RESPONSE_TYPE
 from tests import wire_check
-from tests.broker_cases import REPLY_TO, BrokerBehaviour, Json, wait_until
+from tests.broker_cases import REPLY_TO, BrokerBehaviour, ClaimBehaviour, Json, wait_until
 from tests.helpers import answer, raw_request
 from tests.servers import test_settings
 
@@ -48,13 +48,20 @@ class TwinHarness:
         self, interaction_id: UUID, action: str, data: Json | None = None, who: str = "alice"
     ) -> Json:
         response = answer(interaction_id, action, data, who)
-        key = str(response.response_id)
+        body = response.model_dump_json().encode()
+        return await self._send(interaction_id, body, str(response.response_id), RESPONSE_TYPE)
+
+    async def claim(self, claim: InteractionClaim) -> Json:
+        body = claim.model_dump_json().encode()
+        return await self._send(claim.interaction_id, body, str(claim.claim_id), CLAIM_TYPE)
+
+    async def _send(self, interaction_id: UUID, body: bytes, key: str, message_type: str) -> Json:
         await self.broker.handlers.on_response(
             MemoryDelivery(
-                response.model_dump_json().encode(),
+                body,
                 self.broker.names.responses,
                 str(interaction_id),
-                RESPONSE_TYPE,
+                message_type,
                 key,
                 key,
                 RECEIPTS,
@@ -121,7 +128,7 @@ async def hitl() -> AsyncIterator[TwinHarness]:
         wire_check.check_envelope(envelope, where=f"memory sink {envelope.exchange!r}")
 
 
-class TestOnTwins(BrokerBehaviour):
+class TestOnTwins(BrokerBehaviour, ClaimBehaviour):
     pass
 
 
