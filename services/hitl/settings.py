@@ -137,6 +137,12 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Python log level."
     )
+    trace_file: str | None = Field(
+        default=None,
+        description="Write this process's OpenTelemetry spans to this file, one JSON object a "
+        "line (needs pip install 'hitl[otel]'); for debugging and tests. Unset: spans go to the "
+        "tracer provider the process was started with (opentelemetry-instrument), if any.",
+    )
     early_answer_hold_seconds: float = Field(
         default=30.0, ge=0, description="How long an answer may wait for its request; 0: never."
     )
@@ -205,12 +211,6 @@ class Settings(BaseSettings):
         default=5.0,
         ge=0,
         le=300,
-    trace_file: str | None = Field(
-        default=None,
-        description="Write this process's OpenTelemetry spans to this file, one JSON object a "
-        "line (needs pip install 'hitl[otel]'); for debugging and tests. Unset: spans go to the "
-        "tracer provider the process was started with (opentelemetry-instrument), if any.",
-    )
         description="How long a replica trusts an API key it looked up: a revoked key stops "
         "working within this.",
     )
