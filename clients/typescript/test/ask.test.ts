@@ -108,6 +108,8 @@ describe('ask and await', () => {
   });
 
   it('a request the contract refuses is an InvalidRequest naming the field, and is not published', async () => {
+    const published: string[] = [];
+    await rabbit.copies(names.requests, (message) => published.push(String(message.properties.messageId)));
     const refused = async (request: unknown, path: string, check: (error: InvalidRequest) => void = () => {}) => {
       await assert.rejects(hitl.ask(request as never), (error: unknown) => {
         assert.ok(error instanceof InvalidRequest, String(error));
@@ -138,9 +140,12 @@ describe('ask and await', () => {
     });
     await refused({ kind: 'choice', thread_id: 't', prompt: 'Which?', options: ['a', 'b'], min_selections: -1 }, 'min_selections');
     await refused({ kind: 'approval', thread_id: 't', prompt: 'Ok?', reply_to: 'someone-else' }, 'reply_to');
-    // None of them reached the broker: its requests queue is empty and nothing was dead-lettered.
-    assert.equal(await rabbit.messageCount(names.requestsQueue), 0);
-    assert.equal(await rabbit.messageCount(names.deadLetterQueue), 0);
+    // None of them was published: a copy of what reaches the requests exchange holds only the
+    // good request asked after them.
+    const good = await hitl.ask({ kind: 'approval', thread_id: 't', prompt: 'Ok?' });
+    await eventually(() => published.length === 1);
+    assert.deepEqual(published, [good.id]);
+    await good.cancel();
   });
 
   it('an outcome that is not one is dead-lettered with a warning; the client goes on', async () => {
@@ -148,18 +153,20 @@ describe('ask and await', () => {
     const warnings: string[] = [];
     const own = await connect(AMQP_URL, { service: noisy, namespace: NAMESPACE, logger: { warn: (m) => warnings.push(m) } });
     try {
-      await rabbit.publish(names.outcomes, noisy, Buffer.from('not json'), { type: 'hitl.outcome', messageId: 'outcome:garbled' });
-      await rabbit.publish(names.outcomes, noisy, { interaction_id: 'x' }, { type: 'hitl.outcome', messageId: 'outcome:x' });
+      const [garbled, partial] = [`outcome:garbled-${noisy}`, `outcome:partial-${noisy}`];
+      await rabbit.publish(names.outcomes, noisy, Buffer.from('not json'), { type: 'hitl.outcome', messageId: garbled });
+      await rabbit.publish(names.outcomes, noisy, { interaction_id: 'x' }, { type: 'hitl.outcome', messageId: partial });
       await eventually(() => warnings.length === 2);
-      assert.match(warnings[0] ?? '', /dead-lettering an unreadable outcome \(message_id=outcome:garbled\): it is not JSON/);
-      assert.match(warnings[1] ?? '', /message_id=outcome:x\): .*required field is missing/);
+      assert.equal(warnings[0], `hitl: dead-lettering an unreadable outcome (message_id=${garbled}): it is not JSON`);
+      assert.match(warnings[1] ?? '', /^hitl: dead-lettering an unreadable outcome \(message_id=outcome:partial-.*\): .*a required field is missing$/);
       const dead: string[] = [];
       await eventually(async () => {
         const message = await rabbit.channel.get(names.deadLetterQueue, { noAck: true });
-        if (message) dead.push(String(message.properties.messageId));
+        const id = message ? String(message.properties.messageId) : '';
+        if ([garbled, partial].includes(id)) dead.push(id); // the dead-letter queue is the namespace's
         return dead.length === 2;
       });
-      assert.deepEqual(dead.sort(), ['outcome:garbled', 'outcome:x']);
+      assert.deepEqual(dead.sort(), [garbled, partial].sort());
       const asked = await own.ask({ kind: 'approval', thread_id: 't', prompt: 'Still there?' });
       await rabbit.answer(asked.id, 'approve');
       assert.equal((await asked.outcome({ timeoutMs: 10_000 })).action, 'approve');

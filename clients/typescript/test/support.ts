@@ -79,6 +79,13 @@ export class Rabbit {
     await (this.channel as unknown as { waitForConfirms(): Promise<void> }).waitForConfirms();
   }
 
+  /** Calls `seen` with a copy of each message published to `exchange` from now on. */
+  async copies(exchange: string, seen: (message: ConsumeMessage) => void): Promise<void> {
+    const { queue } = await this.channel.assertQueue('', { exclusive: true, autoDelete: true });
+    await this.channel.bindQueue(queue, exchange, '#');
+    await this.channel.consume(queue, (message) => message && seen(message), { noAck: true });
+  }
+
   async messageCount(queue: string): Promise<number> {
     return (await this.channel.checkQueue(queue)).messageCount;
   }
