@@ -20,8 +20,6 @@ from tests.broker_cases import REPLY_TO
 from tests.helpers import answer, raw_request
 from tests.servers import test_settings
 
-pytestmark = pytest.mark.unit
-
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 ASKED = f"00-{TRACE}-00f067aa0ba902b7-01"
 ANSWERED = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
@@ -86,9 +84,7 @@ async def test_without_spans_the_context_is_passed_on_as_it_came() -> None:
     messages = sent(sink, broker)
     asked = {"traceparent": ASKED, "tracestate": "a=1"}
     assert messages.pop("receipt").headers == {"traceparent": ANSWERED}  # the answer's own
-    assert {name: dict(e.headers) for name, e in messages.items()} == dict.fromkeys(
-        messages, asked
-    )
+    assert {name: dict(e.headers) for name, e in messages.items()} == dict.fromkeys(messages, asked)
     state = await broker.store.load(iid)
     assert state is not None
     assert state.trace is not None

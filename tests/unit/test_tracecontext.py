@@ -8,8 +8,6 @@ import pytest
 from hitl.core.tracecontext import TraceContext, child, from_headers, parse
 from hitl.observability.tracing import Tracing
 
-pytestmark = pytest.mark.unit
-
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"
 GOOD = f"00-{TRACE}-{SPAN}-01"

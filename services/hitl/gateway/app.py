@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 from starlette.types import Receive, Scope, Send
 
+from hitl.core.tracecontext import TraceContext
 from hitl.gateway import handlers, inbox, openapi
 from hitl.gateway.answer_lane import AnswerLane, answer_id
 from hitl.gateway.bodies import BodyCheck, BodyLimits
@@ -27,6 +28,7 @@ from hitl.gateway.routers import (
     webhooks,
 )
 from hitl.gateway.signed import SignedAnswer
+from hitl.observability.tracing import Tracing, carrying
 
 ROUTERS = (
     interactions.router,
@@ -58,12 +60,29 @@ class GatewayApp(FastAPI):
     answer_lane: AnswerLane | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self.answer_lane is not None:
-            interaction_id = answer_id(scope)
-            if interaction_id is not None:
-                await self.answer_lane(interaction_id, scope, receive, send)
-                return
-        await super().__call__(scope, receive, send)
+        # What the request publishes (an answer, a new request) carries its trace context.
+        with carrying(http_trace(scope) if scope["type"] == "http" else None):
+            if self.answer_lane is not None:
+                interaction_id = answer_id(scope)
+                if interaction_id is not None:
+                    await self.answer_lane(interaction_id, scope, receive, send)
+                    return
+            await super().__call__(scope, receive, send)
+
+
+def http_trace(scope: Scope) -> TraceContext | None:
+    """The W3C trace context of an HTTP request (its ``traceparent`` and ``tracestate``
+    headers); None without one, or with a malformed one (logged at debug level)."""
+    found = {
+        name.decode(): value.decode("latin-1")
+        for name, value in scope["headers"]
+        if name in _TRACE_HEADERS
+    }
+    return _PASSED_ON.incoming(found) if found else None
+
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate")
+_PASSED_ON = Tracing()  # the gateway makes no spans of its own; it passes the context on
 
 
 def create_app(

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.errors import TransportError
+from hitl.observability.tracing import carried_headers
 from hitl.ports import Envelope
 from hitl_contract import HumanResponse, InteractionRequest, ResponseReceipt
 from hitl_contract.wire import REQUEST_TYPE, RESPONSE_TYPE, Names, encode_model
@@ -52,6 +53,7 @@ class AmqpBrokerLink:
                     RESPONSE_TYPE,
                     key,
                     correlation_id=key,
+                    headers=carried_headers(),  # the HTTP request's trace context
                     reply_to=self.receipts_queue,
                     user_id=self._user_id,
                 )
@@ -67,8 +69,9 @@ class AmqpBrokerLink:
     async def request(self, request: InteractionRequest) -> None:
         key = str(request.id)  # routed by kind, as the SDK does
         envelope = Envelope(
-            self._names.requests, request.kind, encode_model(request), REQUEST_TYPE, key, key
-        )
+            self._names.requests, request.kind, encode_model(request), REQUEST_TYPE, key, key,
+            carried_headers(),  # the HTTP request's trace context
+        )  # fmt: skip
         await self._publish(envelope)
 
     async def on_receipt(self, message: AbstractIncomingMessage) -> None:

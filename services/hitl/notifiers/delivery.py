@@ -20,11 +20,13 @@ from uuid import UUID
 
 from hitl.core.backoff import backoff_delay
 from hitl.core.routing.config import AnyReceiver
+from hitl.core.tracecontext import TraceContext
 from hitl.errors import ConfigError, Permanent, Retryable
 from hitl.notifiers.log import DeliveryLog
 from hitl.notifiers.metrics import NotifierMetrics
 from hitl.notifiers.port import Channel, Sent
 from hitl.notifiers.records import delivery_entry
+from hitl.observability.tracing import Tracing, carrying
 from hitl.ports import Clock
 from hitl_contract import HistoryEvent, Notification
 
@@ -60,6 +62,7 @@ class Job:
     message_id: str
     receiver: AnyReceiver
     fallback: str | None  # the route's fallback receiver, if it has one
+    trace: TraceContext | None = None  # the notification's trace context (its AMQP headers)
 
 
 class Notes(Protocol):
@@ -105,8 +108,10 @@ class Deliverer:
         sleep: Sleep = asyncio.sleep,
         remember_seconds: int = 7 * 24 * 3600,
         late: Late | None = None,
+        tracing: Tracing | None = None,
     ) -> None:
         self._channel = channel
+        self._tracing = tracing or Tracing()
         self._log = log_
         self._notes = notes
         self._settled = settled
@@ -119,9 +124,20 @@ class Deliverer:
         self._late = late
 
     async def deliver(self, job: Job) -> Result:
-        result = await self._deliver(job)
+        """Within a ``hitl deliver`` span (with spans); what is sent carries its context."""
+        about = self._about(job) if self._tracing.recording else None
+        span = self._tracing.span("hitl deliver", job.trace, "consumer", about)
+        with span as trace, carrying(trace):
+            result = await self._deliver(job)
         self._metrics.deliveries.labels(self._channel.type, job.receiver.name, result).inc()
         return result
+
+    def _about(self, job: Job) -> dict[str, str]:
+        return {
+            "hitl.interaction_id": str(job.notification.interaction_id),
+            "hitl.channel": self._channel.type,
+            "hitl.receiver": job.receiver.name,
+        }
 
     async def _deliver(self, job: Job) -> Result:
         iid = job.notification.interaction_id

@@ -4,6 +4,7 @@ with no fallback, none bound to take it (``fallback`` says so; the deliverer the
 dead-letters it), or when the fallback itself failed, the dead-letter queue with the
 reason."""
 
+from hitl.observability.tracing import carried_headers
 from hitl.ports import Envelope, MessageSink
 from hitl_contract import ErrorCode, ErrorDetail, Notification
 from hitl_contract.wire import (
@@ -39,7 +40,7 @@ class AmqpEscape:
                 NOTIFICATION_TYPE,
                 notification_message_id(iid, note.reason, note.attempt, to),
                 iid,
-                {FELL_BACK_FROM: receiver},
+                {FELL_BACK_FROM: receiver, **carried_headers()},
             )
         )
 

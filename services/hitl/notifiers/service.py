@@ -46,6 +46,7 @@ from hitl.notifiers.escape import FELL_BACK_FROM, AmqpEscape
 from hitl.notifiers.metrics import NotifierMetrics
 from hitl.notifiers.port import Channel, Sent
 from hitl.notifiers.updates import Updater
+from hitl.observability.tracing import Tracing, for_service
 from hitl.ports import Clock, InteractionReads
 from hitl.runtime.host import ServiceHost
 from hitl.runtime.routing import Router
@@ -84,6 +85,7 @@ class NotifierService:
         self._attaching: set[asyncio.Task[None]] = set()
         self.router: Router | None = None
         self._deliverer: Deliverer | None = None
+        self.tracing = Tracing()  # for_service(settings) once started
         self._updater: Updater | None = None
         self._escape: AmqpEscape | None = None
 
@@ -119,9 +121,15 @@ class NotifierService:
             if state is not None and state.outcome is not None:
                 await updater.shown(job.receiver.name, sent, state.outcome)
 
+        self.tracing = tracing = for_service(s, "notifier")
+
+        async def flush_spans() -> None:
+            tracing.shutdown()
+
+        host.on_stop("flushing spans", flush_spans)
         self._deliverer = Deliverer(
             self.channel, delivery_log, store, _Settled(store), self._escape, self.metrics,
-            policy=policy, late=late, **common,  # type: ignore[arg-type]
+            policy=policy, late=late, tracing=tracing, **common,  # type: ignore[arg-type]
         )  # fmt: skip
         self._check_receivers(router.config)
         await ensure_broker_queues(await host.amqp(), self.names, s.queue_type, s.delivery_limit)
@@ -224,7 +232,8 @@ class NotifierService:
             await self._escape.dead_letter(note, message_id, name, reason)
             self.metrics.deliveries.labels(self.channel.type, name, "undelivered").inc()
             return
-        await self._deliverer.deliver(Job(note, message_id, receiver, fallback))
+        trace = self.tracing.incoming(message.headers) if message.headers else None
+        await self._deliverer.deliver(Job(note, message_id, receiver, fallback, trace))
 
     async def _on_settled(self, message: AbstractIncomingMessage) -> None:
         assert self._updater is not None

@@ -16,6 +16,7 @@ import contextlib
 import logging
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, nullcontext
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Literal
 
 from hitl.core.tracecontext import TraceContext, child, from_headers
@@ -27,6 +28,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 Kind = Literal["producer", "consumer", "client", "server", "internal"]
 EXTRA = "pip install 'hitl[otel]'"
+# The context that what is sent from here on carries, where it cannot be passed as an argument
+# through a port (a notifier channel's send, a gateway route's answer): set by ``carrying``.
+_carried: ContextVar[TraceContext | None] = ContextVar("hitl_trace", default=None)
+
+
+@contextlib.contextmanager
+def carrying(trace: TraceContext | None) -> Iterator[None]:
+    """Within the block, ``carried_headers()`` are ``trace``'s."""
+    token = _carried.set(trace)
+    try:
+        yield
+    finally:
+        _carried.reset(token)
+
+
+def carried_headers() -> dict[str, str]:
+    """The trace headers of the context being carried (none outside ``carrying``)."""
+    trace = _carried.get()
+    return trace.headers() if trace is not None else {}
 
 
 class Tracing:

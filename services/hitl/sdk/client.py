@@ -28,7 +28,9 @@ from hitl.adapters.amqp.consumer import consume as consume_queue
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.adapters.amqp.topology import declare_queue, ensure_broker_queues, refusal_named
 from hitl.core.decoding import REQUEST_ADAPTER
+from hitl.core.tracecontext import TraceContext
 from hitl.errors import AskTimeout, TransportError
+from hitl.observability.tracing import for_client
 from hitl.ports import Envelope
 from hitl.runtime.startup import connect_amqp
 from hitl_contract import HumanResponse, Identity, InteractionOutcome, InteractionRequest
@@ -77,6 +79,10 @@ class HitlClient:
         self._futures: dict[UUID, list[asyncio.Future[InteractionOutcome]]] = {}
         self._unclaimed: dict[UUID, tuple[InteractionOutcome, AbstractIncomingMessage]] = {}
         self._delivered: OrderedDict[UUID, None] = OrderedDict()
+        # Trace context: an ask's span is a child of the caller's current OpenTelemetry span,
+        # and its requests carry it as ``traceparent``; assign an ``OtelTracing`` of your own
+        # tracer to choose another (hitl.observability.tracing).
+        self.tracing = for_client()
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -161,16 +167,28 @@ class HitlClient:
         )
 
     async def ask(
-        self, request: InteractionRequest, *, timeout: float | None = None
+        self,
+        request: InteractionRequest,
+        *,
+        timeout: float | None = None,
+        trace: TraceContext | None = None,
     ) -> InteractionOutcome:
         """Publish and wait for the outcome. On ``AskTimeout`` the interaction stays pending;
-        its outcome will still arrive (``wait`` or ``on_outcome``)."""
-        future = self._future(request)
-        await self.submit(request)
-        return await self._await(request.id, future, timeout)
+        its outcome will still arrive (``wait`` or ``on_outcome``). ``trace``: the W3C trace
+        context the request carries (default: the current OpenTelemetry span's, if any)."""
+        with self.tracing.span("hitl ask", trace, "producer", _about(request)) as trace:
+            future = self._future(request)
+            await self._submit(request, trace)
+            return await self._await(request.id, future, timeout)
 
-    async def submit(self, request: InteractionRequest) -> UUID:
+    async def submit(
+        self, request: InteractionRequest, *, trace: TraceContext | None = None
+    ) -> UUID:
         """Publish without waiting (resume-later mode). Returns once RabbitMQ confirmed it."""
+        with self.tracing.span("hitl submit", trace, "producer", _about(request)) as trace:
+            return await self._submit(request, trace)
+
+    async def _submit(self, request: InteractionRequest, trace: TraceContext | None) -> UUID:
         self._check_reply_to(request)
         routed = await self._publisher.publish(
             Envelope(
@@ -180,6 +198,7 @@ class HitlClient:
                 REQUEST_TYPE,
                 str(request.id),
                 str(request.id),
+                trace.headers() if trace is not None else {},
             )
         )
         if not routed:
@@ -269,6 +288,14 @@ class HitlClient:
                 self._forget_waiter(interaction_id, future)
 
     async def _receive(self, message: AbstractIncomingMessage) -> None:
+        if not self.tracing.recording:
+            await self._take(message)
+            return
+        parent = self.tracing.incoming(message.headers)
+        with self.tracing.span("hitl outcome received", parent, "consumer"):
+            await self._take(message)
+
+    async def _take(self, message: AbstractIncomingMessage) -> None:
         try:
             outcome = InteractionOutcome.model_validate_json(message.body)
         except ValidationError:
@@ -315,3 +342,7 @@ class HitlClient:
                 if not future.done():
                     future.cancel()
         self._futures.clear()
+
+
+def _about(request: InteractionRequest) -> dict[str, str]:
+    return {"hitl.interaction_id": str(request.id), "hitl.kind": request.kind}

@@ -16,6 +16,7 @@ from aio_pika.abc import (
 
 from hitl.adapters.amqp.connection import amqp_user
 from hitl.adapters.amqp.publisher import Publisher
+from hitl.core.tracecontext import TraceContext
 from hitl.ports import Envelope
 from hitl.runtime.startup import connect_amqp
 from hitl_contract import HumanResponse, ResponseReceipt
@@ -72,9 +73,14 @@ class Responder:
         return responder
 
     async def respond(
-        self, response: HumanResponse, *, timeout: float | None = 10.0
+        self,
+        response: HumanResponse,
+        *,
+        timeout: float | None = 10.0,
+        trace: TraceContext | None = None,
     ) -> ResponseReceipt | None:
-        """Publish the answer; with a timeout, wait that long for the broker's receipt."""
+        """Publish the answer; with a timeout, wait that long for the broker's receipt.
+        ``trace``: the answer's W3C trace context (a notifier passes the notification's)."""
         key = str(response.response_id)
         future: asyncio.Future[ResponseReceipt] = asyncio.get_running_loop().create_future()
         if timeout is not None:
@@ -88,6 +94,7 @@ class Responder:
                     RESPONSE_TYPE,
                     key,
                     key,
+                    trace.headers() if trace is not None else {},
                     reply_to=self._receipts.name,
                     user_id=self._user_id,
                 )

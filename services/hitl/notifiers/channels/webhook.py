@@ -32,6 +32,7 @@ from hitl.notifiers.webhooks.destinations import (
 from hitl.notifiers.webhooks.payloads import WebhookEvent
 from hitl.notifiers.webhooks.replies import check_status, excerpt
 from hitl.notifiers.webhooks.signing import signature, signer
+from hitl.observability.tracing import carried_headers
 from hitl.ports import Clock
 from hitl_contract import InteractionOutcome, Notification
 
@@ -98,6 +99,7 @@ class WebhookChannel:
                 "accept-encoding": "identity",  # error bodies are quoted, never decompressed
                 "webhook-id": event.webhook_id,
                 "webhook-timestamp": str(timestamp),
+                **carried_headers(),  # traceparent, tracestate: the notification's context
             }
         )
         refs = receiver.signing_secrets
