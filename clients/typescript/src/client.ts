@@ -46,6 +46,13 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+export interface AskOptions {
+  /** The W3C trace context the request carries (AMQP headers `traceparent`, `tracestate`),
+   * so the broker's spans, notifications, answers and the outcome join your trace. */
+  traceparent?: string;
+  tracestate?: string;
+}
+
 type Filled = 'id' | 'reply_to' | 'requester' | 'schema_version';
 /** A request as you write it: `id` (a fresh UUID), `reply_to` and `requester` (this client)
  * and `schema_version` are filled in when absent. */
@@ -171,7 +178,7 @@ export class HitlClient {
   /** Publish a request (validated against the contract first) and return its Interaction;
    * once this resolves RabbitMQ has confirmed it, and its outcome will come to this service's
    * reply queue whatever happens to this process. */
-  async ask(request: AskRequest): Promise<Interaction> {
+  async ask(request: AskRequest, options: AskOptions = {}): Promise<Interaction> {
     this.usable();
     const full = {
       schema_version: 1,
@@ -191,8 +198,9 @@ export class HitlClient {
     const checked = checkRequest(full);
     this.claimed.add(checked.id);
     try {
+      const trace = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
       const routed = await this.publish(this.names.requests, checked.kind, checked, {
-        type: REQUEST_TYPE, messageId: checked.id, correlationId: checked.id,
+        type: REQUEST_TYPE, messageId: checked.id, correlationId: checked.id, headers: trace,
       });
       if (!routed) {
         throw new TransportError(
@@ -403,7 +411,9 @@ export class HitlClient {
     exchange: string,
     routingKey: string,
     body: object,
-    properties: { type: string; messageId: string; correlationId: string; userId?: string },
+    properties: {
+      type: string; messageId: string; correlationId: string; userId?: string; headers?: Record<string, string>;
+    },
   ): Promise<boolean> {
     return new Promise<boolean>((resolve, reject) => {
       try {

@@ -1,6 +1,6 @@
 // @hitl/client: ask people through hitl from TypeScript.
 export { connect, HitlClient, Interaction } from './client.js';
-export type { AskRequest, ConnectOptions, WaitOptions } from './client.js';
+export type { AskOptions, AskRequest, ConnectOptions, WaitOptions } from './client.js';
 export { AskTimeout, ClientClosed, ConfigError, HitlError, InvalidRequest, TransportError } from './errors.js';
 export type { FieldError } from './errors.js';
 export { DEFAULT_NAMESPACE, Names, queueArguments } from './names.js';

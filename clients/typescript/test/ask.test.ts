@@ -46,6 +46,20 @@ describe('ask and await', () => {
     assert.equal(outcome.thread_id, 'invoice-run-42');
   });
 
+  it('a trace context goes with the request as its traceparent and tracestate headers', async () => {
+    const headers: Array<Record<string, unknown>> = [];
+    await rabbit.copies(names.requests, (message) => headers.push(message.properties.headers ?? {}));
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const asked = await hitl.ask(
+      { kind: 'approval', thread_id: 'traced-1', prompt: 'Traced?' }, { traceparent, tracestate: 'hitl=1' },
+    );
+    await eventually(() => headers.length === 1);
+    assert.equal(headers[0]?.['traceparent'], traceparent);
+    assert.equal(headers[0]?.['tracestate'], 'hitl=1');
+    await asked.cancel();
+    assert.equal((await asked.outcome({ timeoutMs: 10_000 })).status, 'cancelled');
+  });
+
   it('a choice: the option the person picked, by number', async () => {
     const asked = await hitl.ask({
       kind: 'choice',
