@@ -18,7 +18,9 @@ from hitl.gateway.handlers import from_detail
 from hitl.gateway.models import AnswerResult
 from hitl.gateway.problems import Problem
 from hitl_contract import (
+    Claim,
     ErrorCode,
+    ErrorDetail,
     HumanResponse,
     InteractionOutcome,
     JsonObject,
@@ -103,6 +105,8 @@ def _answered(receipt: ResponseReceipt, response: HumanResponse) -> tuple[int, A
         raise Problem(502, "bad-receipt", "Unexpected receipt", f"result {receipt.result}")
     if error.code == ErrorCode.NOT_ALLOWED:
         raise from_detail(403, "not-allowed", "Not an allowed responder", error)
+    if error.code == ErrorCode.CLAIMED and receipt.claim is not None:
+        raise claimed_problem(error, receipt.claim)
     raise from_detail(422, "invalid-answer", "Invalid answer", error)
 
 
@@ -132,6 +136,24 @@ def already_resolved(outcome: InteractionOutcome) -> Problem:
         decided_by=recorded["decided_by"],
         resolved_at=recorded["resolved_at"],
         outcome=recorded,
+    )
+
+
+def claimed_problem(error: ErrorDetail, claim: Claim) -> Problem:
+    """409: someone else holds a claim on the interaction; who, and until when."""
+    held = claim.model_dump(mode="json")
+    return Problem(
+        409,
+        "claimed",
+        "Claimed by someone else",
+        error.message,
+        code=error.code.value,
+        path=error.path,
+        allowed=error.allowed,
+        got=error.got,
+        claimed_by=held["holder"],
+        claimed_until=held["until"],
+        claim=held,
     )
 
 

@@ -18,8 +18,8 @@ from hitl.adapters.amqp.publisher import Publisher
 from hitl.errors import TransportError
 from hitl.observability.tracing import carried_headers
 from hitl.ports import Envelope
-from hitl_contract import HumanResponse, InteractionRequest, ResponseReceipt
-from hitl_contract.wire import REQUEST_TYPE, RESPONSE_TYPE, Names, encode_model
+from hitl_contract import HumanResponse, InteractionClaim, InteractionRequest, ResponseReceipt
+from hitl_contract.wire import CLAIM_TYPE, REQUEST_TYPE, RESPONSE_TYPE, Names, encode_model
 
 log = logging.getLogger(__name__)
 
@@ -41,16 +41,26 @@ class AmqpBrokerLink:
         self._waiting: dict[str, list[asyncio.Future[ResponseReceipt]]] = {}
 
     async def answer(self, response: HumanResponse, timeout: float) -> ResponseReceipt:
-        key = str(response.response_id)
+        body, key = encode_model(response), str(response.response_id)
+        return await self._ask(str(response.interaction_id), body, RESPONSE_TYPE, key, timeout)
+
+    async def claim(self, claim: InteractionClaim, timeout: float) -> ResponseReceipt:
+        body, key = encode_model(claim), str(claim.claim_id)
+        return await self._ask(str(claim.interaction_id), body, CLAIM_TYPE, key, timeout)
+
+    async def _ask(
+        self, interaction_id: str, body: bytes, message_type: str, key: str, timeout: float
+    ) -> ResponseReceipt:
+        """Publish an answer or a claim on the responses exchange and wait for its receipt."""
         future: asyncio.Future[ResponseReceipt] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(key, []).append(future)  # a receipt may beat the confirm
         try:
             async with asyncio.timeout(timeout):
                 envelope = Envelope(
                     self._names.responses,
-                    str(response.interaction_id),
-                    encode_model(response),
-                    RESPONSE_TYPE,
+                    interaction_id,
+                    body,
+                    message_type,
                     key,
                     correlation_id=key,
                     headers=carried_headers(),  # the HTTP request's trace context

@@ -25,6 +25,7 @@ from hitl.settings import Settings
 from hitl_contract import (
     HumanResponse,
     Identity,
+    InteractionClaim,
     InteractionRequest,
     LifecycleEvent,
     ResponseReceipt,
@@ -100,6 +101,10 @@ class BrokerLink(Protocol):
         """Publish a request (confirmed); ``TransportError`` when RabbitMQ did not take it."""
         ...
 
+    async def claim(self, claim: InteractionClaim, timeout: float) -> ResponseReceipt:
+        """Publish a claim or release (confirmed) and wait for its receipt, as ``answer``."""
+        ...
+
 
 class Ops(Protocol):
     """What /readyz and /metrics report: the process's readiness checks and metrics."""
@@ -120,6 +125,9 @@ class NoBroker:
         raise TransportError("this gateway has no link to the broker")
 
     async def request(self, request: InteractionRequest) -> None:
+        raise TransportError("this gateway has no link to the broker")
+
+    async def claim(self, claim: InteractionClaim, timeout: float) -> ResponseReceipt:
         raise TransportError("this gateway has no link to the broker")
 
 

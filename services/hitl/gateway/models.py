@@ -12,6 +12,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from hitl_contract import (
+    Claim,
     HistoryEntry,
     Identity,
     InteractionOutcome,
@@ -20,6 +21,7 @@ from hitl_contract import (
     ReceiptResult,
     Vote,
 )
+from hitl_contract.claims import MOST_CLAIM_SECONDS
 
 Status = Literal["pending", "resolved", "cancelled", "timed_out"]
 
@@ -60,6 +62,9 @@ class InteractionSummary(BaseModel):
     time_waiting_seconds: float = Field(description="Pending: so far; finished: until decided.")
     time_left_seconds: float | None = Field(description="Until the deadline, while pending.")
     actions: list[str] = Field(description="The actions it may be answered with (pending only).")
+    claim: Claim | None = Field(
+        default=None, description="Who holds it, while a claim holds (docs/gateway.md#claims)."
+    )
 
 
 class InteractionPage(BaseModel):
@@ -95,6 +100,9 @@ class InteractionDetail(BaseModel):
     outcome: InteractionOutcome | None
     request: InteractionRequest
     history: list[HistoryEntry] = Field(description="Every step of its life, oldest first.")
+    claim: Claim | None = Field(
+        default=None, description="Who holds it, while a claim holds (docs/gateway.md#claims)."
+    )
 
 
 class AnswerResult(BaseModel):
@@ -106,6 +114,32 @@ class AnswerResult(BaseModel):
     outcome: InteractionOutcome | None = Field(
         description="The outcome, when the answer decided the interaction."
     )
+
+
+class ClaimBody(Body):
+    """A claim as the key's identity (never taken from the body)."""
+
+    ttl_seconds: int | None = Field(
+        default=None,
+        ge=1,
+        le=MOST_CLAIM_SECONDS,
+        description="How long it holds; default and bound are the broker's "
+        "(HITL_CLAIM_TTL_SECONDS, HITL_CLAIM_MAX_TTL_SECONDS).",
+    )
+    team: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="Claim for this team (one of the key identity's groups): its members may "
+        "answer.",
+    )
+
+
+class ClaimResult(BaseModel):
+    """What a claim or release left: the claim now held (none after a release)."""
+
+    interaction_id: UUID
+    claim: Claim | None
 
 
 class Created(BaseModel):

@@ -3,6 +3,7 @@
 from datetime import UTC, datetime
 from typing import cast
 
+from hitl.core.claims import live
 from hitl.core.machine import InteractionState
 from hitl.gateway.models import InteractionDetail, InteractionSummary, Status
 from hitl_contract import HistoryEntry
@@ -25,10 +26,11 @@ def summary(state: InteractionState, now: float) -> InteractionSummary:
         time_waiting_seconds=round(max(0.0, _ended(state, now) - state.requested_at), 3),
         time_left_seconds=round(max(0.0, deadline - now), 3) if deadline is not None else None,
         actions=_actions(state),
+        claim=live(state.claim, now),
     )
 
 
-def detail(state: InteractionState, history: list[HistoryEntry]) -> InteractionDetail:
+def detail(state: InteractionState, history: list[HistoryEntry], now: float) -> InteractionDetail:
     deadline = state.deadline if state.is_pending else None
     return InteractionDetail(
         id=state.request.id,
@@ -45,6 +47,7 @@ def detail(state: InteractionState, history: list[HistoryEntry]) -> InteractionD
         outcome=state.outcome,
         request=state.request,
         history=history,
+        claim=live(state.claim, now),
     )
 
 

@@ -190,7 +190,8 @@ async def _detail(
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    shown = views.detail(state, await context(request).reads.history(state.request.id))
+    ctx = context(request)
+    shown = views.detail(state, await ctx.reads.history(state.request.id), ctx.clock())
     request_ = state.request
     identity = session.principal.identity
     allowed = request_.responders is None or may_answer(request_.responders, identity)

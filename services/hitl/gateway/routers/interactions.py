@@ -7,13 +7,15 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from pydantic import StringConstraints
 
 from hitl.core.listing import waiting_for_identity
-from hitl.gateway import answers, creating, views
+from hitl.gateway import answers, claims, creating, views
 from hitl.gateway.cursors import Filters
 from hitl.gateway.deps import Principal, Scope, context, require
 from hitl.gateway.models import (
     AnswerBody,
     AnswerResult,
     CancelBody,
+    ClaimBody,
+    ClaimResult,
     Created,
     InteractionDetail,
     InteractionPage,
@@ -22,7 +24,7 @@ from hitl.gateway.models import (
 from hitl.gateway.openapi import AUTHENTICATED, WITH_BODY, problems
 from hitl.gateway.pages import page
 from hitl.gateway.problems import Problem
-from hitl_contract import KIND_NAMES
+from hitl_contract import KIND_NAMES, ClaimAction
 
 router = APIRouter(prefix="/v1/interactions", tags=["interactions"])
 
@@ -142,7 +144,7 @@ async def get_interaction(
     state = await ctx.reads.load(interaction_id)
     if state is None:
         raise answers.unknown(interaction_id)
-    return views.detail(state, await ctx.reads.history(interaction_id))
+    return views.detail(state, await ctx.reads.history(interaction_id), ctx.clock())
 
 
 @router.post(
@@ -185,6 +187,38 @@ async def cancel(
     data: dict[str, Any] = {"reason": reason} if reason else {}
     _, result = await answers.submit(context(request), who, interaction_id, "cancel", data, None)
     return result
+
+
+@router.post(
+    "/{interaction_id}/claim",
+    response_model=ClaimResult,
+    summary="Claim (or renew a claim on) an interaction as the key's identity",
+    description="While the claim holds, only its holder (or the claiming team's members) may "
+    "answer; others get 409 `claimed` naming the holder and expiry (docs/gateway.md#claims).",
+    responses=problems(404, 409, 422, 504, *WITH_BODY, *AUTHENTICATED),
+)
+async def claim(
+    request: Request, who: Responder, interaction_id: InteractionId, body: ClaimBody | None = None
+) -> ClaimResult:
+    body = body or ClaimBody()
+    return await claims.claim(
+        context(request),
+        who,
+        interaction_id,
+        ClaimAction.CLAIM,
+        ttl_seconds=body.ttl_seconds,
+        team=body.team,
+    )
+
+
+@router.delete(
+    "/{interaction_id}/claim",
+    response_model=ClaimResult,
+    summary="Release a claim: as its holder, or with an admin key",
+    responses=problems(404, 409, 504, *AUTHENTICATED),
+)
+async def release(request: Request, who: Responder, interaction_id: InteractionId) -> ClaimResult:
+    return await claims.claim(context(request), who, interaction_id, ClaimAction.RELEASE)
 
 
 def _labels(pairs: list[str]) -> dict[str, str]:
