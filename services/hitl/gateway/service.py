@@ -24,7 +24,6 @@ from aio_pika.abc import AbstractIncomingMessage, AbstractRobustChannel
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from hitl.adapters.amqp.acks import ack_at_once
 from hitl.adapters.amqp.connection import amqp_user
 from hitl.adapters.amqp.consumer import Consumer
 from hitl.adapters.amqp.consumer import consume as consume_queue
@@ -155,12 +154,12 @@ class GatewayService:
             publisher, self.names, queue.name, user_id=amqp_user(await host.amqp())
         )
 
-        async def on_receipt(message: AbstractIncomingMessage) -> None:
-            await link.on_receipt(message)
-            with contextlib.suppress(Exception):  # unacked, it is redelivered: harmless
-                await ack_at_once(message, fast=s.amqp_fast_path)
-
-        consumer = await consume_queue(consume, queue, on_receipt, fast=s.amqp_fast_path)
+        # Not acked: the queue is this replica's alone and goes with its connection, so an ack
+        # would protect nothing (a receipt lost with the connection is a 504 either way), and
+        # it cost a frame written and read per answer.
+        consumer = await consume_queue(
+            consume, queue, link.on_receipt, fast=s.amqp_fast_path, no_ack=True
+        )
         host.check(f"consumer of {queue.name}", lambda: _attached(consumer))
         return link, consumer
 

@@ -50,15 +50,19 @@ class Consumer:
         handler: Handler,
         *,
         fast: bool = True,
+        no_ack: bool = False,
     ) -> None:
         self._channel = channel
         self._queue = queue
         self._handler = handler
+        self._no_ack = no_ack
         self.tag = f"hitl-{uuid.uuid4().hex}"  # ours, not RabbitMQ's: deliveries may come
         self._cancelled = False  # before basic.consume-ok does
         self.attached = False
         self._recovery: asyncio.Task[None] | None = None
-        self._direct = _direct(self.tag, handler, self._on_cancelled_by_server) if fast else None
+        self._direct = (
+            _direct(self.tag, handler, self._on_cancelled_by_server, no_ack) if fast else None
+        )
 
     async def start(self) -> None:
         await self._attach()
@@ -84,7 +88,7 @@ class Consumer:
         if self._direct is not None:
             await self._direct.attach(self._channel, self._queue.name)
         else:
-            await self._queue.consume(self._handler, consumer_tag=self.tag)
+            await self._queue.consume(self._handler, no_ack=self._no_ack, consumer_tag=self.tag)
         self.attached = True
 
     async def _reattach(self, _: Any) -> None:
@@ -138,17 +142,26 @@ class Consumer:
                 log.warning("RabbitMQ cancelled our consumer of %s; re-attached", self._queue.name)
 
 
-def _direct(tag: str, handler: Handler, on_cancelled: Callable[[], None]) -> "DirectConsumer":
+def _direct(
+    tag: str, handler: Handler, on_cancelled: Callable[[], None], no_ack: bool
+) -> "DirectConsumer":
     from hitl.adapters.amqp import wire  # only the fast path imports it: an upgrade may break it
 
-    return wire.DirectConsumer(tag, handler, on_cancelled)
+    return wire.DirectConsumer(tag, handler, on_cancelled, no_ack=no_ack)
 
 
 async def consume(
-    channel: AbstractRobustChannel, queue: AbstractQueue, handler: Handler, *, fast: bool = True
+    channel: AbstractRobustChannel,
+    queue: AbstractQueue,
+    handler: Handler,
+    *,
+    fast: bool = True,
+    no_ack: bool = False,
 ) -> Consumer:
-    """Start a ``Consumer`` of ``queue`` on ``channel``."""
-    consumer = Consumer(channel, queue, handler, fast=fast)
+    """Start a ``Consumer`` of ``queue`` on ``channel``. ``no_ack``: RabbitMQ counts a message
+    delivered once it is sent (nothing to ack, nothing redelivered): only for a queue whose
+    messages die with the connection anyway (exclusive), where an ack would buy nothing."""
+    consumer = Consumer(channel, queue, handler, fast=fast, no_ack=no_ack)
     try:
         await consumer.start()
     except Exception as exc:

@@ -354,10 +354,18 @@ class DirectConsumer:
     build (acks, nacks and properties as usual). Re-attaching (after a reconnect, after
     RabbitMQ cancelled it) is the caller's: aio-pika does not know this consumer."""
 
-    def __init__(self, tag: str, handler: Handler, on_cancelled: Callable[[], None]) -> None:
+    def __init__(
+        self,
+        tag: str,
+        handler: Handler,
+        on_cancelled: Callable[[], None],
+        *,
+        no_ack: bool = False,
+    ) -> None:
         self.tag = tag
         self._handler = handler
         self._on_cancelled = on_cancelled  # RabbitMQ cancelled this consumer
+        self._no_ack = no_ack
 
     async def attach(self, channel: AbstractChannel, queue: str) -> None:
         underlay = await _aiormq_channel(channel)
@@ -367,7 +375,9 @@ class DirectConsumer:
         underlay.on_consumer_cancel_callbacks.add(self._cancelled_by_server)
         # Relies on: aiormq's basic_consume registering the callback under our consumer tag
         # before it sends basic.consume, and calling it in a task of its own per delivery.
-        await underlay.basic_consume(queue, self._deliver, consumer_tag=self.tag)
+        await underlay.basic_consume(
+            queue, self._deliver, no_ack=self._no_ack, consumer_tag=self.tag
+        )
 
     async def detach(self, channel: AbstractChannel) -> None:
         underlay = await _aiormq_channel(channel)
@@ -380,4 +390,4 @@ class DirectConsumer:
     async def _deliver(self, message: DeliveredMessage) -> None:
         # Relies on: IncomingMessage(DeliveredMessage, no_ack=...) being how aio-pika's own
         # Queue.consume builds the message it hands to a callback.
-        await self._handler(IncomingMessage(message, no_ack=False))
+        await self._handler(IncomingMessage(message, no_ack=self._no_ack))
