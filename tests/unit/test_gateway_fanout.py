@@ -3,7 +3,7 @@ holes, waiting for an outcome. The hub on the real servers: tests/integration/te
 
 import asyncio
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -150,3 +150,52 @@ async def test_closing_ends_streams_and_waits() -> None:
     assert [item async for item in stream] == []
     assert await waiting is False
     assert [item async for item in hub.subscribe()] == []
+
+
+def deferred(
+    events: list[LifecycleEvent], decoded: list[int]
+) -> Callable[[], list[LifecycleEvent]]:
+    def batch() -> list[LifecycleEvent]:
+        decoded.append(len(events))
+        return events
+
+    return batch
+
+
+async def test_nothing_is_decoded_while_nobody_listens_and_a_resume_still_gets_it() -> None:
+    hub = Fanout(buffer_size=10)
+    first, later = [event(), event()], [event(), event("resolved")]
+    decoded: list[int] = []
+    hub.defer(deferred(first, decoded))
+    hub.defer(deferred(later, decoded))
+    assert decoded == []
+    stream = hub.subscribe(first[0].event_id)  # decodes what waited, in order
+    assert decoded == [2, 2]
+    assert await take(stream, 3) == [e.event_id for e in [first[1], *later]]
+    live = [event()]
+    hub.defer(deferred(live, decoded))  # someone listens: decoded at once
+    assert decoded == [2, 2, 1]
+    assert await take(stream, 1) == [live[0].event_id]
+
+
+async def test_a_waiter_sees_a_deferred_final_event() -> None:
+    hub = Fanout(buffer_size=10)
+    iid = uuid.uuid4()
+    hub.defer(deferred([event("resolved", iid)], []))
+    assert await hub.wait_final(str(iid), timeout=0.01)
+
+
+async def test_batches_dropped_undecoded_make_an_older_resume_a_miss_not_a_skip() -> None:
+    hub = Fanout(buffer_size=2)
+    old = [event()]
+    hub.publish(old)  # decoded into the ring
+    decoded: list[int] = []
+    batches = [[event()] for _ in range(3)]
+    for batch in batches:
+        hub.defer(deferred(batch, decoded))
+    stream = hub.subscribe(old[0].event_id)  # the first deferred batch was dropped: a hole
+    with pytest.raises(EventsMissed):
+        await anext(stream)
+    assert decoded == [1, 1]  # the two kept were decoded, the dropped one never
+    resumed = hub.subscribe(batches[1][0].event_id)
+    assert await take(resumed, 1) == [batches[2][0].event_id]

@@ -6,6 +6,12 @@ drops events it has seen (the broker can publish one again after a crash, with t
 event id gets what it missed, hands each event to every subscriber's own bounded queue, and
 wakes whoever waits for an interaction to finish.
 
+A replica that nobody watches (no stream open, no long-poll waiting) keeps what arrives as it
+came (``defer``) and decodes it only when someone subscribes or waits: decoding was most of
+what the events cost a replica that only answers. At most ``buffer_size`` batches wait so;
+past that the oldest is dropped undecoded and the ring emptied, so a resume from before the
+drop is told it missed events instead of silently skipping them.
+
 Publishing never waits for a subscriber: one that lets its queue fill up is dropped (and its
 queue freed) with ``SubscriberDropped``, so a slow client costs the others nothing and memory
 stays bounded. A subscription nobody reads is dropped the same way.
@@ -26,6 +32,7 @@ FINAL = frozenset(
     {LifecycleEventName.RESOLVED, LifecycleEventName.CANCELLED, LifecycleEventName.TIMED_OUT}
 )
 StreamItem = tuple[str, LifecycleEvent]
+Batch = Callable[[], Iterable[LifecycleEvent]]  # a batch decoded when called
 log = logging.getLogger(__name__)
 _MIN_MEMORY = 4096  # ids remembered for dedupe and finished interactions, at least
 K = TypeVar("K")
@@ -74,6 +81,8 @@ class Fanout:
         if buffer_size < 1 or subscriber_limit < 1:
             raise ValueError("buffer_size and subscriber_limit must be at least 1")
         self._recent: deque[tuple[int, StreamItem]] = deque(maxlen=buffer_size)
+        self._deferred: deque[Batch] = deque()
+        self._deferred_limit = buffer_size
         self._memory = max(buffer_size, _MIN_MEMORY)
         self._seen: OrderedDict[str, int] = OrderedDict()  # event id -> its sequence number
         self._finished: OrderedDict[str, None] = OrderedDict()  # interaction ids
@@ -89,8 +98,23 @@ class Fanout:
 
     # --- in --------------------------------------------------------------------------------
 
+    def defer(self, batch: Batch) -> None:
+        """Events to decode when someone needs them: at once while anyone subscribes or
+        waits, else at the next subscription or wait (in order, before anything newer)."""
+        if self._subscribers or self._waiters:
+            self.publish(batch())
+            return
+        self._deferred.append(batch)
+        if len(self._deferred) > self._deferred_limit:
+            self._deferred.popleft()  # as the ring would have lost its events
+            self._recent.clear()  # so a resume from before them is told, not misled
+
     def publish(self, events: Iterable[LifecycleEvent]) -> int:
         """Hand new events to every subscriber; how many were new (not seen before)."""
+        self._catch_up()
+        return self._publish_now(events)
+
+    def _publish_now(self, events: Iterable[LifecycleEvent]) -> int:
         fresh = 0
         for event in events:
             seq = next(self._sequence)
@@ -113,11 +137,13 @@ class Fanout:
         """Events may have been lost (the queue was gone for a while): the buffer no longer
         leads on from what subscribers saw, so it is emptied and every subscriber told."""
         self._recent.clear()
+        self._deferred.clear()
         self._end_all(lambda: EventsMissed(why))
 
     def close(self) -> None:
         """End every subscription and wait; the hub takes no more events."""
         self._closed = True
+        self._deferred.clear()
         self._end_all(lambda: None)
         for waiters in self._waiters.values():
             for waiter in waiters:
@@ -128,6 +154,7 @@ class Fanout:
 
     def subscribe(self, last_event_id: str | None = None) -> AsyncIterator[StreamItem]:
         """See ``deps.EventHub.subscribe``."""
+        self._catch_up()
         if self._closed:
             subscriber = _Subscriber(self._subscriber_limit)
             subscriber.end(None)
@@ -152,6 +179,7 @@ class Fanout:
     async def wait_final(self, interaction_id: str, timeout: float) -> bool:
         """See ``deps.EventHub.wait_final``."""
         key = str(UUID(interaction_id))
+        self._catch_up()
         if key in self._finished:
             return True
         if self._closed:
@@ -168,6 +196,10 @@ class Fanout:
                 self._waiters.pop(key, None)
 
     # --- inside ----------------------------------------------------------------------------
+
+    def _catch_up(self) -> None:
+        while self._deferred:
+            self._publish_now(self._deferred.popleft()())
 
     def _after(self, last_event_id: str) -> list[StreamItem] | None:
         """What came after ``last_event_id``; None when the ring no longer holds it."""

@@ -11,12 +11,14 @@ the next listing covers.
 
 The queue is consumed through the host like any other, so /readyz shows the consumer and it is
 re-attached after a reconnect. The host acks each delivery once the handler returned; the
-handler only decodes and hands the events over, so the acks cost little and bound what
-RabbitMQ has in flight to this replica by the channel's prefetch. Events published while the
-connection was down never reach the queue: when the channel reopens, every subscriber is told
-so (``EventsMissed``) and the ring is emptied, instead of resuming across the hole.
+handler only hands the batch over (decoded when someone on this replica listens:
+``Fanout.defer``), so the acks cost little and bound what RabbitMQ has in flight to this
+replica by the channel's prefetch. Events published while the connection was down never
+reach the queue: when the channel reopens, every subscriber is told so (``EventsMissed``) and
+the ring is emptied, instead of resuming across the hole.
 """
 
+import functools
 import logging
 import os
 import socket
@@ -29,7 +31,7 @@ from pydantic import ValidationError
 
 from hitl.gateway.fanout import Fanout, StreamItem
 from hitl.runtime.host import ServiceHost
-from hitl_contract import LifecycleEvents
+from hitl_contract import LifecycleEvent, LifecycleEvents
 from hitl_contract.wire import EVENT_TYPE, Names
 
 log = logging.getLogger(__name__)
@@ -66,12 +68,8 @@ class Hub:
         if message.type != EVENT_TYPE:
             log.warning("ignoring a message of type %r on %s", message.type, self.names.events)
             return
-        try:
-            batch = LifecycleEvents.model_validate_json(message.body)
-        except ValidationError as exc:  # not ours to fix: skip it, keep the stream going
-            log.warning("ignoring unreadable lifecycle events (%s): %s", message.routing_key, exc)
-            return
-        self.fanout.publish(batch.events)
+        # Decoded when someone subscribes or waits (Fanout.defer): until then, not at all.
+        self.fanout.defer(functools.partial(_decode, message.body, message.routing_key))
 
     async def _on_failure(
         self, message: AbstractIncomingMessage, source: str, exc: Exception
@@ -81,6 +79,14 @@ class Hub:
 
     async def _reopened(self, _: Any) -> None:
         self.fanout.lost("the gateway lost its connection to RabbitMQ; events may be missing")
+
+
+def _decode(body: bytes, routing_key: str | None) -> list[LifecycleEvent]:
+    try:
+        return LifecycleEvents.model_validate_json(body).events
+    except ValidationError as exc:  # not ours to fix: skip it, keep the stream going
+        log.warning("ignoring unreadable lifecycle events (%s): %s", routing_key, exc)
+        return []
 
 
 def _queue_name(names: Names) -> str:
