@@ -90,14 +90,19 @@ class History:
         after = [op.at for op in self.ops if op.what == What.HANDED and op.at >= moment]
         return min(after) - moment if after else None
 
-    def check(self, pending: Collection[UUID] = ()) -> "Verdict":
-        """``pending``: ids the store still holds as pending, read after the grace period."""
-        confirmed = self.ids(What.CONFIRMED)
+    def check(self, pending: Collection[UUID] = (), parked: Collection[UUID] = ()) -> "Verdict":
+        """``pending``: ids the store still holds as pending, read after the grace period;
+        ``parked``: ids found in the dead-letter queue; those never decided are owed no
+        outcome (they are an operator's now), and counted apart."""
         published = self.by_id(What.PUBLISHED)
         handed = self.by_id(What.HANDED)
+        asked = self.ids(What.CONFIRMED)
+        parked_only = (set(parked) - set(handed)) & asked
+        confirmed = asked - parked_only
         ours = {op.response_id for op in self.ops if op.what == What.ANSWERED}
         return Verdict(
             confirmed=len(confirmed),
+            parked=len(parked_only),
             attempts_unconfirmed=sum(1 for op in self.ops if op.what == What.UNCONFIRMED),
             lost=sorted(confirmed - set(handed) - set(published)),
             unhanded=sorted(confirmed - set(handed)),
@@ -107,7 +112,7 @@ class History:
             not_ours=sorted(
                 iid for iid, ops in handed.items() if any(_foreign(op.outcome, ours) for op in ops)
             ),
-            unasked=sorted(set(handed) - confirmed),
+            unasked=sorted(set(handed) - asked),
             raw=sum(len(ops) for ops in published.values()),
             raw_duplicates=sum(len(ops) - 1 for ops in published.values()),
             handed_duplicates=sum(len(ops) - 1 for ops in handed.values()),
@@ -147,7 +152,8 @@ def _count(values: Iterable[str]) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class Verdict:
-    confirmed: int
+    confirmed: int  # and not parked
+    parked: int  # confirmed, then dead-lettered, never decided
     attempts_unconfirmed: int
     lost: list[UUID]  # confirmed, and no outcome ever, raw or handed
     unhanded: list[UUID]  # confirmed, and never handed to the producer
@@ -181,7 +187,7 @@ class Verdict:
     def summary(self) -> str:
         return (
             f"{self.confirmed} confirmed ({self.attempts_unconfirmed} publishes unconfirmed, "
-            f"tried again), outcomes {self.statuses}, lost {len(self.lost)}, two outcomes "
+            f"tried again; {self.parked} more dead-lettered undecided), outcomes {self.statuses}, lost {len(self.lost)}, two outcomes "
             f"{len(self.two_outcomes)}, stuck {len(self.stuck)}, duplicates raw "
             f"{self.raw_duplicates} of {self.raw} / after the SDK's dedup {self.handed_duplicates}"
         )

@@ -101,13 +101,14 @@ def broker_env(namespace: str, **overrides: str) -> dict[str, str]:
 class Brokers:
     """Starts ``hitl broker`` processes for one namespace; kills whatever is left at teardown."""
 
-    def __init__(self, namespace: str) -> None:
+    def __init__(self, namespace: str, command: tuple[str, ...] = BROKER_CMD) -> None:
         self.namespace = namespace
+        self.command = command
         self.started: list[BrokerProcess] = []
 
     async def start(self, *, wait_ready: bool = True, **env: str) -> BrokerProcess:
         process = await asyncio.create_subprocess_exec(
-            *BROKER_CMD,
+            *self.command,
             env=broker_env(self.namespace, **env),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
