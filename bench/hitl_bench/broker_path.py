@@ -4,14 +4,16 @@ namespace of its own, with the in-memory message sink instead of RabbitMQ, fed e
 and then its answer as deliveries, ``--concurrency`` at a time.
 
     python -m hitl_bench.broker_path --rig plain|unrouted|routed|unrouted-1|routed-1
-        [--count N] [--warm N] [--routes 1000] [--profile]
+        [--count N] [--warm N] [--routes 1000] [--trace] [--profile]
 
 The rigs are those of ``hitl_bench.routing_ab``: ``plain`` the plain bench's requests without
 a routing file, ``routed`` / ``routed-1`` requests with labels and a node name and the
 generated tree, ``unrouted`` / ``unrouted-1`` the same requests without it. Decoding, the routing
 decision, the state machine, the outbox, the store's Python and its Redis client, the
 handlers and their metrics are the tree's own; aio-pika and RabbitMQ are not measured (the
-same for every rig: one more notification per extra receiver). Prints the process CPU per
+same for every rig: one more notification per extra receiver). With ``--trace``, each request
+and answer comes with a W3C ``traceparent`` of its own (``hitl_bench.trace_ab``'s ``traced``
+rig), which the broker keeps and passes on. Prints the process CPU per
 interaction and the time spent collecting garbage, or with ``--profile`` the functions
 with the most time.
 
@@ -106,6 +108,7 @@ async def run(
     profile: bool,
     profile_out: Path | None = None,
     marks: Path | None = None,
+    trace: bool = False,
 ) -> dict[str, Any]:
     namespace = new_namespace(f"path-{rig}")
     routing_file = None
@@ -122,15 +125,24 @@ async def run(
     fields = fields_of(rig, routes)
     rng = random.Random(14)
 
+    def headers() -> dict[str, str]:
+        if not trace:
+            return {}
+        return {"traceparent": f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"}
+
     async def one(seq: int) -> None:
         body = request_body(seq, fields(seq), rng)
         iid = orjson.loads(body)["id"]
         await broker.handlers.on_request(
-            MemoryDelivery(body, names.requests, "approval", REQUEST_TYPE, iid, iid)
+            MemoryDelivery(
+                body, names.requests, "approval", REQUEST_TYPE, iid, iid, None, headers()
+            )
         )
         answer = answer_body(iid, rng)
         await broker.handlers.on_response(
-            MemoryDelivery(answer, names.responses, iid, RESPONSE_TYPE, f"answer:{iid}", iid)
+            MemoryDelivery(
+                answer, names.responses, iid, RESPONSE_TYPE, f"answer:{iid}", iid, None, headers()
+            )
         )
 
     async def load(total: int) -> None:
@@ -158,7 +170,7 @@ async def run(
         await redis.aclose()
     meters.report(profile_out)
     return {
-        "rig": rig,
+        "rig": rig + ("+trace" if trace else ""),
         "count": count,
         "cpu_us_per_interaction": 1e6 * meters.cpu / max(count, 1),
         "gc_us_per_interaction": {
@@ -235,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--warm", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--trace", action="store_true", help="requests and answers traced")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--profile-out", type=Path, help="with --profile: the pstats file")
     parser.add_argument("--callgrind-marks", type=Path, help="callgrind's client requests")
@@ -250,6 +263,7 @@ def main(argv: list[str] | None = None) -> None:
             ns.profile or ns.profile_out is not None,
             ns.profile_out,
             ns.callgrind_marks,
+            ns.trace,
         )
     )
     sys.stdout.write(orjson.dumps(result).decode() + "\n")

@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from hitl.adapters.amqp.teardown import delete_topology
 from hitl.adapters.redis.purge import purge_namespace
+from hitl.core.tracecontext import TraceContext
 from hitl.sdk import HitlClient
 from hitl_bench.procs import Child, start_child
 from hitl_bench.scenario import AutoResponder, answer_notification
@@ -48,6 +49,9 @@ class HitlRig:
     # More fields of each request (labels, node name) by its number; with it, several
     # receivers may be notified per request (a routing file), and only the first is answered.
     request_fields: Callable[[int], Mapping[str, Any]] | None = None
+    # Each request carries a W3C traceparent of its own (a trace per ask), as a producer that
+    # traces would send it; the broker passes it on to the notification, events and outcome.
+    trace: bool = False
     brokers: list[Child] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _client: HitlClient | None = None
@@ -135,8 +139,13 @@ class HitlRig:
             resume_state={"step": "pay", "seq": seq},
             **(self.request_fields(seq) if self.request_fields is not None else {}),
         )
+        trace = (
+            TraceContext(f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01")
+            if self.trace
+            else None
+        )
         t0 = time.perf_counter()
-        await self._client.ask(request, timeout=120)
+        await self._client.ask(request, timeout=120, trace=trace)
         return str(request.id), t0, time.perf_counter()
 
     def cpu_groups(self) -> Mapping[str, Sequence[int]]:

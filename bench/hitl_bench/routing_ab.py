@@ -101,7 +101,9 @@ def rigs(
     return out
 
 
-def table(measured: list[Measured]) -> str:
+def table(measured: list[Measured], compared: Sequence[tuple[str, str]] = COMPARED) -> str:
+    """Per rig: interactions/s and broker CPU per interaction, median [each round]; then
+    each (on, off) pair of ``compared``: on/off per round and its median."""
     names = list(dict.fromkeys(m.rig for m in measured))
     rounds = sorted({m.round for m in measured})
     by = {(m.rig, m.round): m for m in measured}
@@ -113,7 +115,7 @@ def table(measured: list[Measured]) -> str:
             f"{name:<12} {statistics.median(tp):6.0f} [{' '.join(f'{x:.0f}' for x in tp)}]"
             f"   {statistics.median(ms):.3f} [{' '.join(f'{x:.3f}' for x in ms)}]"
         )
-    for on, off in COMPARED:
+    for on, off in compared:
         if (on, rounds[0]) not in by or (off, rounds[0]) not in by:
             continue
         tp = [by[on, r].throughput / by[off, r].throughput for r in rounds]
@@ -126,6 +128,29 @@ def table(measured: list[Measured]) -> str:
     return "\n".join(out)
 
 
+async def alternate(
+    chosen: Sequence[HitlRig], rounds: int, concurrency: int, count: int, warmup: int
+) -> list[Measured]:
+    """Start each rig and warm it up, then drive every rig once per round, who goes first
+    rotating, so a busy machine's drift falls on every rig alike (the caller closes them)."""
+    measured: list[Measured] = []
+    for rig in chosen:
+        await rig.start()
+        await drive(rig, 16, warmup)
+    for rnd in range(rounds):
+        turn = rnd % len(chosen)
+        for rig in [*chosen[turn:], *chosen[:turn]]:
+            m = _measured(await drive(rig, concurrency, count), rnd)
+            measured.append(m)
+            print(
+                f"round {rnd + 1} {m.rig:<11} {m.throughput:6.0f}/s  broker "
+                f"{m.broker_ms:.3f} ms/interaction  {m.notifications:.2f} notifications",
+                file=sys.stderr,
+                flush=True,
+            )
+    return measured
+
+
 async def main(args: argparse.Namespace) -> None:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="hitl-routing-ab-"))
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -134,22 +159,8 @@ async def main(args: argparse.Namespace) -> None:
     before = [f"{args.before}/{d}" for d in ("services", "schemas")] if args.before else []
     made = rigs(amqp_url, redis_url, args.routes, log_dir, before)
     chosen = [r for r in made if r.name.removesuffix(BEFORE) in args.rigs]
-    measured: list[Measured] = []
     try:
-        for rig in chosen:
-            await rig.start()
-            await drive(rig, 16, args.warmup)
-        for rnd in range(args.rounds):
-            turn = rnd % len(chosen)
-            for rig in chosen[turn:] + chosen[:turn]:
-                m = _measured(await drive(rig, args.concurrency, args.count), rnd)
-                measured.append(m)
-                print(
-                    f"round {rnd + 1} {m.rig:<11} {m.throughput:6.0f}/s  broker "
-                    f"{m.broker_ms:.3f} ms/interaction  {m.notifications:.2f} notifications",
-                    file=sys.stderr,
-                    flush=True,
-                )
+        measured = await alternate(chosen, args.rounds, args.concurrency, args.count, args.warmup)
         if measured:
             print(table(measured), flush=True)
         if args.profile is not None:

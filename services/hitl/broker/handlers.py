@@ -7,7 +7,7 @@ redelivery, which the idempotent commit absorbs.
 """
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from hitl.broker.answers import AnswerApplier
 from hitl.broker.claims import ClaimApplier
@@ -16,9 +16,8 @@ from hitl.broker.dead_letters import DeadLetters
 from hitl.broker.inbound import ReplyTarget, received
 from hitl.core.access import untrusted_answer
 from hitl.core.decoding import decode_request, decode_response, readable
-from hitl.core.machine import Transition, open_interaction
+from hitl.core.machine import open_interaction
 from hitl.core.policies import AutoApproveRule, auto_answer
-from hitl.core.tracecontext import TraceContext
 from hitl.errors import InvalidMessage, InvalidResponse
 from hitl.observability.logs import interaction_context
 from hitl.observability.metrics import Metrics
@@ -71,12 +70,10 @@ class Handlers:
             to = self.router.to(request, now)
             try:
                 auto = auto_answer(request, self.auto_rules)
-                transition = open_interaction(request, now, self.route, auto, to)
+                transition = open_interaction(request, now, self.route, auto, to, trace)
             except InvalidResponse as exc:  # an auto-approve rule whose answer does not fit
                 log.warning("auto-approve answer does not fit; asking people: %s", exc)
-                transition = open_interaction(request, now, self.route, to=to)
-            if trace is not None:
-                transition = _traced(transition, trace)
+                transition = open_interaction(request, now, self.route, to=to, trace=trace)
             created = await self.committer.create(transition)
             if created.result == "created":
                 log.debug(
@@ -145,8 +142,3 @@ class Handlers:
         if not self.tracing.recording:
             return None
         return {"messaging.system": "rabbitmq", "hitl.interaction_id": str(interaction_id)}
-
-
-def _traced(transition: Transition, trace: TraceContext) -> Transition:
-    """The transition of a new interaction, its state holding the request's trace context."""
-    return replace(transition, state=replace(transition.state, trace=trace))

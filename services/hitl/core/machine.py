@@ -157,13 +157,15 @@ def open_interaction(
     route: str,
     auto: AutoAnswer | None = None,
     to: Recipients | None = None,
+    trace: TraceContext | None = None,
 ) -> Transition:
     """A new request becomes pending (notify people, arm its timers), or, when an auto-approve
     policy answers it, resolved at once without bothering anyone. ``to``: the receivers a
-    routing config chose (``hitl.core.routing.recipients``); without it, ``route``."""
+    routing config chose (``hitl.core.routing.recipients``); without it, ``route``.
+    ``trace``: the trace context the request came with, kept with the interaction."""
     route = request.route or route
     state = InteractionState(
-        request=request, status=PENDING, version=1, requested_at=now, route=route
+        request=request, status=PENDING, version=1, requested_at=now, route=route, trace=trace
     )
     if auto is not None:
         response = HumanResponse(
