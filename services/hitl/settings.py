@@ -31,7 +31,9 @@ _SCHEMES = {"amqp_url": ("amqp", "amqps"), "redis_url": ("redis", "rediss", "uni
 
 
 def safe_url(url: str) -> str:
-    """The URL without its password, for logs and errors."""
+    """The URL without its password, for logs and errors; each one of a comma-separated list."""
+    if "," in url:
+        return ",".join(safe_url(part.strip()) for part in url.split(","))
     if "@" not in url:
         return url
     if "://" not in url:  # not a URL: whatever precedes the @ may be a password
@@ -42,10 +44,47 @@ def safe_url(url: str) -> str:
     return f"{scheme}://{user}:***@{host}"
 
 
+def amqp_urls(value: str) -> tuple[str, ...]:
+    """The RabbitMQ URLs of ``HITL_AMQP_URL``: one, or the nodes of one cluster separated by
+    commas, in the order they are tried. ``ValueError`` says what is wrong with the list:
+    an empty entry, not an amqp:// or amqps:// URL, a node given twice, or URLs that differ in
+    scheme, user or vhost (one cluster has one set of users and vhosts; TLS is all or none)."""
+    urls = tuple(part.strip() for part in value.split(","))
+    first = urlsplit(urls[0])
+    seen: dict[tuple[str, int | None], int] = {}
+    for number, url in enumerate(urls, 1):
+        where = f"URL {number} of {len(urls)}" if len(urls) > 1 else "the URL"
+        if not url:
+            raise ValueError(f"{where} is empty (a stray comma?)")
+        parts = urlsplit(url)
+        if parts.scheme not in _SCHEMES["amqp_url"] or not parts.hostname:
+            said = f"{where} ({safe_url(url)}) is " if len(urls) > 1 else ""
+            raise ValueError(f"{said}not a URL starting amqp:// or amqps://")
+        node = (parts.hostname, parts.port)
+        if node in seen:
+            raise ValueError(f"{where} names the same node as URL {seen[node]}: {safe_url(url)}")
+        seen[node] = number
+        for what, mine, theirs in (
+            ("scheme", parts.scheme, first.scheme),
+            ("user", parts.username, first.username),
+            ("vhost", parts.path.strip("/") or "/", first.path.strip("/") or "/"),
+        ):
+            if mine != theirs:
+                raise ValueError(
+                    f"{where} has {what} {mine!r} but URL 1 has {theirs!r}: the URLs of a "
+                    "cluster differ only in host and port"
+                )
+    return urls
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HITL_", extra="forbid", frozen=True)
 
-    amqp_url: str = Field(default="amqp://guest:guest@127.0.0.1:5672/", description="RabbitMQ.")
+    amqp_url: str = Field(
+        default="amqp://guest:guest@127.0.0.1:5672/",
+        description="RabbitMQ: one URL, or the nodes of a cluster separated by commas, tried in "
+        "order at start and again after the node in use is lost (docs/deploy.md).",
+    )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis.")
     # TLS (docs/security.md): amqps:// and rediss:// URLs verify the server against these CAs
     # (default: the system's), and present a client certificate when one is given.
@@ -237,7 +276,18 @@ class Settings(BaseSettings):
         "(Last-Event-ID).",
     )
 
-    @field_validator("amqp_url", "redis_url")
+    @field_validator("amqp_url")
+    @classmethod
+    def _amqp_urls(cls, value: str) -> str:
+        amqp_urls(value)
+        return value
+
+    @property
+    def amqp_urls(self) -> tuple[str, ...]:
+        """``amqp_url`` as the list of nodes it names (one for a single RabbitMQ)."""
+        return amqp_urls(self.amqp_url)
+
+    @field_validator("redis_url")
     @classmethod
     def _server_url(cls, value: str, info: ValidationInfo) -> str:
         schemes = _SCHEMES[info.field_name or ""]

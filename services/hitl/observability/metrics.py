@@ -246,6 +246,15 @@ class RuntimeMetrics:
             ["role", "source", "result"],
             registry=r,
         )
+        self.amqp_reconnects = Counter(
+            "hitl_amqp_reconnects_total",
+            "Times the RabbitMQ connection came back after it was lost (on the same node, or "
+            "on another node of the cluster HITL_AMQP_URL lists), channels and consumers "
+            "restored.",
+            ["role"],
+            registry=r,
+        )
+        self.amqp_reconnects.labels(role)
         self.loop_lag = Histogram(
             "hitl_event_loop_lag_seconds",
             "How late the event loop ran a timer: time the loop was busy or blocked.",

@@ -84,6 +84,8 @@ class ServiceHost:
             )
             self._connection = connection
             self.check("rabbitmq", lambda: "connection closed" if connection.is_closed else None)
+            reconnects = self.metrics.amqp_reconnects.labels(self.role)
+            connection.reconnect_callbacks.add(lambda *_: reconnects.inc())
         return self._connection
 
     async def redis(self) -> Redis:

@@ -4,7 +4,7 @@
 import asyncio
 import logging
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
 from aio_pika.abc import AbstractRobustConnection
@@ -16,12 +16,12 @@ from redis.exceptions import (
     NoPermissionError,
 )
 
-from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS, open_amqp
+from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS, NodeRefused, open_amqp
 from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS, open_redis
 from hitl.adapters.tls import TlsFiles
 from hitl.core.backoff import backoff_delay
 from hitl.errors import ConfigError, TransportError
-from hitl.settings import Settings, safe_url
+from hitl.settings import Settings, amqp_urls, safe_url
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -69,19 +69,24 @@ async def with_startup_retries(
 
 
 async def connect_amqp(
-    url: str,
+    url: str | Sequence[str],
     attempts: int,
     *,
     name: str,
     tls: TlsFiles | None = None,
     setting: str | None = None,
 ) -> AbstractRobustConnection:
-    """A robust RabbitMQ connection, after up to ``attempts`` tries."""
+    """A robust RabbitMQ connection, after up to ``attempts`` tries (each a round over the
+    URLs: one, or the nodes of a cluster, as a list or separated by commas)."""
+    try:
+        urls = amqp_urls(url) if isinstance(url, str) else amqp_urls(",".join(url))
+    except ValueError as exc:
+        raise ConfigError(f"{setting or 'the RabbitMQ URL'}: {exc}") from exc
     return await with_startup_retries(
         "RabbitMQ",
-        url,
+        ",".join(urls),
         attempts,
-        lambda: open_amqp(url, name=name, tls=tls),
+        lambda: open_amqp(urls, name=name, tls=tls),
         AMQP_CONNECT_ERRORS,
         setting=setting,
         refused=_amqp_refused,
@@ -89,6 +94,8 @@ async def connect_amqp(
 
 
 def _amqp_refused(exc: BaseException) -> str | None:
+    if isinstance(exc, NodeRefused):
+        return str(exc)
     if isinstance(exc, ProbableAuthenticationError):
         return f"refused the login (wrong user or password?): {exc.args[0] if exc.args else exc}"
     if isinstance(exc, InvalidFrameError) and "Connection.Close" in str(exc):

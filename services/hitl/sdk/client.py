@@ -15,7 +15,7 @@ import contextlib
 import logging
 import os
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -64,8 +64,10 @@ class HitlClient:
         on_outcome: OutcomeHandler | None,
         *,
         fast: bool = True,
+        republish_seconds: float = 30.0,
     ) -> None:
         self._connection = connection
+        self._republish_seconds = republish_seconds
         self._consume = consume
         self._fast = fast
         self._publisher = Publisher(publish, fast=fast)
@@ -88,7 +90,7 @@ class HitlClient:
     @contextlib.asynccontextmanager
     async def connect(
         cls,
-        url: str = "amqp://guest:guest@127.0.0.1:5672/",
+        url: str | Sequence[str] = "amqp://guest:guest@127.0.0.1:5672/",
         *,
         service: str | None = None,
         instance: str | None = None,
@@ -99,8 +101,15 @@ class HitlClient:
         prefetch: int = 1000,
         startup_attempts: int = 5,
         fast: bool = True,
+        republish_seconds: float = 30.0,
     ) -> AsyncIterator["HitlClient"]:
         """Connect, declare the topology and this producer's durable reply queue, and consume it.
+
+        ``url`` is one RabbitMQ or the nodes of a cluster (a list, or URLs separated by commas,
+        as ``HITL_AMQP_URL``): tried in order, and again when the node in use is lost; the
+        reply queue's consumer is re-attached on the node taken over. A request or cancel whose
+        confirm was outstanding when its node went is published again (same id, kept once) for
+        up to ``republish_seconds``, then ``TransportError``.
 
         ``service`` names the reply queue (default: ``$HITL_SERVICE`` or ``default``); give each
         replica of a service its own stable ``instance`` (e.g. a StatefulSet pod name) so every
@@ -124,7 +133,15 @@ class HitlClient:
             with refusal_named(f"bind queue {queue.name} to {names.outcomes}"):
                 await queue.bind(names.outcomes, outcome_key(reply_to))
             client = cls(
-                connection, publish, consume, names, service, reply_to, on_outcome, fast=fast
+                connection,
+                publish,
+                consume,
+                names,
+                service,
+                reply_to,
+                on_outcome,
+                fast=fast,
+                republish_seconds=republish_seconds,
             )
             consumer = await consume_queue(consume, queue, client._receive, fast=fast)
             try:
@@ -190,7 +207,7 @@ class HitlClient:
 
     async def _submit(self, request: InteractionRequest, trace: TraceContext | None) -> UUID:
         self._check_reply_to(request)
-        routed = await self._publisher.publish(
+        routed = await self._publisher.publish_again_on_failure(
             Envelope(
                 self.names.requests,
                 request.kind,
@@ -199,7 +216,8 @@ class HitlClient:
                 str(request.id),
                 str(request.id),
                 trace.headers() if trace is not None else {},
-            )
+            ),
+            within=self._republish_seconds,
         )
         if not routed:
             raise TransportError(
@@ -231,7 +249,7 @@ class HitlClient:
             responder=self.identity,
             channel="sdk",
         )
-        await self._publisher.publish(
+        await self._publisher.publish_again_on_failure(
             Envelope(
                 self.names.responses,
                 str(interaction_id),
@@ -240,7 +258,8 @@ class HitlClient:
                 str(response.response_id),
                 str(interaction_id),
                 user_id=amqp_user(self._connection),
-            )
+            ),
+            within=self._republish_seconds,
         )
 
     def _future(self, request: InteractionRequest) -> asyncio.Future[InteractionOutcome]:

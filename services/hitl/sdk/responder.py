@@ -5,7 +5,7 @@ Used by ``hitl respond``, by the demo's auto-responder, and by notifier bots.
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from aio_pika.abc import (
     AbstractChannel,
@@ -43,7 +43,7 @@ class Responder:
     @contextlib.asynccontextmanager
     async def connect(
         cls,
-        url: str,
+        url: str | Sequence[str],
         *,
         namespace: str = DEFAULT_NAMESPACE,
         startup_attempts: int = 5,

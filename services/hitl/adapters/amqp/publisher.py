@@ -15,17 +15,20 @@ with ``TransportError`` the same way.
 
 import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable
 
 from aio_pika import Message
 from aio_pika.abc import AbstractChannel
 from aio_pika.exceptions import AMQPError, ChannelInvalidStateError, PublishError
 
+from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
 from hitl.ports import Envelope
 from hitl.runtime.coalescer import Coalescer
 from hitl_contract.wire import PERSISTENT
 
+log = logging.getLogger(__name__)
 Batch = list[tuple[Envelope, bool]]
 
 
@@ -43,6 +46,34 @@ class Publisher:
     async def publish(self, envelope: Envelope, *, mandatory: bool = True) -> bool:
         """True once confirmed and routed; False if confirmed but no queue took it."""
         return await self._batches.submit((envelope, mandatory))
+
+    async def publish_again_on_failure(
+        self, envelope: Envelope, *, within: float, mandatory: bool = True
+    ) -> bool:
+        """``publish``, tried again with backoff while it fails (the channel closed with the
+        confirm outstanding: RabbitMQ lost the node we were on, say) for up to ``within``
+        seconds; then its ``TransportError``. Only for a message its consumer deduplicates on
+        its id (a request, an answer): a failed publish may have been enqueued after all."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        attempt = 0
+        while True:
+            try:
+                return await self.publish(envelope, mandatory=mandatory)
+            except TransportError as exc:
+                attempt += 1
+                delay = backoff_delay(attempt, base=0.2, cap=2.0)
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning(
+                    "publishing %s %s was not confirmed (%s); publishing it again in %.1fs "
+                    "(same id: it is kept once)",
+                    envelope.message_type,
+                    envelope.message_id,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
 
     async def publish_batch(self, batch: Batch) -> list[bool]:
         """Publish (envelope, mandatory) pairs in one write; routed or not, per pair. A
