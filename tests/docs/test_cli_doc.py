@@ -85,5 +85,5 @@ def test_shell_completion_completes_commands_and_choices() -> None:
         )
         return [line.split(",", 1)[1] for line in done.stdout.splitlines()]
 
-    assert complete("hitl re") == ["resume", "respond", "receivers"]
+    assert complete("hitl re") == ["resume", "respond", "release", "receivers"]
     assert complete("hitl pending --kind cl") == ["clarify"]

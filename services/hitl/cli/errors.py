@@ -22,6 +22,7 @@ class Exit(IntEnum):
     UNKNOWN = 5  # no such interaction, or a thread with nothing pending
     NOT_ALLOWED = 6  # not an allowed responder, or the gateway refused the key (401, 403)
     UNREACHABLE = 7  # a server (RabbitMQ, Redis, the gateway, a broker's receipt) did not answer
+    CLAIMED = 8  # someone else holds a claim on it: who, and until when, is printed
     INTERRUPTED = 130  # Ctrl-C
 
 
@@ -34,9 +35,12 @@ EXIT_MEANINGS: dict[Exit, str] = {
     Exit.REFUSED: "the broker refused the answer: an action the kind does not take, a field "
     "at fault (path, allowed values, what was sent); the interaction stays pending",
     Exit.UNKNOWN: "no such interaction, or the thread has nothing pending",
-    Exit.NOT_ALLOWED: "not allowed: not among the responders, or the gateway refused the key",
+    Exit.NOT_ALLOWED: "not allowed: not among the responders (or, for a claim, not the "
+    "team's member; for a release, not the holder or an admin), or the gateway refused the key",
     Exit.UNREACHABLE: "a server did not answer: RabbitMQ, Redis, the gateway, or no broker "
     "sent a receipt",
+    Exit.CLAIMED: "claimed by someone else: who holds it and until when is printed; the "
+    "interaction stays pending for them until the claim expires or is released",
     Exit.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 
@@ -75,6 +79,17 @@ class Refused(CliError):
     @classmethod
     def of(cls, message: str) -> "Refused":
         return cls(ErrorDetail(code=ErrorCode.INVALID_RESPONSE, message=message))
+
+
+class ClaimedByOther(CliError):
+    """Someone else holds a claim on the interaction (an answer or a claim refused
+    ``claimed``): the broker's message names the holder and the expiry."""
+
+    exit_code = Exit.CLAIMED
+
+    def __init__(self, detail: ErrorDetail) -> None:
+        super().__init__(detail.message)
+        self.detail = detail
 
 
 class AlreadyDecided(CliError):

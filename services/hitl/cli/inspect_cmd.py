@@ -10,7 +10,7 @@ from hitl.cli import targets
 from hitl.cli.backends.port import Listing
 from hitl.cli.common import JSON_HELP, backend, examples, print_json, run
 from hitl.cli.errors import Unknown, Usage
-from hitl.cli.render import duration, table
+from hitl.cli.render import claim_text, duration, table
 from hitl.cli.showing import render_detail
 from hitl.core.listing import STATUSES
 from hitl.gateway.models import InteractionDetail, InteractionPage
@@ -125,7 +125,7 @@ def _print_page(page: InteractionPage, status: str) -> None:
             (
                 str(i.id),
                 i.kind,
-                i.status,
+                f"{i.status} ({claim_text(i.claim)})" if i.claim else i.status,
                 i.thread_id,
                 duration(i.time_waiting_seconds),
                 duration(i.time_left_seconds) if i.time_left_seconds is not None else "-",

@@ -12,6 +12,7 @@ from hitl.cli import (
     access_cmd,
     bench_cmd,
     broker_cmd,
+    claim_cmd,
     completion_cmd,
     console_cmd,
     demo_cmd,
@@ -34,6 +35,7 @@ from hitl.errors import HitlError, TransportError
 
 MODULES = (
     respond_cmd,
+    claim_cmd,
     inspect_cmd,
     watch_cmd,
     stats_cmd,

@@ -21,14 +21,14 @@ INTRO = """\
 help; tests/docs/test_cli_doc.py fails when this file differs. Edit the help, not this file. -->
 
 `hitl` answers, inspects and runs hitl. Verbs a person types every day come first: `resume`
-and `respond` (answer), `cancel`, `pending`, `show`, `watch`, `stats`; then the services
-(`broker`, `gateway`, `notifier`), the operator `console`, `keys`, `demo`, `routes`, `schemas`,
-`bench`.
+and `respond` (answer), `cancel`, `claim` and `release`, `pending`, `show`, `watch`, `stats`;
+then the services (`broker`, `gateway`, `notifier`), the operator `console`, `keys`, `demo`,
+`routes`, `schemas`, `bench`.
 
 ## Where it talks to
 
-People's commands (`resume`, `respond`, `cancel`, `pending`, `show`, `watch`, `stats`) go
-**through the gateway** when `HITL_GATEWAY_URL` is set (with an API key in
+People's commands (`resume`, `respond`, `cancel`, `claim`, `release`, `pending`, `show`,
+`watch`, `stats`) go **through the gateway** when `HITL_GATEWAY_URL` is set (with an API key in
 `HITL_GATEWAY_KEY`) or `hitl login` stored a gateway and key, so a person needs no broker
 credentials; they answer as the key's identity. Otherwise they go **straight to RabbitMQ and
 Redis** (`HITL_AMQP_URL`, `HITL_REDIS_URL`, `HITL_NAMESPACE`) and answer as `--as` or the login

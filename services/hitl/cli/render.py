@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 from rich.table import Table
 
 from hitl.cli.common import out
+from hitl.core.decisions import claim_holder_text
 from hitl.gateway.models import AnswerResult
-from hitl_contract import InteractionOutcome, ReceiptResult
+from hitl_contract import Claim, InteractionOutcome, ReceiptResult
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
@@ -71,3 +72,8 @@ def receipt(result: AnswerResult) -> str:
 
 def already(outcome: InteractionOutcome) -> str:
     return f"already resolved: {decided(outcome)}"
+
+
+def claim_text(claim: Claim) -> str:
+    """``claimed by alice until 2025-...Z`` (``alice for team ops``, a team's claim)."""
+    return f"claimed by {claim_holder_text(claim)} until {iso(claim.until)}"

@@ -22,7 +22,8 @@ ACTIONS = (
 )
 EXIT_NOTE = (
     "Exit codes: 0 accepted (or recorded, held), 2 bad usage or --data, 3 already resolved, "
-    "4 refused, 5 unknown id or nothing pending, 6 not allowed, 7 a server did not answer."
+    "4 refused, 5 unknown id or nothing pending, 6 not allowed, 7 a server did not answer, "
+    "8 claimed by someone else."
 )
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from hitl.cli.common import out
-from hitl.cli.render import decided, duration, iso, table
+from hitl.cli.render import claim_text, decided, duration, iso, table
 from hitl.gateway.models import InteractionDetail
 from hitl_contract import HistoryEntry
 
@@ -25,6 +25,8 @@ def render_detail(d: InteractionDetail) -> None:
         ("requester", r.requester.id),
         ("requested", f"{iso(d.requested_at)} ({_ago(d.requested_at)} ago)"),
     ]
+    if d.claim is not None:
+        facts.append(("claim", f"{claim_text(d.claim)} (in {_until(d.claim.until)})"))
     if d.deadline is not None:
         facts.append(("deadline", f"{iso(d.deadline)} (in {_until(d.deadline)})"))
     for name, at in sorted(d.timers.items()):

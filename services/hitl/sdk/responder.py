@@ -1,11 +1,13 @@
 """Publishing answers as a person would, and reading the broker's receipt for each.
 
-Used by ``hitl respond``, by the demo's auto-responder, and by notifier bots.
+Used by ``hitl respond``, by the demo's auto-responder, and by notifier bots; ``claim`` and
+``release`` take and give back a claim on an interaction the same way (``hitl claim``).
 """
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
+from uuid import UUID
 
 from aio_pika.abc import (
     AbstractChannel,
@@ -17,10 +19,16 @@ from aio_pika.abc import (
 from hitl.adapters.amqp.connection import amqp_user
 from hitl.adapters.amqp.publisher import Publisher
 from hitl.core.tracecontext import TraceContext
-from hitl.ports import Envelope
+from hitl.ports import Envelope, Headers
 from hitl.runtime.startup import connect_amqp
-from hitl_contract import HumanResponse, ResponseReceipt
-from hitl_contract.wire import DEFAULT_NAMESPACE, RESPONSE_TYPE, Names, encode_model
+from hitl_contract import (
+    ClaimAction,
+    HumanResponse,
+    Identity,
+    InteractionClaim,
+    ResponseReceipt,
+)
+from hitl_contract.wire import CLAIM_TYPE, DEFAULT_NAMESPACE, RESPONSE_TYPE, Names, encode_model
 
 
 class Responder:
@@ -43,7 +51,7 @@ class Responder:
     @contextlib.asynccontextmanager
     async def connect(
         cls,
-        url: str | Sequence[str],
+        url: str,
         *,
         namespace: str = DEFAULT_NAMESPACE,
         startup_attempts: int = 5,
@@ -81,7 +89,75 @@ class Responder:
     ) -> ResponseReceipt | None:
         """Publish the answer; with a timeout, wait that long for the broker's receipt.
         ``trace``: the answer's W3C trace context (a notifier passes the notification's)."""
-        key = str(response.response_id)
+        body, key = encode_model(response), str(response.response_id)
+        headers = trace.headers() if trace is not None else {}
+        return await self._send(response.interaction_id, body, RESPONSE_TYPE, key, timeout, headers)
+
+    async def claim(
+        self,
+        interaction_id: UUID,
+        by: Identity,
+        *,
+        ttl_seconds: int | None = None,
+        team: str | None = None,
+        channel: str = "api",
+        timeout: float | None = 10.0,
+    ) -> ResponseReceipt | None:
+        """Claim (or renew ``by``'s claim on) a pending interaction, for ``team`` (one of
+        ``by.groups``) when given, for ``ttl_seconds`` (default: the broker's). The receipt
+        is ``accepted`` with the claim held, or ``rejected`` with ``claim`` = someone else's
+        claim in the way (docs/contract.md, "Claims")."""
+        return await self.send_claim(
+            InteractionClaim(
+                interaction_id=interaction_id,
+                by=by,
+                team=team,
+                ttl_seconds=ttl_seconds,
+                channel=channel,
+            ),
+            timeout=timeout,
+        )
+
+    async def release(
+        self,
+        interaction_id: UUID,
+        by: Identity,
+        *,
+        admin: bool = False,
+        channel: str = "api",
+        timeout: float | None = 10.0,
+    ) -> ResponseReceipt | None:
+        """Release the claim on an interaction as its holder (or a member of its team), or
+        anyone's with ``admin`` (honoured from the trusted answer services only)."""
+        return await self.send_claim(
+            InteractionClaim(
+                interaction_id=interaction_id,
+                action=ClaimAction.RELEASE,
+                by=by,
+                admin=admin,
+                channel=channel,
+            ),
+            timeout=timeout,
+        )
+
+    async def send_claim(
+        self, claim: InteractionClaim, *, timeout: float | None = 10.0
+    ) -> ResponseReceipt | None:
+        """Publish a claim or release as built; with a timeout, wait for its receipt."""
+        body, key = encode_model(claim), str(claim.claim_id)
+        return await self._send(claim.interaction_id, body, CLAIM_TYPE, key, timeout, {})
+
+    async def _send(
+        self,
+        interaction_id: UUID,
+        body: bytes,
+        message_type: str,
+        key: str,
+        timeout: float | None,
+        headers: Headers,
+    ) -> ResponseReceipt | None:
+        """Publish on the responses exchange; with a timeout, wait for the receipt whose
+        correlation id is ``key``."""
         future: asyncio.Future[ResponseReceipt] = asyncio.get_running_loop().create_future()
         if timeout is not None:
             self._waiting[key] = future
@@ -89,12 +165,12 @@ class Responder:
             await self._publisher.publish(
                 Envelope(
                     self._names.responses,
-                    str(response.interaction_id),
-                    encode_model(response),
-                    RESPONSE_TYPE,
+                    str(interaction_id),
+                    body,
+                    message_type,
                     key,
                     key,
-                    trace.headers() if trace is not None else {},
+                    headers,
                     reply_to=self._receipts.name,
                     user_id=self._user_id,
                 )

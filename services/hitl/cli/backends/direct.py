@@ -6,9 +6,10 @@ caller asks for that: ``hold``)."""
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from types import TracebackType
+from typing import NoReturn
 from uuid import UUID
 
 from aio_pika.abc import AbstractRobustConnection
@@ -18,14 +19,22 @@ from redis.asyncio import Redis
 from hitl.adapters.amqp.topology import ensure_broker_queues
 from hitl.cli import connect
 from hitl.cli.backends.port import EventFilter, Listing, Window
-from hitl.cli.errors import AlreadyDecided, NotAllowed, Refused, Unknown, Unreachable, Usage
+from hitl.cli.errors import (
+    AlreadyDecided,
+    ClaimedByOther,
+    NotAllowed,
+    Refused,
+    Unknown,
+    Unreachable,
+    Usage,
+)
 from hitl.core.decisions import check_allowed
 from hitl.core.listing import waiting_for_identity
 from hitl.core.stats import StatsReport, WindowError, report, resolve_window
 from hitl.errors import NotAllowed as NotAnAllowedResponder
 from hitl.gateway import cursors, views
 from hitl.gateway.cursors import BadCursor, Filters
-from hitl.gateway.models import AnswerResult, InteractionDetail, InteractionPage
+from hitl.gateway.models import AnswerResult, ClaimResult, InteractionDetail, InteractionPage
 from hitl.ports import InteractionReads
 from hitl.runtime.stores import redis_store
 from hitl.sdk.responder import Responder
@@ -117,7 +126,7 @@ class DirectBackend:
         state = await reads.load(interaction_id)
         if state is None:
             return None
-        return views.detail(state, await reads.history(interaction_id))
+        return views.detail(state, await reads.history(interaction_id), time.time())
 
     async def answer(
         self, interaction_id: UUID, action: str, data: JsonObject, *, hold: bool = False
@@ -149,7 +158,58 @@ class DirectBackend:
     async def cancel(self, interaction_id: UUID, reason: str | None) -> AnswerResult:
         return await self.answer(interaction_id, "cancel", {"reason": reason} if reason else {})
 
+    async def claim(
+        self, interaction_id: UUID, *, ttl_seconds: int | None = None, team: str | None = None
+    ) -> ClaimResult:
+        # Straight on the servers one speaks for a team as for --as: the team is one's group.
+        who = self.who
+        if team is not None and team not in who.groups:
+            who = who.model_copy(update={"groups": [*who.groups, team]})
+        return await self._claim(
+            interaction_id,
+            lambda r: r.claim(
+                interaction_id,
+                who,
+                ttl_seconds=ttl_seconds,
+                team=team,
+                channel=self.channel,
+                timeout=self.receipt_timeout,
+            ),
+        )
+
+    async def release(self, interaction_id: UUID, *, admin: bool = False) -> ClaimResult:
+        return await self._claim(
+            interaction_id,
+            lambda r: r.release(
+                interaction_id,
+                self.who,
+                admin=admin,
+                channel=self.channel,
+                timeout=self.receipt_timeout,
+            ),
+        )
+
+    async def _claim(
+        self,
+        interaction_id: UUID,
+        send: Callable[[Responder], Awaitable[ResponseReceipt | None]],
+    ) -> ClaimResult:
+        if await (await self.reads()).load(interaction_id) is None:
+            raise Unknown(f"no interaction {interaction_id}")
+        receipt = await self._receipt(interaction_id, send)
+        if receipt.result == ReceiptResult.ACCEPTED:
+            return ClaimResult(interaction_id=interaction_id, claim=receipt.claim)
+        return _refused(receipt, interaction_id, self.who.id, "claim or release")
+
     async def _send(self, response: HumanResponse) -> ResponseReceipt:
+        return await self._receipt(
+            response.interaction_id,
+            lambda r: r.respond(response, timeout=self.receipt_timeout),
+        )
+
+    async def _receipt(
+        self, interaction_id: UUID, send: Callable[[Responder], Awaitable[ResponseReceipt | None]]
+    ) -> ResponseReceipt:
         if self._responder is None:
             self._responder = await Responder.attach(
                 await self.connection(),
@@ -157,12 +217,12 @@ class DirectBackend:
                 fast=self.settings.amqp_fast_path,
             )
         try:
-            receipt = await self._responder.respond(response, timeout=self.receipt_timeout)
+            receipt = await send(self._responder)
         except TimeoutError as exc:
             raise Unreachable(
                 f"no receipt from a broker within {self.receipt_timeout:g}s (namespace "
-                f"{self.settings.namespace}); is `hitl broker` running? The answer may still "
-                f"apply: `hitl show {response.interaction_id}` says"
+                f"{self.settings.namespace}); is `hitl broker` running? It may still "
+                f"apply: `hitl show {interaction_id}` says"
             ) from exc
         assert receipt is not None  # a timeout was given
         return receipt
@@ -215,13 +275,20 @@ def _result(receipt: ResponseReceipt, response: HumanResponse) -> AnswerResult:
             response_id=response.response_id,
             outcome=receipt.outcome,
         )
+    return _refused(receipt, response.interaction_id, response.responder.id, "answer")
+
+
+def _refused(receipt: ResponseReceipt, interaction_id: UUID, who: str, what: str) -> NoReturn:
+    """The ``CliError`` of a receipt that took nothing."""
     if receipt.result == ReceiptResult.ALREADY_RESOLVED and receipt.outcome is not None:
         raise AlreadyDecided(receipt.outcome)
     if receipt.result == ReceiptResult.UNKNOWN_INTERACTION:
-        raise Unknown(f"no interaction {response.interaction_id}")
+        raise Unknown(f"no interaction {interaction_id}")
     error = receipt.error
     if error is None:
         raise Refused.of(f"the broker answered {receipt.result} without saying why")
+    if error.code == ErrorCode.CLAIMED:
+        raise ClaimedByOther(error)
     if error.code == ErrorCode.NOT_ALLOWED:
-        raise NotAllowed(f"{response.responder.id} may not answer: {error.message}")
+        raise NotAllowed(f"{who} may not {what}: {error.message}")
     raise Refused(error)

@@ -14,6 +14,7 @@ from hitl.cli.backends.port import EventFilter, Listing, Window
 from hitl.cli.common import err
 from hitl.cli.errors import (
     AlreadyDecided,
+    ClaimedByOther,
     CliError,
     NotAllowed,
     Refused,
@@ -22,7 +23,7 @@ from hitl.cli.errors import (
     Usage,
 )
 from hitl.core.stats import StatsReport
-from hitl.gateway.models import AnswerResult, InteractionDetail, InteractionPage
+from hitl.gateway.models import AnswerResult, ClaimResult, InteractionDetail, InteractionPage
 from hitl_contract import ErrorCode, ErrorDetail, InteractionOutcome, JsonObject, LifecycleEvent
 
 CONNECT_SECONDS = 5.0
@@ -111,6 +112,23 @@ class GatewayBackend:
         )
         return AnswerResult.model_validate(body)
 
+    async def claim(
+        self, interaction_id: UUID, *, ttl_seconds: int | None = None, team: str | None = None
+    ) -> ClaimResult:
+        body: JsonObject = {"ttl_seconds": ttl_seconds, "team": team}
+        sent = {name: value for name, value in body.items() if value is not None}
+        path = f"/v1/interactions/{interaction_id}/claim"
+        return ClaimResult.model_validate(await self._call("POST", path, json=sent))
+
+    async def release(self, interaction_id: UUID, *, admin: bool = False) -> ClaimResult:
+        if admin:
+            raise Usage(
+                "--admin works straight on the servers only: through the gateway, a key with "
+                "the admin scope releases anyone's claim (without --admin)"
+            )
+        path = f"/v1/interactions/{interaction_id}/claim"
+        return ClaimResult.model_validate(await self._call("DELETE", path))
+
     async def events(
         self, wanted: EventFilter, ready: Callable[[], None] | None = None
     ) -> AsyncIterator[LifecycleEvent]:
@@ -179,12 +197,14 @@ class GatewayBackend:
             raise NotAllowed(f"the gateway at {self.url} says: {detail}")
         if status == 404 and kind == "unknown-interaction":
             raise Unknown(detail)
+        if status == 409 and kind == "claimed":
+            raise ClaimedByOther(_detail(problem))
         if status == 409 and isinstance(problem.get("outcome"), dict):
             try:
                 raise AlreadyDecided(InteractionOutcome.model_validate(problem["outcome"]))
             except ValidationError:
                 pass
-        if status == 422 and kind == "invalid-answer":
+        if status == 422 and kind in ("invalid-answer", "invalid-claim"):
             raise Refused(_detail(problem))
         if status in (502, 503, 504):
             raise Unreachable(f"the gateway at {self.url} answered {status}: {detail}")

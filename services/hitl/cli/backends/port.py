@@ -10,7 +10,7 @@ from typing import Protocol
 from uuid import UUID
 
 from hitl.core.stats import StatsReport
-from hitl.gateway.models import AnswerResult, InteractionDetail, InteractionPage
+from hitl.gateway.models import AnswerResult, ClaimResult, InteractionDetail, InteractionPage
 from hitl_contract import JsonObject, LifecycleEvent
 
 
@@ -81,6 +81,18 @@ class Backend(Protocol):
         ...
 
     async def cancel(self, interaction_id: UUID, reason: str | None) -> AnswerResult: ...
+
+    async def claim(
+        self, interaction_id: UUID, *, ttl_seconds: int | None = None, team: str | None = None
+    ) -> ClaimResult:
+        """Claim (or renew one's claim on) a pending interaction, for ``team`` when given;
+        ``ClaimedByOther`` when someone else holds it."""
+        ...
+
+    async def release(self, interaction_id: UUID, *, admin: bool = False) -> ClaimResult:
+        """Release the claim on it: one's own, or (``admin``, straight on the servers)
+        anyone's; through the gateway an admin key releases anyone's."""
+        ...
 
     def events(
         self, wanted: EventFilter, ready: Callable[[], None] | None = None
