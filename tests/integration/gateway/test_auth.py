@@ -24,6 +24,8 @@ ENDPOINTS = [
     ("GET", "/v1/threads/t-1/pending", None, "read"),
     ("POST", "/v1/interactions/{id}/responses", {"action": "approve"}, "respond"),
     ("POST", "/v1/interactions/{id}/cancel", {}, "respond"),
+    ("POST", "/v1/interactions/{id}/claim", {"ttl_seconds": 60}, "respond"),
+    ("DELETE", "/v1/interactions/{id}/claim", None, "respond"),
     ("POST", "/v1/interactions", raw_request(), "request"),
     ("GET", "/v1/events", None, "read"),
     ("GET", "/v1/stats", None, "read"),
@@ -120,6 +122,7 @@ async def test_a_responder_the_request_does_not_allow_is_a_403_and_nothing_chang
         for path, body in (
             (f"/v1/interactions/{pending}/responses", {"action": "approve"}),
             (f"/v1/interactions/{pending}/cancel", {"reason": "mine now"}),
+            (f"/v1/interactions/{pending}/claim", {"ttl_seconds": 60}),
         ):
             response = await mallory.post(path, json=body)
             assert response.status_code == 403, response.text
