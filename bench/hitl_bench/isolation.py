@@ -6,9 +6,13 @@ with a routing file of two webhook receivers on loopback (``allow_private: true`
 so each delivery to it hangs for the receiver's ``timeout``, 30 s, then is retried). Requests
 labelled ``target=slow`` land on ``slow``; the others on ``fast``, the root's receiver.
 
-A phase publishes ``count`` requests to ``fast`` at ``rate`` a second (the SDK's ``submit``),
-alone, or with a concurrent stream of as many requests to ``slow`` at the same rate. The
-figure is the fast receiver's delivery latency: from just before the request is published to
+A phase publishes ``count`` requests to ``fast`` at ``rate`` a second (the SDK's ``submit``)
+and, at the same time, as many requests labelled ``target=slow`` at the same rate: the route
+``slow`` sends those to a receiver that answers at once (phase ``ALONE``: the baseline) or to
+the one that hangs (``WITH_SLOW``). Both phases carry the same load, so the difference is the
+hang alone (a baseline without the second stream would also halve the broker's and notifier's
+work, and charge the doubled load to the hang). The figure is the fast receiver's delivery
+latency: from just before the request is published to
 the moment the receiver has the whole POST (``time.perf_counter()`` in both processes: on
 Linux one clock). Each phase gets a fresh namespace, broker and notifier (so no hung delivery
 of one phase is left in the next), the receivers stay; the order of the two phases alternates
@@ -41,7 +45,7 @@ from hitl_bench.webhook_receiver import ReceiverProcess
 from hitl_contract.wire import Names
 
 SERVICE = "bench"
-ALONE = "alone"
+ALONE = "beside a responsive receiver"
 WITH_SLOW = "with a hanging receiver"
 SECRET_ENV = "HITL_BENCH_WEBHOOK_SECRET"
 WARMUP = 10  # requests to the fast receiver before each phase is measured
@@ -54,8 +58,8 @@ class IsolationSample:
     rate: float
     delivered: int  # of them, delivered to the fast receiver
     latency: Quantiles  # publish -> the fast receiver has the POST, ms
-    slow_requests: int  # requests to the hanging receiver
-    slow_received: int  # POSTs the hanging receiver got (each hangs)
+    slow_requests: int  # requests to the route ``slow``
+    slow_received: int  # POSTs its receiver got (each hangs in WITH_SLOW)
     notifier_cpu: float  # % of one core over the phase
     broker_cpu: float
     run: int
@@ -218,10 +222,9 @@ async def run_phase(
             sent: dict[str, float] = {}
             cpu0 = (cpu_seconds(phase.notifier_pid), cpu_seconds(phase.broker_pid))
             began = time.perf_counter()
-            streams = [_stream(client, "fast", count, rate, sent)]
-            if name == WITH_SLOW:
-                streams.append(_stream(client, "slow", count, rate, {}))
-            await asyncio.gather(*streams)
+            await asyncio.gather(
+                _stream(client, "fast", count, rate, sent), _stream(client, "slow", count, rate, {})
+            )
         arrivals = await _arrivals(fast, count, settle_seconds)
         wall = time.perf_counter() - began
         cpu = (cpu_seconds(phase.notifier_pid), cpu_seconds(phase.broker_pid))
@@ -239,7 +242,7 @@ async def run_phase(
         rate,
         len(latencies),
         Quantiles.of(latencies),
-        count if name == WITH_SLOW else 0,
+        count,
         slow_got,
         100.0 * (cpu[0] - cpu0[0]) / wall,
         100.0 * (cpu[1] - cpu0[1]) / wall,
@@ -270,18 +273,28 @@ async def measure(
 ) -> list[IsolationSample]:
     """``runs`` x both phases, their order alternating per run."""
     fast = await ReceiverProcess.start(record=True)
-    slow = await ReceiverProcess.start(hang=True, record=True)
+    receivers = {
+        ALONE: await ReceiverProcess.start(record=True),
+        WITH_SLOW: await ReceiverProcess.start(hang=True, record=True),
+    }
     samples: list[IsolationSample] = []
     try:
-        routing = routing_file(log_dir / "isolation-routing.yaml", fast.url(), slow.url(), timeout)
+        routings = {
+            name: routing_file(
+                log_dir / f"isolation-routing-{i}.yaml", fast.url(), other.url(), timeout
+            )
+            for i, (name, other) in enumerate(receivers.items())
+        }
         for run in range(runs):
             for name in (ALONE, WITH_SLOW) if run % 2 == 0 else (WITH_SLOW, ALONE):
-                phase = Phase(amqp_url, redis_url, log_dir, routing, broker_env)
+                phase = Phase(amqp_url, redis_url, log_dir, routings[name], broker_env)
                 samples.append(
-                    await run_phase(phase, fast, slow, name=name, count=count, rate=rate, run=run)
+                    await run_phase(
+                        phase, fast, receivers[name], name=name, count=count, rate=rate, run=run
+                    )
                 )
     finally:
-        for receiver in (fast, slow):
+        for receiver in (fast, *receivers.values()):
             with contextlib.suppress(Exception):
                 await receiver.stop()
     return samples

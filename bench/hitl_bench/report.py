@@ -672,7 +672,7 @@ def isolation(samples: Sequence[IsolationSample]) -> Table:
             "delivered",
             "latency p50 / p95 / p99",
             "p99 [range]",
-            "requests to hanging / POSTs it got",
+            "requests to the other route / POSTs its receiver got",
             "CPU% notifier/broker",
         ),
     )
@@ -701,7 +701,7 @@ def isolation(samples: Sequence[IsolationSample]) -> Table:
     if pairs:
         table.rows.append(
             (
-                "with/alone",
+                "hanging/responsive",
                 "",
                 "",
                 "p50 " + _spread([_x(a.latency.p50, b.latency.p50) for a, b in pairs], "x{:.2f}"),
