@@ -15,12 +15,19 @@ concurrency, who goes first rotating. Printed per path and round: interactions/s
 less the responder p50, and the gateway's CPU ms per answer; then each gateway against
 ``amqp`` and against the first tree, per round and the median.
 
+With ``--callgrind DIR``, each gateway runs under ``valgrind --tool=callgrind`` (its dumps in
+DIR): its counts are zeroed before each of its runs and dumped after, and the table gains the
+gateway's instructions per answer, a figure that a busy machine does not move (CPU time does,
+by tens of percent). The gateways are then some fifty times slower, so the throughput and
+latency columns say nothing; use ``--count 1000`` or less.
+
 With ``--profile DIR``, each gateway is then recorded by py-spy (``record --format raw``) for
 ``--profile-seconds`` at the highest concurrency, and summarised as ``hitl_bench.profile``
 does.
 """
 
 import argparse
+import asyncio
 import contextlib
 import os
 import statistics
@@ -86,9 +93,10 @@ class Measured:
     round_trip_p50: float  # ms, less the responder's own time
     gateway_ms: float  # gateway CPU per answer (0 over AMQP)
     broker_ms: float
+    gateway_ir: float = 0.0  # the gateway's instructions per answer (--callgrind)
 
 
-def _measured(sample: Sample, rnd: int) -> Measured:
+def _measured(sample: Sample, rnd: int, instructions: int = 0) -> Measured:
     def per(group: str) -> float:
         return sample.cpu.get(group, 0.0) / 100.0 * sample.elapsed * 1000.0 / sample.count
 
@@ -100,6 +108,7 @@ def _measured(sample: Sample, rnd: int) -> Measured:
         sample.round_trip.p50,
         per("gateway"),
         per("service"),
+        instructions / sample.count,
     )
 
 
@@ -130,6 +139,12 @@ def table(measured: list[Measured]) -> str:
                 f"round trip p50 {_spread([m.round_trip_p50 for m in ms], '{:.2f}')} ms  "
                 f"gateway {_spread([m.gateway_ms for m in ms], '{:.3f}')} ms/answer  "
                 f"broker {statistics.median([m.broker_ms for m in ms]):.3f}"
+                + (
+                    f"  gateway {_spread([m.gateway_ir / 1000 for m in ms], '{:.0f}')}k "
+                    "instructions/answer"
+                    if any(m.gateway_ir for m in ms)
+                    else ""
+                )
             )
         for name in trees:
             for base in (AMQP, trees[0]):
@@ -148,6 +163,12 @@ def table(measured: list[Measured]) -> str:
                         if base != AMQP
                         else ""
                     )
+                    + (
+                        "; gateway instructions "
+                        + _spread([a.gateway_ir / b.gateway_ir for a, b in pairs], "x{:.3f}")
+                        if base != AMQP and all(b.gateway_ir for _, b in pairs)
+                        else ""
+                    )
                 )
     return "\n".join(out)
 
@@ -159,6 +180,45 @@ async def _profile(path: AnswerPath, directory: Path, seconds: int, concurrency:
     return await record(
         path, path.gateway.child.pid, out, seconds=seconds, rate=200, concurrency=concurrency
     )
+
+
+async def _callgrind(command: str, pid: int) -> None:
+    """``callgrind_control -z`` (zero the counts) or ``-d`` (dump them) on a process."""
+    process = await asyncio.create_subprocess_exec(
+        "callgrind_control", command, str(pid), stdout=asyncio.subprocess.DEVNULL
+    )
+    if await process.wait() != 0:
+        raise RuntimeError(f"callgrind_control {command} {pid} failed")
+
+
+def _last_dump_total(directory: Path, name: str) -> int:
+    """The instructions of the newest dump of ``name`` (its ``summary:`` line)."""
+    dumps = sorted(directory.glob(f"{name}.*"), key=lambda p: p.stat().st_mtime)
+    for line in dumps[-1].read_text().splitlines():
+        if line.startswith(("summary:", "totals:")):
+            return int(line.split()[1])
+    raise RuntimeError(f"no totals in {dumps[-1]}")
+
+
+def _callgrind_wrapper(dumps: Path | None, name: str) -> list[str]:
+    if dumps is None:
+        return []
+    dumps.mkdir(parents=True, exist_ok=True)
+    return ["valgrind", "--tool=callgrind", f"--callgrind-out-file={dumps}/{name}"]
+
+
+async def _drive_counted(
+    path: AnswerPath, concurrency: int, count: int, dumps: Path | None
+) -> tuple[Sample, int]:
+    """A run of ``path``; with ``dumps``, also its gateway's instructions in that run."""
+    if dumps is None or path.gateway is None:
+        return await drive(path, concurrency, count), 0
+    pid = path.gateway.child.pid
+    await _callgrind("-z", pid)
+    sample = await drive(path, concurrency, count)
+    await _callgrind("-d", pid)
+    await asyncio.sleep(1.0)  # the dump is written by the process itself, at its next check
+    return sample, _last_dump_total(dumps, path.name)
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -177,10 +237,15 @@ async def main(args: argparse.Namespace) -> None:
     measured: list[Measured] = []
     try:
         await hitl.start()
+        dumps: Path | None = args.callgrind
         for name, directory in args.tree:
             env = _tree_env(hitl.env(), directory)
             gateway = await Gateway.start(
-                env, f"{hitl.namespace}-gw-{name}", log_dir, ("read", "respond")
+                env,
+                f"{hitl.namespace}-gw-{name}",
+                log_dir,
+                ("read", "respond"),
+                wrapper=_callgrind_wrapper(dumps, name),
             )
             paths.append(AnswerPath(name, hitl, gateway))
         for path in paths:
@@ -192,12 +257,13 @@ async def main(args: argparse.Namespace) -> None:
                 for path in paths[turn:] + paths[:turn]:
                     path.use()
                     count = args.serial_count if c == 1 else args.count
-                    m = _measured(await drive(path, c, count), rnd)
+                    m = _measured(*await _drive_counted(path, c, count, dumps), rnd)
                     measured.append(m)
                     print(
                         f"round {rnd + 1} x{c:<3} {m.path:<10} {m.throughput:6.0f}/s  "
                         f"round trip p50 {m.round_trip_p50:.2f} ms  gateway "
-                        f"{m.gateway_ms:.3f} ms/answer  broker {m.broker_ms:.3f}",
+                        f"{m.gateway_ms:.3f} ms/answer  broker {m.broker_ms:.3f}"
+                        + (f"  {m.gateway_ir / 1000:.0f}k instructions" if m.gateway_ir else ""),
                         file=sys.stderr,
                         flush=True,
                     )
@@ -240,6 +306,9 @@ if __name__ == "__main__":
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--log-dir", type=Path)
     parser.add_argument("--profile", type=Path, help="then record each gateway with py-spy")
+    parser.add_argument(
+        "--callgrind", type=Path, help="run the gateways under callgrind, dumps in this folder"
+    )
     parser.add_argument("--profile-seconds", type=int, default=15)
     parser.add_argument("--top", type=int, default=30)
     uvloop.run(main(parser.parse_args()))

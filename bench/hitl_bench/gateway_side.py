@@ -72,12 +72,24 @@ class Gateway:
 
     @classmethod
     async def start(
-        cls, env: Mapping[str, str], name: str, log_dir: Path, scopes: Sequence[str]
+        cls,
+        env: Mapping[str, str],
+        name: str,
+        log_dir: Path,
+        scopes: Sequence[str],
+        *,
+        wrapper: Sequence[str] = (),
     ) -> "Gateway":
         env = {**env, "HITL_GATEWAY_HOST": "127.0.0.1", "HITL_GATEWAY_PORT": "0"}
         key = await create_key(env, scopes)
         child = await start_child(
-            name, ["hitl.cli.main", "gateway"], env, log_dir, ready="gateway ready"
+            name,
+            ["hitl.cli.main", "gateway"],
+            env,
+            log_dir,
+            ready="gateway ready",
+            wrapper=wrapper,
+            ready_timeout=600.0 if wrapper else 60.0,
         )
         found = _READY.search(child.log_path.read_text(errors="replace"))
         if found is None:

@@ -122,12 +122,21 @@ class Child:
 
 
 async def start_child(
-    name: str, module_args: Sequence[str], env: Mapping[str, str], log_dir: Path, ready: str
+    name: str,
+    module_args: Sequence[str],
+    env: Mapping[str, str],
+    log_dir: Path,
+    ready: str,
+    *,
+    wrapper: Sequence[str] = (),
+    ready_timeout: float = 60.0,
 ) -> Child:
-    """``python -m <module_args>`` with ``env``; returns once ``ready`` appears in its log."""
+    """``python -m <module_args>`` with ``env``; returns once ``ready`` appears in its log.
+    ``wrapper``: a command it runs under (``valgrind --tool=callgrind``, say)."""
     log_path = log_dir / f"{name}.log"
     with log_path.open("wb") as log:
         process = await asyncio.create_subprocess_exec(
+            *wrapper,
             sys.executable,
             "-m",
             *module_args,
@@ -138,7 +147,7 @@ async def start_child(
         )
     child = Child(name, process, log_path)
     try:
-        await child.wait_for_line(ready, timeout=60.0)
+        await child.wait_for_line(ready, timeout=ready_timeout)
     except BaseException:
         await child.stop(grace=5.0)
         raise
