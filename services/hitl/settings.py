@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -17,6 +17,7 @@ from pydantic_settings import (
 )
 
 from hitl.core.policies import AutoApproveRule
+from hitl.core.redis_url import RedisDeployment, redis_deployment
 from hitl.errors import ConfigError
 from hitl_contract.wire import (
     DEFAULT_DELIVERY_LIMIT,
@@ -27,7 +28,7 @@ from hitl_contract.wire import (
     QueueType,
 )
 
-_SCHEMES = {"amqp_url": ("amqp", "amqps"), "redis_url": ("redis", "rediss", "unix")}
+_SCHEMES = {"amqp_url": ("amqp", "amqps")}
 
 
 def safe_url(url: str) -> str:
@@ -85,7 +86,31 @@ class Settings(BaseSettings):
         description="RabbitMQ: one URL, or the nodes of a cluster separated by commas, tried in "
         "order at start and again after the node in use is lost (docs/deploy.md).",
     )
-    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Redis.")
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        description="Redis: one node (redis://), the primary of a set of Sentinels "
+        "(redis+sentinel://s1:26379,s2:26379/<master>) or a Redis Cluster "
+        "(redis+cluster://n1:6379,n2:6379); rediss+... over TLS (docs/deploy.md).",
+    )
+    redis_sentinel_password: SecretStr | None = Field(
+        default=None,
+        description="With redis+sentinel://: the Sentinels' own password, when they ask for one "
+        "(the URL's user and password are the data nodes').",
+    )
+    redis_wait_replicas: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Replicas that must acknowledge each batch of state changes (Redis WAIT) "
+        "before its messages are acked; 0: none (Redis replicates asynchronously).",
+    )
+    redis_wait_timeout_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="How long WAIT waits for those replicas; a batch not acknowledged in time "
+        "fails and its messages are retried.",
+    )
     # TLS (docs/security.md): amqps:// and rediss:// URLs verify the server against these CAs
     # (default: the system's), and present a client certificate when one is given.
     amqp_ca_file: str | None = Field(default=None, description="CA bundle (PEM) for amqps://.")
@@ -289,12 +314,22 @@ class Settings(BaseSettings):
 
     @field_validator("redis_url")
     @classmethod
-    def _server_url(cls, value: str, info: ValidationInfo) -> str:
-        schemes = _SCHEMES[info.field_name or ""]
-        parts = urlsplit(value)
-        if parts.scheme not in schemes or not (parts.hostname or parts.scheme == "unix"):
-            raise ValueError(f"not a URL starting {' or '.join(f'{s}://' for s in schemes)}")
+    def _redis_deployment(cls, value: str) -> str:
+        redis_deployment(value)
         return value
+
+    @property
+    def redis_deployment(self) -> RedisDeployment:
+        """What ``redis_url`` names: one node, Sentinel or Cluster."""
+        return redis_deployment(self.redis_url)
+
+    @model_validator(mode="after")
+    def _sentinel_password_with_sentinels(self) -> "Settings":
+        if self.redis_sentinel_password is not None and self.redis_deployment.kind != "sentinel":
+            raise ValueError(
+                "redis_sentinel_password is set but redis_url is not redis+sentinel://"
+            )
+        return self
 
     @field_validator("gateway_public_url")
     @classmethod
@@ -326,7 +361,7 @@ class Settings(BaseSettings):
         for server, scheme in (("amqp", "amqps"), ("redis", "rediss")):
             url: str = getattr(self, f"{server}_url")
             given = [f for f in ("ca", "cert", "key") if getattr(self, f"{server}_{f}_file")]
-            if given and not url.startswith(f"{scheme}://"):
+            if given and not url.startswith((f"{scheme}://", f"{scheme}+")):
                 raise ValueError(
                     f"{server}_{given[0]}_file is set but {server}_url is not {scheme}://"
                 )

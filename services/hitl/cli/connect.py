@@ -8,13 +8,18 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TypeVar
 
 from aio_pika.abc import AbstractRobustConnection
-from redis.asyncio import Redis
 
 from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS
-from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS
+from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS, RedisClient
 from hitl.cli.errors import Unreachable, Usage
 from hitl.errors import ConfigError, TransportError
-from hitl.runtime.startup import amqp_tls, connect_amqp, connect_redis, redis_tls
+from hitl.runtime.startup import (
+    amqp_tls,
+    connect_amqp,
+    connect_redis,
+    redis_sentinel_password,
+    redis_tls,
+)
 from hitl.settings import Settings, safe_url
 
 CONNECT_SECONDS = 5.0
@@ -63,12 +68,18 @@ async def amqp(settings: Settings, name: str) -> AbstractRobustConnection:
 
 
 @contextlib.asynccontextmanager
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
+async def redis(settings: Settings) -> AsyncIterator[RedisClient]:
     client = await fail_fast(
         "Redis",
         settings.redis_url,
         "HITL_REDIS_URL",
-        connect_redis(settings.redis_url, 1, tls=redis_tls(settings), setting="HITL_REDIS_URL"),
+        connect_redis(
+            settings.redis_url,
+            1,
+            tls=redis_tls(settings),
+            setting="HITL_REDIS_URL",
+            sentinel_password=redis_sentinel_password(settings),
+        ),
     )
     try:
         yield client

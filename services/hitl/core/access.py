@@ -34,7 +34,8 @@ _SERVER_NAMED = r"amq\.gen-.+|amq_[0-9a-f]{32}"
 # the adapters send themselves (reads, API keys, delivery log, webhook ids, answer links, store
 # integrity), plus the connection's own (PING at start, INFO server for the run id, SELECT for
 # a database other than 0; redis-py's CLIENT SETINFO, Redis 7.2+, may be refused: it ignores
-# that).
+# that; on a Redis Cluster, CLUSTER SLOTS and COMMAND for redis-py's map, ASKING for a slot
+# being migrated).
 # tests/unit/test_access.py checks every command the code names is here.
 REDIS_COMMANDS: tuple[str, ...] = (
     # scripts
@@ -46,6 +47,8 @@ REDIS_COMMANDS: tuple[str, ...] = (
     "zadd", "zcard", "zrange", "zrangebyscore", "zrevrangebyscore", "zrem",
     # the connection
     "ping", "info", "select",
+    # HITL_REDIS_WAIT_REPLICAS; a Redis Cluster's map of slots and redirections (redis-py)
+    "wait", "cluster|slots", "asking", "command",
 )  # fmt: skip
 
 

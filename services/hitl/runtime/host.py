@@ -30,16 +30,22 @@ from aio_pika.abc import (
     AbstractRobustConnection,
 )
 from prometheus_client import CollectorRegistry, generate_latest
-from redis.asyncio import Redis
 
 from hitl.adapters.amqp.acks import Acker
 from hitl.adapters.amqp.consumer import Consumer
 from hitl.adapters.amqp.consumer import consume as consume_queue
+from hitl.adapters.redis.connection import RedisClient, ping
 from hitl.core.backoff import backoff_delay
 from hitl.errors import TransportError
 from hitl.observability.metrics import RuntimeMetrics
 from hitl.runtime.ops import Check, OpsServer, Readiness
-from hitl.runtime.startup import amqp_tls, connect_amqp, connect_redis, redis_tls
+from hitl.runtime.startup import (
+    amqp_tls,
+    connect_amqp,
+    connect_redis,
+    redis_sentinel_password,
+    redis_tls,
+)
 from hitl.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -65,7 +71,7 @@ class ServiceHost:
         self._idle = asyncio.Event()
         self._idle.set()
         self._connection: AbstractRobustConnection | None = None
-        self._redis: Redis | None = None
+        self._redis: RedisClient | None = None
         self._channels: list[AbstractRobustChannel] = []
         self._consumers: list[Consumer] = []
         self._queues: list[tuple[str, Consumer]] = []  # for hitl_consumer_attached, kept
@@ -88,7 +94,7 @@ class ServiceHost:
             connection.reconnect_callbacks.add(lambda *_: reconnects.inc())
         return self._connection
 
-    async def redis(self) -> Redis:
+    async def redis(self) -> RedisClient:
         """The process's Redis client (a pool), opened and pinged on first use."""
         if self._redis is None:
             s = self.settings
@@ -98,6 +104,7 @@ class ServiceHost:
                 max_connections=s.redis_max_connections,
                 tls=redis_tls(s),
                 setting="HITL_REDIS_URL",
+                sentinel_password=redis_sentinel_password(s),
             )
             self._redis = client
             self.check("redis", lambda: _ping(client))
@@ -310,8 +317,8 @@ class ServiceHost:
             await self.stop()
 
 
-async def _ping(client: Redis) -> str | None:
-    await client.ping()
+async def _ping(client: RedisClient) -> str | None:
+    await ping(client)
     return None
 
 

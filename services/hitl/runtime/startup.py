@@ -9,15 +9,21 @@ from typing import TypeVar
 
 from aio_pika.abc import AbstractRobustConnection
 from aio_pika.exceptions import InvalidFrameError, ProbableAuthenticationError
-from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import (
     AuthenticationError,
     AuthenticationWrongNumberOfArgsError,
     NoPermissionError,
+    RedisClusterException,
 )
 
 from hitl.adapters.amqp.connection import AMQP_CONNECT_ERRORS, NodeRefused, open_amqp
-from hitl.adapters.redis.connection import REDIS_CONNECT_ERRORS, open_redis
+from hitl.adapters.redis.connection import (
+    REDIS_CONNECT_ERRORS,
+    RedisClient,
+    open_redis,
+)
+from hitl.adapters.redis.connection import ping as ping_primaries
 from hitl.adapters.tls import TlsFiles
 from hitl.core.backoff import backoff_delay
 from hitl.errors import ConfigError, TransportError
@@ -131,12 +137,27 @@ async def connect_redis(
     max_connections: int = 64,
     tls: TlsFiles | None = None,
     setting: str | None = None,
-) -> Redis:
-    """A Redis client whose server answered a PING, after up to ``attempts`` tries."""
-    client = open_redis(url, max_connections=max_connections, tls=tls)
+    sentinel_password: str | None = None,
+) -> RedisClient:
+    """A Redis client whose server answered a PING (every primary of a Cluster; the primary
+    the Sentinels name), after up to ``attempts`` tries. A URL for one node that reaches a
+    Cluster's node, or the reverse, is a ``ConfigError`` at once."""
+    try:
+        client = open_redis(
+            url, max_connections=max_connections, tls=tls, sentinel_password=sentinel_password
+        )
+    except ValueError as exc:
+        raise ConfigError(f"{setting or 'the Redis URL'}: {exc}") from exc
 
-    async def ping() -> Redis:
-        await client.ping()
+    async def ping() -> RedisClient:
+        await ping_primaries(client)
+        if not isinstance(client, RedisCluster):
+            info = await client.info("cluster")
+            if info.get("cluster_enabled"):
+                raise ConfigError(
+                    f"{setting or 'the Redis URL'}: {safe_url(url)} is a node of a Redis "
+                    "Cluster: name it (and others) as redis+cluster://host:port,host:port"
+                )
         return client
 
     try:
@@ -159,6 +180,8 @@ def _redis_refused(exc: BaseException) -> str | None:
         exc, (AuthenticationError, NoPermissionError, AuthenticationWrongNumberOfArgsError)
     ):
         return f"refused the login or a command (wrong user, password or ACL?): {exc}"
+    if isinstance(exc, RedisClusterException) and "not enabled" in str(exc):
+        return "is not a node of a Redis Cluster (cluster-enabled no): name one node as redis://"
     return _tls_refused(exc)
 
 
@@ -170,3 +193,8 @@ def amqp_tls(settings: Settings) -> TlsFiles:
 def redis_tls(settings: Settings) -> TlsFiles:
     s = settings
     return TlsFiles(s.redis_ca_file, s.redis_cert_file, s.redis_key_file)
+
+
+def redis_sentinel_password(settings: Settings) -> str | None:
+    secret = settings.redis_sentinel_password
+    return secret.get_secret_value() if secret is not None else None

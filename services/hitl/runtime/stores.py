@@ -7,17 +7,16 @@ the gateway, which see it only as ``InteractionReads``.
 import contextlib
 from collections.abc import AsyncIterator
 
-from redis.asyncio import Redis
-
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.integrity import SequenceWatch
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.store import RedisStore
 from hitl.ports import InteractionReads
-from hitl.runtime.startup import connect_redis, redis_tls
+from hitl.runtime.startup import connect_redis, redis_sentinel_password, redis_tls
 from hitl.settings import Settings
 
 
-def redis_store(redis: Redis, settings: Settings, *, watched: bool = False) -> RedisStore:
+def redis_store(redis: RedisClient, settings: Settings, *, watched: bool = False) -> RedisStore:
     """``watched``: with the store integrity check (``adapters/redis/integrity.py``): the
     broker's, the one writer."""
     keys = Keys(settings.namespace, settings.shards)
@@ -29,6 +28,8 @@ def redis_store(redis: Redis, settings: Settings, *, watched: bool = False) -> R
         analytics_retention_seconds=settings.analytics_retention_seconds,
         script_timeout=settings.redis_script_timeout_seconds,
         watch=SequenceWatch(redis, keys) if watched else None,
+        wait_replicas=settings.redis_wait_replicas,
+        wait_timeout=settings.redis_wait_timeout_seconds,
     )
 
 
@@ -36,7 +37,11 @@ def redis_store(redis: Redis, settings: Settings, *, watched: bool = False) -> R
 async def open_reads(settings: Settings) -> AsyncIterator[InteractionReads]:
     """Read access to the interactions of ``settings.namespace``, for a short-lived process."""
     redis = await connect_redis(
-        settings.redis_url, settings.startup_attempts, tls=redis_tls(settings)
+        settings.redis_url,
+        settings.startup_attempts,
+        tls=redis_tls(settings),
+        setting="HITL_REDIS_URL",
+        sentinel_password=redis_sentinel_password(settings),
     )
     try:
         yield redis_store(redis, settings)

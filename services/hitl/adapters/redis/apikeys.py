@@ -4,9 +4,9 @@ Only records are kept (``hitl.core.apikeys.ApiKey``: the secret's digest, never 
 Revoking deletes the record, so a revoked key is simply unknown.
 """
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.keys import Keys
 from hitl.core.apikeys import ApiKey
 from hitl.errors import TransportError
@@ -15,7 +15,7 @@ from hitl.errors import TransportError
 class RedisApiKeys:
     """``hitl.gateway.keys.KeyRecords`` on Redis."""
 
-    def __init__(self, redis: "Redis", keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._key = keys.api_keys()
 

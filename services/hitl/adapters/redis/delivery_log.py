@@ -3,9 +3,9 @@
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.keys import Keys
 from hitl.errors import TransportError
 
@@ -13,7 +13,7 @@ T = TypeVar("T")
 
 
 class RedisDeliveryLog:
-    def __init__(self, redis: "Redis", keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 

@@ -22,15 +22,15 @@ What to do about it is the listener's (``SequenceListener``); this module only m
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Protocol
 
-from redis.asyncio import Redis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError, ResponseError
 
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.keys import Keys
 from hitl.adapters.redis.reads import shard_hashes
 from hitl.adapters.redis.resp import pack_all
@@ -126,16 +126,26 @@ class SequenceListener(Protocol):
 class SequenceWatch:
     """The broker's watermark of each shard's sequence, and the greeting of each connection."""
 
-    def __init__(self, redis: "Redis", keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
         self.watermark: dict[int, int] = {}
+        # The Redis process each shard was last met on (a Cluster's shards are on several),
+        # and ``run_id``, naming them all: the one process of a single node, else their ids
+        # joined by '+', with which ``fence`` checks each shard's.
+        self._runs: dict[int, str] = {}
+        self._named: dict[str, dict[int, str]] = {}
         self.run_id: str | None = None
         self.listener: SequenceListener | None = None
 
-    async def greet(self, connection: AbstractConnection) -> None:
-        """``ScriptLine``'s handshake: who is this Redis process, and what did it keep."""
-        shards = range(self._keys.shards)
+    async def greet(
+        self, connection: AbstractConnection, owns: Callable[[str], bool] | None = None
+    ) -> None:
+        """``ScriptLine``'s handshake: who is this Redis process, and what did it keep of the
+        shards whose sequence key it ``owns`` (all of them but on a Cluster)."""
+        shards = [
+            s for s in range(self._keys.shards) if owns is None or owns(self._keys.sequence(s))
+        ]
         commands: list[Sequence[Any]] = [("INFO", "server")]
         commands += [("EVAL", _EPOCH, 1, self._keys.sequence(s), "", RESTART) for s in shards]
         await connection.send_packed_command(pack_all(commands[:1]), check_health=False)
@@ -149,9 +159,11 @@ class SequenceWatch:
             self.listener.greeted(greeting)
 
     def _compare(self, run_id: str, epochs: tuple[ShardEpoch, ...]) -> Greeting:
-        previous, self.run_id = self.run_id, run_id
+        known = next((self._runs[e.shard] for e in epochs if e.shard in self._runs), None)
         losses = []
         for e in epochs:
+            previous = self._runs.get(e.shard)
+            self._runs[e.shard] = run_id
             seen = self.watermark.get(e.shard)
             # Against what the process came back with when it is another one; against what
             # it has now when it is the same (a flush, or nothing happened).
@@ -159,7 +171,9 @@ class SequenceWatch:
             if seen is not None and seen > found:
                 losses.append(Loss(e.shard, seen, found, run_id, "restart"))
             self.watermark[e.shard] = e.n if seen is None or seen > found else max(seen, e.n)
-        return Greeting(run_id, previous, epochs, tuple(losses))
+        self.run_id = "+".join(dict.fromkeys(self._runs[s] for s in sorted(self._runs)))
+        self._named = {self.run_id: dict(self._runs)} | dict(list(self._named.items())[-7:])
+        return Greeting(run_id, known, epochs, tuple(losses))
 
     def observe(self, shard: int, n: int) -> None:
         """A transition committed as number ``n`` of its shard (replies in Redis's order)."""
@@ -174,11 +188,14 @@ class SequenceWatch:
 
     async def fence(self, reason: str, run_id: str = "") -> bool:
         """Fence every shard (``reason``), or lift the fence (``reason=''``), with ``run_id``
-        only while Redis is still that process: False when it is not."""
+        only while Redis is still that process: False when it is not (on a Cluster: while
+        each shard is on the process it was on when ``run_id`` named them)."""
+        runs = self._named.get(run_id, {})
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
                 for shard in range(self._keys.shards):
-                    pipe.eval(_FENCE, 1, self._keys.sequence(shard), run_id, reason)
+                    run = runs.get(shard, run_id) if run_id else ""
+                    pipe.eval(_FENCE, 1, self._keys.sequence(shard), run, reason)
                 done = await pipe.execute()
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis fence failed: {exc}") from exc

@@ -25,21 +25,31 @@ class ScriptLine:
     that fails as a whole (connection lost, ``timeout`` passed, cancelled) drops the
     connection, whose replies can no longer be matched; the next batch connects again.
     ``handshake`` runs on every connection before its first batch (and again after one was
-    dropped): a batch never reaches a Redis process the handshake has not seen."""
+    dropped): a batch never reaches a Redis process the handshake has not seen.
+
+    The connection is taken from ``redis``'s pool on first use, or is ``connection`` (a Redis
+    Cluster node's, ``adapters/redis/lines.py``). A dropped one connects again to where it
+    points: a Sentinel pool's asks the Sentinels for the primary first."""
 
     def __init__(
-        self, redis: "Redis", *, timeout: float, handshake: Handshake | None = None
+        self,
+        redis: "Redis | None",
+        *,
+        timeout: float,
+        handshake: Handshake | None = None,
+        connection: AbstractConnection | None = None,
     ) -> None:
-        self._pool = redis.connection_pool
+        self._pool = redis.connection_pool if redis is not None else None
         self._timeout = timeout
         self._handshake = handshake
-        self._connection: AbstractConnection | None = None
+        self._connection = connection
         self._greeted = False
         self._lock = asyncio.Lock()  # one batch at a time, even if a caller forgets
 
     async def execute(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
         async with self._lock:
             if self._connection is None:
+                assert self._pool is not None
                 # Taken from the pool for good: closing the client closes it with the rest.
                 self._connection = await self._pool.get_connection()  # type: ignore[no-untyped-call]
             connection = self._connection

@@ -1,9 +1,9 @@
 """Which emails' answer links were used, in Redis: shared by every gateway replica, so a link
 answers once whichever replica serves it (``hitl.gateway.email_links.LinkUses``)."""
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.keys import Keys
 from hitl.errors import TransportError
 
@@ -11,7 +11,7 @@ from hitl.errors import TransportError
 class RedisLinkUses:
     """One key per mail, written with SET NX EX: of two racing clicks the first wins."""
 
-    def __init__(self, redis: "Redis", keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 

@@ -2,12 +2,11 @@
 
 import re
 
-from redis.asyncio import Redis
-
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.keys import namespace_prefix
 
 
-async def purge_namespace(redis: "Redis", namespace: str, *, batch: int = 5000) -> int:
+async def purge_namespace(redis: RedisClient, namespace: str, *, batch: int = 5000) -> int:
     """UNLINK every key of ``namespace`` and return how many went. SCAN finds them a ``batch``
     at a time, so the server is never blocked long; never for a namespace a broker still
     uses."""

@@ -14,19 +14,18 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from hitl.adapters.redis.codec import STATE_FIELDS, load_state
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.keys import Keys
-from hitl.adapters.redis.line import ScriptLine
+from hitl.adapters.redis.lines import Executes, Lines
 from hitl.adapters.redis.resp import Arg
 from hitl.core import audit
 from hitl.core.decisions import Answerers
 from hitl.core.listing import Page, Position, Query, index_for, matches, statuses
 from hitl.core.machine import InteractionState
 from hitl.errors import TransportError
-from hitl.runtime.coalescer import Coalescer
 from hitl_contract import HistoryEntry
 
 
@@ -44,16 +43,13 @@ class _Stream:
 class RedisReads:
     """``InteractionReads`` (``hitl.ports``) on Redis."""
 
-    def __init__(self, redis: "Redis", keys: Keys, *, read_timeout: float = 10.0) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys, *, read_timeout: float = 10.0) -> None:
         self.redis = redis
         self.keys = keys
         # The reads on the gateway's answer path go on a connection of their own, packed by
         # hand, concurrent ones sharing a write (group commit), as the store's scripts do:
         # a fraction of redis-py's cost per command.
-        self._read_line = ScriptLine(redis, timeout=read_timeout)
-        self._reads: Coalescer[Sequence[Arg], Any] = Coalescer(
-            self._read_line.execute, one_at_a_time=True
-        )
+        self._reads: Lines[Sequence[Arg], Any] = Lines(redis, _execute, timeout=read_timeout)
 
     async def load(self, interaction_id: UUID) -> InteractionState | None:
         key = self.keys.interaction(self.keys.shard(interaction_id), interaction_id)
@@ -68,7 +64,7 @@ class RedisReads:
         request is built."""
         key = self.keys.interaction(self.keys.shard(interaction_id), interaction_id)
         try:
-            reply = await self._reads.submit(("HMGET", key, "st", "req"))
+            reply = await self._reads.submit(key, ("HMGET", key, "st", "req"))
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis read failed: {exc}") from exc
         if isinstance(reply, Exception):
@@ -199,8 +195,12 @@ class RedisReads:
         return total
 
 
+async def _execute(line: Executes, commands: list[Sequence[Arg]]) -> list[Any]:
+    return await line.execute(commands)
+
+
 async def shard_hashes(
-    redis: "Redis", shards: int, key_of: Callable[[int], str]
+    redis: RedisClient, shards: int, key_of: Callable[[int], str]
 ) -> list[dict[bytes, bytes]]:
     """The hash ``key_of(shard)`` of every shard, in one round trip."""
     try:

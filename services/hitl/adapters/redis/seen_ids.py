@@ -1,9 +1,9 @@
 """Webhook ids already accepted, in Redis: shared by every gateway replica, so a signed request
 replayed to another replica is refused too."""
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.keys import Keys
 from hitl.errors import TransportError
 
@@ -12,7 +12,7 @@ class RedisSeenIds:
     """``hitl.notifiers.webhooks.verification.SeenIds`` on Redis: one key per id, written with
     SET NX EX, so the first of two racing replicas wins and the key expires by itself."""
 
-    def __init__(self, redis: "Redis", keys: Keys) -> None:
+    def __init__(self, redis: RedisClient, keys: Keys) -> None:
         self._redis = redis
         self._keys = keys
 

@@ -7,24 +7,23 @@ never committed without its state nor the other way round.
 
 import asyncio
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
 from typing import Any
 from uuid import UUID
 
-from redis.asyncio import Redis
 from redis.exceptions import NoScriptError, RedisError
 
 from hitl.adapters.redis.codec import dump_mutable, dump_outcome, dump_request
+from hitl.adapters.redis.connection import RedisClient
 from hitl.adapters.redis.filing import Filing
 from hitl.adapters.redis.integrity import SequenceWatch
 from hitl.adapters.redis.keys import Keys
-from hitl.adapters.redis.line import ScriptLine
+from hitl.adapters.redis.lines import REDIRECTS, Executes, Lines
 from hitl.adapters.redis.reads import RedisReads
 from hitl.core.machine import EARLY, Transition, deadline_member
 from hitl.errors import StoreFenced, TransportError
 from hitl.ports import Backlog, CommitResult, Created, OutboxWrite
-from hitl.runtime.coalescer import Coalescer
 
 ScriptCall = tuple[str, list[str], list[Any]]
 _TRIM_BATCH = 500
@@ -50,7 +49,7 @@ class RedisStore(RedisReads):
 
     def __init__(
         self,
-        redis: "Redis",
+        redis: RedisClient,
         keys: Keys,
         *,
         retention_seconds: int,
@@ -58,9 +57,14 @@ class RedisStore(RedisReads):
         analytics_retention_seconds: int = 35 * 24 * 3600,
         script_timeout: float = 10.0,
         watch: SequenceWatch | None = None,
+        wait_replicas: int = 0,
+        wait_timeout: float = 1.0,
     ) -> None:
         """``watch``: the broker's store integrity check (``adapters/redis/integrity.py``): it
-        greets each connection of the script line and sees each transition's number."""
+        greets each connection of a script line and sees each transition's number.
+        ``wait_replicas``: each batch of scripts ends with ``WAIT wait_replicas wait_timeout``,
+        and fails (its callers retry, their deliveries unacked) unless that many replicas
+        acknowledged its writes in time."""
         super().__init__(redis, keys)
         self._retention = retention_seconds
         self._outbox_lease = outbox_lease_seconds
@@ -73,11 +77,16 @@ class RedisStore(RedisReads):
             )
         }  # fmt: skip
         # One batch in flight: scripts started meanwhile share the next one (group commit).
+        # A line per primary (one, but for a Redis Cluster's several: lines.py).
         self.watch = watch
         self._sequences = {keys.sequence(shard): shard for shard in range(keys.shards)}
-        handshake = watch.greet if watch is not None else None
-        self._line = ScriptLine(redis, timeout=script_timeout, handshake=handshake)
-        self._calls: Coalescer[ScriptCall, Any] = Coalescer(self._run_batch, one_at_a_time=True)
+        self._wait: tuple[str, int, int] | None = None
+        if wait_replicas:
+            self._wait = ("WAIT", wait_replicas, max(1, round(wait_timeout * 1000)))
+        greet = watch.greet if watch is not None else None
+        self._lines: Lines[ScriptCall, Any] = Lines(
+            redis, self._run_batch, timeout=script_timeout, greet=greet
+        )
 
     def shard(self, interaction_id: UUID) -> int:
         return self.keys.shard(interaction_id)
@@ -337,14 +346,15 @@ class RedisStore(RedisReads):
             )
         )
 
-    async def _run(self, script: str, keys: list[str], args: list[Any]) -> Any:
-        return await self._calls.submit((script, keys, args))
+    def _run(self, script: str, keys: list[str], args: list[Any]) -> Awaitable[Any]:
+        return self._lines.submit(keys[0], (script, keys, args))
 
-    async def _run_batch(self, calls: list[ScriptCall]) -> list[Any]:
-        """EVALSHA each call in one write; load a script Redis does not know, and retry the
-        calls it refused (a refused call did not run). Failures stay with their own call."""
+    async def _run_batch(self, line: Executes, calls: list[ScriptCall]) -> list[Any]:
+        """EVALSHA each call in one write on ``line``; load a script Redis does not know, and
+        retry the calls it refused (a refused call did not run). Failures stay with their own
+        call; a redirection (Cluster) goes back to ``Lines`` as it is."""
         try:
-            results = await self._evalsha_all(calls)
+            results, replicas = await self._evalsha_all(line, calls)
         except (RedisError, OSError) as exc:
             raise TransportError(f"Redis scripts failed: {exc}") from exc
         refused = [i for i, r in enumerate(results) if isinstance(r, NoScriptError)]
@@ -352,14 +362,24 @@ class RedisStore(RedisReads):
             try:
                 for name in {calls[i][0] for i in refused}:
                     await self.redis.script_load(self._scripts[name].script)
-                retried = await self._evalsha_all([calls[i] for i in refused])
+                retried, again = await self._evalsha_all(line, [calls[i] for i in refused])
+                replicas = min(replicas, again)
             except (RedisError, OSError) as exc:  # only the refused calls failed
                 retried = [exc] * len(refused)
             for i, result in zip(refused, retried, strict=True):
                 results[i] = result
+        if self._wait is not None and replicas < self._wait[1]:
+            # Committed on the primary, not (yet) on enough replicas: not to be acked, nor
+            # counted in the watermark (a replica promoted without them lost nothing acked).
+            error = TransportError(
+                f"Redis WAIT: {replicas} of {self._wait[1]} replicas acknowledged the writes "
+                f"within {self._wait[2]} ms"
+            )
+            return [error] * len(calls)
         if self.watch is not None:
             self._observe(calls, results)
-        return [_translated(call[0], r) for call, r in zip(calls, results, strict=True)]
+        keep = REDIRECTS if self._lines.routed else ()
+        return [_translated(call[0], r, keep) for call, r in zip(calls, results, strict=True)]
 
     def _observe(self, calls: list[ScriptCall], results: list[Any]) -> None:
         """Each committed transition's sequence number, in the order Redis ran them."""
@@ -370,17 +390,24 @@ class RedisStore(RedisReads):
             elif name == "create" and type(result) is list and result[0] == b"created":
                 self.watch.observe(self._sequences[keys[8]], result[1])
 
-    async def _evalsha_all(self, calls: list[ScriptCall]) -> list[Any]:
-        return await self._line.execute(
-            [
-                ("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
-                for name, keys, args in calls
-            ]
-        )
+    async def _evalsha_all(self, line: Executes, calls: list[ScriptCall]) -> tuple[list[Any], int]:
+        """The replies, and how many replicas acknowledged the writes (``WAIT``; without it,
+        a number no setting reaches)."""
+        commands: list[Sequence[Any]] = [
+            ("EVALSHA", self._scripts[name].sha, len(keys), *keys, *args)
+            for name, keys, args in calls
+        ]
+        if self._wait is None:
+            return await line.execute(commands), 1 << 30
+        replies = await line.execute([*commands, self._wait])
+        acked = replies.pop()
+        if type(acked) is not int:
+            raise TransportError(f"Redis WAIT failed: {acked}")
+        return replies, acked
 
 
-def _translated(script: str, result: Any) -> Any:
-    if not isinstance(result, Exception):
+def _translated(script: str, result: Any, keep: tuple[type[Exception], ...]) -> Any:
+    if not isinstance(result, Exception) or isinstance(result, keep):
         return result
     error = TransportError(f"Redis script {script} failed: {result}")
     error.__cause__ = result

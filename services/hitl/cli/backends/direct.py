@@ -14,9 +14,9 @@ from uuid import UUID
 
 from aio_pika.abc import AbstractRobustConnection
 from pydantic import ValidationError
-from redis.asyncio import Redis
 
 from hitl.adapters.amqp.topology import ensure_broker_queues
+from hitl.adapters.redis.connection import RedisClient
 from hitl.cli import connect
 from hitl.cli.backends.port import EventFilter, Listing, Window
 from hitl.cli.errors import (
@@ -89,7 +89,7 @@ class DirectBackend:
 
     async def reads(self) -> InteractionReads:
         if self._reads is None:
-            redis: Redis = await self._stack.enter_async_context(connect.redis(self.settings))
+            redis: RedisClient = await self._stack.enter_async_context(connect.redis(self.settings))
             self._reads = redis_store(redis, self.settings)
         return self._reads
 
