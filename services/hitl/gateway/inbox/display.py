@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from hitl_contract import DecidedBy, Identity, InteractionOutcome
+from hitl_contract import Claim, DecidedBy, Identity, InteractionOutcome
 
 FOLD_CHARS = 280  # longer text is folded (the first line shown, the rest on request)
 FOLD_LINES = 6
@@ -61,6 +61,12 @@ def outcome_line(outcome: InteractionOutcome) -> str:
     if outcome.decided_by.channel:
         line += f" via {outcome.decided_by.channel}"
     return f"{line} at {when(outcome.resolved_at)}"
+
+
+def claim_line(claim: Claim) -> str:
+    """``Claimed by alice until 2025-... UTC`` (``... for team ops ...``, a team's claim)."""
+    team = f" for team {claim.team}" if claim.team is not None else ""
+    return f"Claimed by {person(claim.holder)}{team} until {when(claim.until)}"
 
 
 def pretty(value: Any) -> str:

@@ -12,10 +12,10 @@ from uuid import uuid4
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from hitl.core.decisions import may_answer
+from hitl.core.decisions import holds, may_answer
 from hitl.core.machine import InteractionState
 from hitl.errors import TransportError
-from hitl.gateway import answers, views
+from hitl.gateway import answers, claims, views
 from hitl.gateway.deps import Scope, context
 from hitl.gateway.inbox import session as sessions
 from hitl.gateway.inbox.answering import (
@@ -26,15 +26,19 @@ from hitl.gateway.inbox.answering import (
     one,
 )
 from hitl.gateway.inbox.common import BadForm, as_uuid, message, read_form, router, to_signin
+from hitl.gateway.inbox.display import claim_line
 from hitl.gateway.inbox.listing import PAGE_SIZE, ListView
 from hitl.gateway.inbox.session import Session
 from hitl.gateway.inbox.templating import HEADERS, Filled, page
 from hitl.gateway.pages import page as listing_page
 from hitl.gateway.problems import Problem
-from hitl_contract import KIND_NAMES
+from hitl_contract import KIND_NAMES, Claim, ClaimAction
 
+_CLAIM_OPS = {"claim": ClaimAction.CLAIM, "release": ClaimAction.RELEASE}
 _DONE = {
     "accepted": "Your answer decided it.",
+    "claimed": "You hold the claim: others see it, and only you may answer until it expires.",
+    "released": "The claim is released: anyone allowed may answer or claim it.",
     "recorded": "Your vote is recorded; the decision waits for the other responders.",
     "held": "Your answer is held until the broker has the request; it will count then.",
 }
@@ -92,6 +96,63 @@ async def detail_page(request: Request, interaction_id: str) -> Response:
 
 @router.post("/i/{interaction_id}")
 async def answer(request: Request, interaction_id: str) -> Response:
+    posted = await _posted(request, interaction_id)
+    if isinstance(posted, Response):
+        return posted
+    session, form, state = posted
+    try:
+        given = answer_from_form(state.request, form)
+    except NotThisForm as exc:
+        return message("Not this interaction's form", f"{exc}; nothing was sent.", 400, session)
+    response_id = as_uuid(one(form, "response_id"))
+    try:
+        _, result = await answers.submit(
+            context(request),
+            session.principal,
+            state.request.id,
+            given.action,
+            given.data,
+            response_id,
+        )
+    except Problem as exc:
+        return await _refused(request, session, state, form, given.action, exc)
+    except TransportError:
+        return _unreachable(session, state, "answer")
+    target = f"/inbox/i/{state.request.id}?done={result.result.value}"
+    return RedirectResponse(target, 303, headers=HEADERS)
+
+
+@router.post("/i/{interaction_id}/claim")
+async def claim(request: Request, interaction_id: str) -> Response:
+    """Claim or release it (``op``), as ``POST``/``DELETE /v1/interactions/{id}/claim`` do
+    with the signed-in key: the broker decides."""
+    posted = await _posted(request, interaction_id)
+    if isinstance(posted, Response):
+        return posted
+    session, form, state = posted
+    op = one(form, "op")
+    if op not in _CLAIM_OPS:
+        return message(
+            "Not an inbox form", f"op {op[:32]!r} is neither claim nor release", 400, session
+        )
+    try:
+        await claims.claim(context(request), session.principal, state.request.id, _CLAIM_OPS[op])
+    except Problem as exc:
+        fresh = await context(request).reads.load(state.request.id) or state
+        error = exc.detail or exc.title
+        return await _detail(request, session, fresh, Filled(), error=error, status=exc.status)
+    except TransportError:
+        return _unreachable(session, state, "claim")
+    target = f"/inbox/i/{state.request.id}?done={'claimed' if op == 'claim' else 'released'}"
+    return RedirectResponse(target, 303, headers=HEADERS)
+
+
+async def _posted(
+    request: Request, interaction_id: str
+) -> tuple[Session, Form, InteractionState] | Response:
+    """The signed-in session, its form and the interaction of a post; or the page saying why
+    nothing was sent (signed out, not an inbox form, a wrong CSRF token, no respond scope, an
+    unknown id)."""
     session, _ = await sessions.current(request)
     if session is None:
         return message(
@@ -124,32 +185,17 @@ async def answer(request: Request, interaction_id: str) -> Response:
     state = await _load(request, interaction_id)
     if state is None:
         return _unknown(session, interaction_id)
-    try:
-        given = answer_from_form(state.request, form)
-    except NotThisForm as exc:
-        return message("Not this interaction's form", f"{exc}; nothing was sent.", 400, session)
-    response_id = as_uuid(one(form, "response_id"))
-    try:
-        _, result = await answers.submit(
-            context(request),
-            session.principal,
-            state.request.id,
-            given.action,
-            given.data,
-            response_id,
-        )
-    except Problem as exc:
-        return await _refused(request, session, state, form, given.action, exc)
-    except TransportError:
-        return message(
-            "Try again shortly",
-            "RabbitMQ or Redis cannot be reached right now, so the answer was not sent.",
-            503,
-            session,
-            back=f"/inbox/i/{state.request.id}",
-        )
-    target = f"/inbox/i/{state.request.id}?done={result.result.value}"
-    return RedirectResponse(target, 303, headers=HEADERS)
+    return session, form, state
+
+
+def _unreachable(session: Session, state: InteractionState, what: str) -> Response:
+    return message(
+        "Try again shortly",
+        f"RabbitMQ or Redis cannot be reached right now, so the {what} was not sent.",
+        503,
+        session,
+        back=f"/inbox/i/{state.request.id}",
+    )
 
 
 async def _refused(
@@ -196,6 +242,8 @@ async def _detail(
     identity = session.principal.identity
     allowed = request_.responders is None or may_answer(request_.responders, identity)
     respond = state.is_pending and session.may_respond
+    held = shown.claim
+    theirs = held is not None and not holds(held, identity)
     return page(
         "detail.html",
         status,
@@ -204,23 +252,37 @@ async def _detail(
         r=request_,
         summary=views.summary(state, context(request).clock()),
         f=filled,
-        can_answer=respond and allowed,
+        can_answer=respond and allowed and not theirs,
         can_cancel=respond and (allowed or request_.requester.id == identity.id),
-        why_not=_why_not(session, state, allowed),
+        claim_op=_claim_op(session, held, respond and allowed),
+        why_not=_why_not(session, state, allowed, held if theirs else None),
         notice=notice,
         error=error,
         response_id=uuid4(),
     )
 
 
-def _why_not(session: Session, state: InteractionState, allowed: bool) -> str | None:
+def _why_not(
+    session: Session, state: InteractionState, allowed: bool, theirs: Claim | None
+) -> str | None:
     if not state.is_pending:
         return None
     if not session.principal.allows(Scope.RESPOND):
         return "Your key may read but not answer (it has no 'respond' scope)."
     if not allowed:
         return "Only these may answer: " + ", ".join(state.request.responders or []) + "."
+    if theirs is not None:
+        return f"{claim_line(theirs)}: only they may answer until it expires or is released."
     return None
+
+
+def _claim_op(session: Session, held: Claim | None, may: bool) -> str | None:
+    """The claim button the page offers: claim it (nobody holds it), release it (one's own
+    claim, or anyone's with an admin key), or none."""
+    if held is None:
+        return "claim" if may else None
+    admin = Scope.ADMIN in session.principal.scopes
+    return "release" if admin or holds(held, session.principal.identity) else None
 
 
 async def _load(request: Request, interaction_id: str) -> InteractionState | None:

@@ -36,6 +36,7 @@ _env.filters.update(
 )
 _env.globals.update(
     outcome_line=display.outcome_line,
+    claim_line=display.claim_line,
     decider=display.decider,
     context_entries=display.context_entries,
     diff=display.diff,
