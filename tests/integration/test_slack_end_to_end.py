@@ -23,10 +23,12 @@ from hitl.notifiers.channels.slack import SlackChannel
 from hitl.notifiers.service import NotifierService
 from hitl.runtime.stores import redis_store
 from hitl.sdk import HitlClient
+from hitl.sdk.responder import Responder
 from hitl.settings import Settings
+from hitl_contract import Identity
 from tests.helpers import eventually
 from tests.served import serve
-from tests.servers import test_settings
+from tests.servers import AMQP_URL, test_settings
 from tests.slack_standin import (
     CHANNEL_ID,
     SIGNING_SECRET,
@@ -259,7 +261,7 @@ async def test_feedback_for_revise_is_required_in_its_modal(
     blocks = stack.slack.of("chat.postMessage")[0].args["blocks"]
     actions = next(b for b in blocks if b["type"] == "actions")
     labels = [e["text"]["text"] for e in actions["elements"]]
-    assert labels == ["Proceed", "Cancel", "Revise…"]
+    assert labels == ["Proceed", "Cancel", "Revise…", "Claim"]
     await stack.post(*signed(block_actions(ANA, button(stack, "Revise…"))))
     view = stack.slack.of("views.open")[0].args["view"]
     empty = {"data.feedback": {"value": {"type": "plain_text_input", "value": "  "}}}
@@ -290,3 +292,41 @@ async def test_a_failing_web_api_is_retried_then_the_fallback_is_used(
 
 async def _has(stack: Stack, iid: UUID, entry: tuple[str, str | None]) -> bool:
     return entry in await stack.history(iid)
+
+
+async def test_the_claim_button_claims_and_the_message_shows_who_until_released(
+    stack: Stack, client: HitlClient
+) -> None:
+    iid = await ask(client, responders=["group:ops"])
+    await posted(stack)
+    assert (
+        await stack.post(*signed(block_actions(ANA, button(stack, "Claim"))))
+    ).status_code == 200
+    assert stack.broker.store is not None
+    state = await stack.broker.store.load(iid)
+    assert state is not None and state.claim is not None and state.claim.holder.id == "ana"
+
+    await eventually(lambda: len(stack.slack.of("chat.update")) == 1)
+    [update] = stack.slack.of("chat.update")
+    assert (update.args["channel"], update.args["ts"]) == (CHANNEL_ID, "1700000000.000001")
+    shown = orjson.dumps(update.args["blocks"]).decode()
+    until = state.claim.until.strftime("%Y-%m-%d %H:%M UTC")
+    assert f"Claimed by ana until {until}" in shown
+    assert "Approve" in shown  # still answerable: the buttons stay
+    await eventually(lambda: len(stack.slack.of("chat.postEphemeral")) == 1)
+    told = stack.slack.of("chat.postEphemeral")[0].args
+    assert told["user"] == ANA and told["text"].startswith(f"Claimed by ana until {until}")
+
+    # Someone not mapped is told so; nothing changes.
+    assert (await stack.post(*signed(block_actions(STRANGER, button(stack, "Claim"))))).status_code
+    await eventually(lambda: len(stack.slack.of("chat.postEphemeral")) == 2)
+    assert "not mapped" in stack.slack.of("chat.postEphemeral")[1].args["text"]
+
+    # Released by its holder (through the SDK): the message loses the line.
+    async with Responder.connect(AMQP_URL, namespace=stack.settings.namespace) as responder:
+        receipt = await responder.release(iid, Identity(id="ana", groups=["ops"]))
+    assert receipt is not None and receipt.result == "accepted" and receipt.claim is None
+    await eventually(lambda: len(stack.slack.of("chat.update")) == 2)
+    assert (
+        "Claimed by" not in orjson.dumps(stack.slack.of("chat.update")[1].args["blocks"]).decode()
+    )

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 import orjson
 
 from hitl.gateway.inbox.answering import FieldError
-from hitl.notifiers.slack.values import ANSWER, TYPE, BadValue, Carried, decode
+from hitl.notifiers.slack.values import ANSWER, CLAIM, TYPE, BadValue, Carried, decode
 
 
 class BadPayload(ValueError):
@@ -25,6 +25,7 @@ class Click:
     opens_modal: bool  # a button that opens a modal, not a one-click answer
     trigger_id: str
     channel: str | None  # where the message is: for a reply only the user sees
+    claims: bool = False  # the Claim button: claim it for the user, answer nothing
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +56,7 @@ def click(payload: Mapping[str, Any]) -> Click | None:
         raise BadPayload("block_actions without actions")
     action = actions[0]
     action_id = str(action.get("action_id", ""))
-    if not action_id.startswith((ANSWER + ":", TYPE + ":")):
+    if not action_id.startswith((ANSWER + ":", TYPE + ":", CLAIM + ":")):
         return None
     channel = payload.get("channel") or payload.get("container") or {}
     where = channel.get("id") or channel.get("channel_id") if isinstance(channel, dict) else None
@@ -65,6 +66,7 @@ def click(payload: Mapping[str, Any]) -> Click | None:
         opens_modal=action_id.startswith(TYPE + ":"),
         trigger_id=str(payload.get("trigger_id", "")),
         channel=str(where) if where else None,
+        claims=action_id.startswith(CLAIM + ":"),
     )
 
 

@@ -3,10 +3,10 @@ sent once the interaction is decided. A channel renders and talks to its service
 retries, records or falls back itself (the framework does, the same way for every channel)."""
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from hitl.core.routing.config import AnyReceiver
-from hitl_contract import InteractionOutcome, Notification
+from hitl_contract import Claim, InteractionOutcome, Notification
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,3 +35,14 @@ class Channel(Protocol):
         ...
 
     async def close(self) -> None: ...
+
+
+@runtime_checkable
+class ShowsClaims(Protocol):
+    """A channel whose sent messages show who holds a claim (Slack): its notifier also hears
+    the ``claimed`` and ``released`` events, and ``show_claim`` re-renders what ``send`` left
+    from the interaction as it is now (``claim``: the claim holding, None once released)."""
+
+    async def show_claim(
+        self, receiver: AnyReceiver, sent: Sent, notification: Notification, claim: Claim | None
+    ) -> None: ...

@@ -6,7 +6,8 @@ to ``<receiver>.*`` on the notifications exchange) with ``notifier_concurrency``
 in flight, so a receiver that hangs never slows the others. Each notification goes through the
 shared pipeline (``delivery.Deliverer``); the delivery is acked once it is delivered, handed
 to a fallback, or dead-lettered. The final lifecycle events (``<ns>.notifier-settled.<type>``)
-drive the updates of what was shown (``updates.Updater``). A receiver added to the file is
+drive the updates of what was shown (``updates.Updater``), with the ``claimed`` and
+``released`` events for a channel that shows claims (Slack). A receiver added to the file is
 consumed after the reload; one removed stops being routed to by the brokers, and what is left
 in its queue is dead-lettered with the reason.
 
@@ -44,7 +45,7 @@ from hitl.errors import ConfigError
 from hitl.notifiers.delivery import Deliverer, Job, RetryPolicy, Sleep
 from hitl.notifiers.escape import FELL_BACK_FROM, AmqpEscape
 from hitl.notifiers.metrics import NotifierMetrics
-from hitl.notifiers.port import Channel, Sent
+from hitl.notifiers.port import Channel, Sent, ShowsClaims
 from hitl.notifiers.updates import Updater
 from hitl.observability.tracing import Tracing, for_service
 from hitl.ports import Clock, InteractionReads
@@ -52,10 +53,11 @@ from hitl.runtime.host import ServiceHost
 from hitl.runtime.routing import Router
 from hitl.runtime.stores import redis_store
 from hitl.settings import Settings
-from hitl_contract import LifecycleEvents, Notification
+from hitl_contract import LifecycleEventName, LifecycleEvents, Notification
 from hitl_contract.wire import Names
 
 log = logging.getLogger(__name__)
+_CLAIM_EVENTS = (LifecycleEventName.CLAIMED, LifecycleEventName.RELEASED)
 
 
 class NotifierService:
@@ -134,12 +136,14 @@ class NotifierService:
         self._check_receivers(router.config)
         await ensure_broker_queues(await host.amqp(), self.names, s.queue_type, s.delivery_limit)
         setup = await host.channel(confirms=False, prefetch=s.notifier_concurrency)
+        claims = isinstance(self.channel, ShowsClaims)  # it hears claimed/released too
         if self.own_updates:
-            settled = await declare_private_settled_queue(setup, self.names)
+            settled = await declare_private_settled_queue(setup, self.names, claims=claims)
         else:
             settled = await declare_settled_queue(
-                setup, self.names, self.channel.type, s.queue_type, s.delivery_limit
-            )
+                setup, self.names, self.channel.type, s.queue_type, s.delivery_limit,
+                claims=claims,
+            )  # fmt: skip
         await host.consume(setup, settled, self._on_settled, source="settled", on_failure=_drop)
         self.metrics.start_channel(self.channel.type)
         await self._attach_all(router.config)
@@ -245,7 +249,11 @@ class NotifierService:
         # At once, not one after another: a receiver slow to update (retries, a hanging
         # endpoint) must not hold the updates of the batch's other interactions.
         updater = self._updater
-        await asyncio.gather(*(updater.settled(e.outcome) for e in batch.events if e.outcome))
+        claims = {e.interaction_id for e in batch.events if e.event in _CLAIM_EVENTS}
+        await asyncio.gather(
+            *(updater.settled(e.outcome) for e in batch.events if e.outcome),
+            *(updater.claim_changed(iid) for iid in claims if iid is not None),
+        )
 
     async def stop(self) -> None:
         await self.host.stop()

@@ -1,30 +1,45 @@
 """Updates on decision: once an interaction is resolved, cancelled or timed out, every receiver
 this channel showed it to is told (the Slack message edited, a settled event POSTed to a
 webhook...), so nobody answers a settled request. What was shown, and where, comes from the
-delivery records in the interaction's history; each update is made once across replicas."""
+delivery records in the interaction's history; each update is made once across replicas.
+
+A channel that shows claims (``ShowsClaims``: Slack) is also told when a pending interaction
+is claimed or released: its messages are re-rendered from the interaction as stored when the
+event is handled, so events handled late or twice still leave the claim that holds now."""
 
 import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
+from hitl.core.claims import live
+from hitl.core.machine import InteractionState
 from hitl.core.routing.config import AnyReceiver
 from hitl.errors import NotifierError, Permanent, Retryable
 from hitl.notifiers.delivery import Notes, RetryPolicy, Sleep
 from hitl.notifiers.log import DeliveryLog
 from hitl.notifiers.metrics import NotifierMetrics
-from hitl.notifiers.port import Channel, Sent
+from hitl.notifiers.port import Channel, Sent, ShowsClaims
 from hitl.notifiers.records import delivery_entry
 from hitl.ports import Clock
-from hitl_contract import HistoryEntry, HistoryEvent, InteractionOutcome
+from hitl_contract import (
+    HistoryEntry,
+    HistoryEvent,
+    InteractionOutcome,
+    Notification,
+    NotifyReason,
+)
 
 log = logging.getLogger(__name__)
 
 
 class History(Protocol):
     async def history(self, interaction_id: UUID) -> list[HistoryEntry]: ...
+
+    async def load(self, interaction_id: UUID) -> InteractionState | None: ...
 
 
 class Updater:
@@ -81,6 +96,41 @@ class Updater:
         )
         await self._notes.note(iid, entry)
 
+    async def claim_changed(self, interaction_id: UUID) -> None:
+        """Re-render what this channel showed of a pending interaction with the claim that
+        holds now (after a ``claimed`` or ``released`` event). Not recorded in the history
+        (the claim's own entry is); a failure is counted and logged, never retried past the
+        policy: the next claim event, or the decision, renders it again."""
+        channel = self._channel
+        if not isinstance(channel, ShowsClaims):
+            return
+        state = await self._history.load(interaction_id)
+        if state is None or not state.is_pending:
+            return  # settled meanwhile: the settled update says how
+        shown = self._shown(await self._history.history(interaction_id))
+        note = Notification(
+            interaction_id=interaction_id,
+            reason=NotifyReason.REQUESTED,
+            route=state.route,
+            attempt=1,
+            deadline=_at(state.deadline),
+            request=state.request,
+        )
+        claim = live(state.claim, self._clock())
+
+        async def show(name: str, sent: Sent) -> None:
+            receiver = self._receiver(name)
+            if receiver is None:
+                return
+            error = await retrying(
+                lambda: channel.show_claim(receiver, sent, note, claim), self._policy, self._sleep
+            )
+            self._metrics.updates.labels(self._channel.type, "failed" if error else "ok").inc()
+            if error is not None:
+                log.warning("showing the claim on %s to %s failed: %s", interaction_id, name, error)
+
+        await asyncio.gather(*(show(name, sent) for name, sent in shown.items()))
+
     def _shown(self, history: list[HistoryEntry]) -> dict[str, Sent]:
         """Receivers of this channel a notification was delivered to, with its reference."""
         shown: dict[str, Sent] = {}
@@ -120,3 +170,7 @@ async def retrying(
         else:
             return None
     return error
+
+
+def _at(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None

@@ -124,29 +124,35 @@ async def declare_settled_queue(
     channel_type: str,
     queue_type: QueueType,
     delivery_limit: int,
+    *,
+    claims: bool = False,
 ) -> AbstractQueue:
-    """The final lifecycle events a notifier of ``channel_type`` updates its messages from.
-    The exchanges and the dead-letter queue exist (``ensure_broker_queues``)."""
+    """The final lifecycle events a notifier of ``channel_type`` updates its messages from
+    (and, with ``claims``, the ``claimed`` and ``released`` ones). The exchanges and the
+    dead-letter queue exist (``ensure_broker_queues``)."""
     queue = await declare_queue(
         channel,
         names.notifier_settled_queue(channel_type),
         queue_arguments(names, queue_type, delivery_limit),
     )
-    await _bind_settled(queue, names)
+    await _bind_settled(queue, names, claims)
     return queue
 
 
-async def declare_private_settled_queue(channel: AbstractChannel, names: Names) -> AbstractQueue:
+async def declare_private_settled_queue(
+    channel: AbstractChannel, names: Names, *, claims: bool = False
+) -> AbstractQueue:
     """The final lifecycle events, on a queue of this process's own (exclusive, deleted when
     it ends): every such process hears every event (the console's screen, which no other
     process can update). Events while it is not running are not kept for it."""
     with refusal_named("declare a private queue (amq.gen-*)"):
         queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-    await _bind_settled(queue, names)
+    await _bind_settled(queue, names, claims)
     return queue
 
 
-async def _bind_settled(queue: AbstractQueue, names: Names) -> None:
+async def _bind_settled(queue: AbstractQueue, names: Names, claims: bool) -> None:
+    events = ("resolved", "cancelled", "timed_out") + (("claimed", "released") if claims else ())
     with refusal_named(f"bind queue {queue.name} to {names.events}"):
-        for event in ("resolved", "cancelled", "timed_out"):
+        for event in events:
             await queue.bind(names.events, f"{event}.*")

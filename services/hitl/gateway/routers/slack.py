@@ -12,8 +12,9 @@ The Slack user who clicked answers as the person the receiver's ``users`` maps t
 the request's ``responders`` rules hold; a user not mapped is told so (a message only they
 see) and nothing is answered. Answers go through ``answers.submit``: the broker decides.
 A one-click answer is acknowledged at once and its result told to the person only; a modal's
-errors (the broker's, per field) are shown in the modal. Not in the OpenAPI document: Slack
-is its only client, and the shapes are Slack's.
+errors (the broker's, per field) are shown in the modal. The Claim button claims it as the
+mapped identity through ``claims.claim`` (who holds it, and until when, told the same way).
+Not in the OpenAPI document: Slack is its only client, and the shapes are Slack's.
 """
 
 import hashlib
@@ -28,7 +29,7 @@ from starlette.responses import JSONResponse, Response
 
 from hitl.core.routing.config import SlackReceiver
 from hitl.errors import ConfigError, HitlError, TransportError
-from hitl.gateway import answers
+from hitl.gateway import answers, claims
 from hitl.gateway.channels import Channels
 from hitl.gateway.deps import GatewayContext, Principal, Scope, context
 from hitl.gateway.inbox.answering import NotThisForm, answer_from_form, field_errors
@@ -43,9 +44,9 @@ from hitl.gateway.slack_payloads import (
 )
 from hitl.notifiers.answers import described
 from hitl.notifiers.email.render import settled_line
-from hitl.notifiers.slack.blocks import modal
+from hitl.notifiers.slack.blocks import claim_line, modal
 from hitl.notifiers.slack.values import Carried
-from hitl_contract import Identity, InteractionOutcome, JsonObject
+from hitl_contract import ClaimAction, Identity, InteractionOutcome, JsonObject
 
 log = logging.getLogger(__name__)
 PATH = "/slack/"
@@ -136,6 +137,8 @@ async def _clicked(
     text: str | None
     if identity is None:
         text = _not_mapped(clicked.user, receiver)
+    elif clicked.claims:
+        text = await _claim(ctx, receiver, identity, clicked.carried)
     elif clicked.opens_modal:
         text = await _open_modal(ctx, channels, receiver, clicked)
     else:
@@ -185,6 +188,24 @@ async def _answer(
         return f"Your answer ({what}) is recorded; the request waits for other answers."
     done = settled_line(result.outcome) if result.outcome else what
     return f"Done: {done}."
+
+
+async def _claim(
+    ctx: GatewayContext, receiver: SlackReceiver, identity: Identity, carried: Carried
+) -> str:
+    """The Claim button: claim it as the mapped identity, as ``POST .../claim`` does (the
+    broker decides); the message is re-rendered by the notifier on the ``claimed`` event."""
+    principal = _principal(receiver, identity)
+    try:
+        result = await claims.claim(ctx, principal, carried.interaction_id, ClaimAction.CLAIM)
+    except TransportError:
+        return "hitl could not take your claim just now. Nothing changed; try again."
+    except Problem as exc:
+        if exc.kind == "claimed" or exc.status == 403:
+            return f"Not claimed: {exc.detail or exc.title}. Nothing changed."
+        return _refusal(exc, "claim")
+    assert result.claim is not None  # an accepted claim holds
+    return f"{claim_line(result.claim)}: until then only you may answer it."
 
 
 def _refusal(exc: Problem, what: str) -> str:

@@ -17,7 +17,7 @@ from hitl.notifiers.secrets import EnvOrFileSecrets, SecretResolver
 from hitl.notifiers.slack import blocks
 from hitl.notifiers.slack.api import SlackApi
 from hitl.settings import Settings
-from hitl_contract import InteractionOutcome, Notification
+from hitl_contract import Claim, InteractionOutcome, Notification
 
 
 class SlackChannel:
@@ -38,17 +38,35 @@ class SlackChannel:
 
     async def send(self, receiver: AnyReceiver, notification: Notification) -> Sent:
         slack = _slack(receiver)
-        iid = str(notification.interaction_id)
-        inbox = inbox_url(self._public_url, iid) if self._public_url else None
-        text, shown = blocks.message(
-            notification, slack.name, interactive=slack.signing_secret is not None, inbox=inbox
-        )
+        text, shown = self._message(slack, notification, None)
         answer = await self._api.call(
             slack, "chat.postMessage", channel=slack.channel, text=text, blocks=shown
         )
         where = f"{answer.get('channel', slack.channel)}/{answer.get('ts', '')}"
         # The record keeps what was posted: the update shows it again, settled.
         return Sent(reference=where, detail=text[:500])
+
+    async def show_claim(
+        self, receiver: AnyReceiver, sent: Sent, notification: Notification, claim: Claim | None
+    ) -> None:
+        """The message again, as ``send`` posted it, with the "Claimed by X until T" line
+        (none once released)."""
+        slack = _slack(receiver)
+        channel, _, ts = (sent.reference or "").partition("/")
+        if not channel or not ts:
+            return
+        text, shown = self._message(slack, notification, claim)
+        await self._api.call(slack, "chat.update", channel=channel, ts=ts, text=text, blocks=shown)
+
+    def _message(
+        self, slack: SlackReceiver, notification: Notification, claim: Claim | None
+    ) -> tuple[str, list[blocks.Block]]:
+        iid = str(notification.interaction_id)
+        inbox = inbox_url(self._public_url, iid) if self._public_url else None
+        interactive = slack.signing_secret is not None
+        return blocks.message(
+            notification, slack.name, interactive=interactive, inbox=inbox, claim=claim
+        )
 
     async def update(self, receiver: AnyReceiver, sent: Sent, outcome: InteractionOutcome) -> None:
         slack = _slack(receiver)

@@ -14,9 +14,10 @@ from typing import Any
 from hitl.notifiers.answers import one_click, typed
 from hitl.notifiers.email.render import settled_line
 from hitl.notifiers.showing import cut, sections
-from hitl.notifiers.slack.values import ANSWER, TYPE, Carried, encode
+from hitl.notifiers.slack.values import ANSWER, CLAIM, TYPE, Carried, encode
 from hitl_contract import (
     ChoiceRequest,
+    Claim,
     EditRequest,
     FormField,
     FormRequest,
@@ -37,9 +38,15 @@ def escape(text: str) -> str:
 
 
 def message(
-    note: Notification, receiver: str, *, interactive: bool, inbox: str | None
+    note: Notification,
+    receiver: str,
+    *,
+    interactive: bool,
+    inbox: str | None,
+    claim: Claim | None = None,
 ) -> tuple[str, list[Block]]:
-    """(the notification's fallback text, its blocks)."""
+    """(the notification's fallback text, its blocks), with who holds ``claim`` when one
+    holds (the message re-rendered on a claim or release)."""
     request = note.request
     lead = {NotifyReason.REMINDER: "Reminder: ", NotifyReason.ESCALATION: "Escalated: "}
     asker = request.requester.display_name or request.requester.id
@@ -53,8 +60,19 @@ def message(
     buttons = _buttons(request, receiver, inbox) if interactive else _inbox_button(inbox)
     if buttons:
         blocks.append({"type": "actions", "block_id": "hitl-actions", "elements": buttons})
+    if claim is not None:
+        blocks.append({"type": "context", "block_id": "hitl-claim", "elements": [
+            {"type": "mrkdwn", "text": f":lock: {escape(claim_line(claim))}"}]})  # fmt: skip
     blocks.append(_context(request, note))
     return text, blocks
+
+
+def claim_line(claim: Claim) -> str:
+    """``Claimed by Ana (ana) until 2025-01-01 12:00 UTC`` (``for team ops``, a team's)."""
+    who = claim.holder
+    name = f"{who.display_name} ({who.id})" if who.display_name else who.id
+    team = f" for team {claim.team}" if claim.team is not None else ""
+    return f"Claimed by {name}{team} until {claim.until.strftime('%Y-%m-%d %H:%M UTC')}"
 
 
 def settled(note_text: str, outcome: InteractionOutcome) -> tuple[str, list[Block]]:
@@ -67,6 +85,11 @@ def settled(note_text: str, outcome: InteractionOutcome) -> tuple[str, list[Bloc
 
 
 def _buttons(request: InteractionRequest, receiver: str, inbox: str | None) -> list[Block]:
+    """The answers' buttons, then Claim (Slack takes 25 elements in an actions block)."""
+    return [*_answer_buttons(request, receiver, inbox)[:24], _claim_button(request, receiver)]
+
+
+def _answer_buttons(request: InteractionRequest, receiver: str, inbox: str | None) -> list[Block]:
     iid = request.id
     out: list[Block] = []
     for n, o in enumerate(one_click(request)):
@@ -87,6 +110,13 @@ def _buttons(request: InteractionRequest, receiver: str, inbox: str | None) -> l
             "value": encode(Carried(iid, receiver, t.action)),
         })  # fmt: skip
     return out[:25]
+
+
+def _claim_button(request: InteractionRequest, receiver: str) -> Block:
+    """Claim it for the one who clicks (again: renew the claim)."""
+    return {"type": "button", "action_id": f"{CLAIM}:0",
+            "text": {"type": "plain_text", "text": "Claim", "emoji": True},
+            "value": encode(Carried(request.id, receiver, "claim"))}  # fmt: skip
 
 
 def in_modal(request: InteractionRequest) -> bool:

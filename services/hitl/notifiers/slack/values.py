@@ -12,6 +12,7 @@ from hitl_contract import JsonObject
 
 ANSWER = "hitl-answer"  # action_id prefix of a one-click answer
 TYPE = "hitl-type"  # of a button that opens a modal to type the answer
+CLAIM = "hitl-claim"  # of the button that claims the interaction for the one who clicks
 MAX_VALUE = 2000
 
 
