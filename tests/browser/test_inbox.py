@@ -208,3 +208,35 @@ async def test_html_in_a_request_renders_as_text_in_the_browser(rig: Rig) -> Non
     await rig.client.cancel(iid)
     await waiting
     await page.context.close()
+
+
+async def test_a_claim_is_taken_shown_live_to_others_and_released(rig: Rig) -> None:
+    iid, waiting = await asked(rig, "approval", prompt="Roll back v2.0?", thread_id="claims")
+    alice = await rig.signed_in("alice", "read", "respond", width=1100)
+    bob = await rig.signed_in("bob", "read", "respond", width=1100)
+    await bob.goto(f"{rig.base}/inbox/i/{iid}")
+    await expect(bob.locator("body")).to_have_attribute("data-stream", "open")
+    await alice.goto(f"{rig.base}/inbox/i/{iid}")
+    await button(alice, "Claim it").click()
+    claimed = re.compile(r"Claimed by alice until \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC")
+    await expect(alice.locator("#claim-line")).to_have_text(claimed)
+    await expect(alice.locator(".notice")).to_contain_text("You hold the claim")
+    await expect(bob.locator("#claim-line")).to_have_text(claimed)  # live, without a reload
+    await alice.screenshot(path=rig.shots / "claimed.png", full_page=True)
+    await accessible(alice, "a claimed interaction")
+
+    await button(bob, "Approve").click()  # his form predates the claim: the broker refuses
+    await expect(bob.locator(".alert")).to_contain_text("claimed by alice until")
+    await expect(bob.locator("#why-not")).to_contain_text("only they may answer")
+    await expect(bob.get_by_role("button", name="Approve")).to_have_count(0)
+    await bob.goto(f"{rig.base}/inbox/?thread=claims")
+    await expect(bob.locator(f"#i-{iid} .claim-line")).to_have_text(claimed)
+
+    await button(alice, "Release the claim").click()
+    await expect(alice.locator(".notice")).to_contain_text("The claim is released")
+    await expect(alice.locator("#claim-line")).to_have_count(0)
+    await button(alice, "Approve").click()
+    await expect(alice.locator("#outcome-line")).to_contain_text("by alice")
+    assert (await waiting).decided_by.identity.id == "alice"  # type: ignore[union-attr]
+    for page in (alice, bob):
+        await page.context.close()
