@@ -31,11 +31,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import aio_pika
-import aiormq
 from aio_pika import RobustConnection
 from aio_pika.abc import AbstractConnection, AbstractRobustConnection
-from aio_pika.exceptions import CONNECTION_EXCEPTIONS, AMQPConnectionError
-from pamqp.common import FieldTable
+from aio_pika.exceptions import (
+    CONNECTION_EXCEPTIONS,
+    AMQPConnectionError,
+    ProbableAuthenticationError,
+)
 from yarl import URL
 
 from hitl.adapters.tls import TlsFiles
@@ -61,7 +63,7 @@ async def open_amqp(
     that takes it; with several, the others are checked to be of the same cluster."""
     urls = [url] if isinstance(url, str) else list(url)
     context = tls.context() if tls is not None and urls[0].startswith("amqps://") else None
-    properties: FieldTable = {"connection_name": name}
+    properties: dict[str, Any] = {"connection_name": name}
     if len(urls) == 1:
         return await aio_pika.connect_robust(
             urls[0], client_properties=properties, ssl_context=context
@@ -156,7 +158,7 @@ class ClusterConnection(RobustConnection):
         others = [u for u in self.urls if u != self.url]
         answers = await asyncio.gather(*(self._probe(u) for u in others), return_exceptions=True)
         for url, answer in zip(others, answers, strict=True):
-            if isinstance(answer, aiormq.exceptions.ProbableAuthenticationError):
+            if isinstance(answer, ProbableAuthenticationError):
                 raise NodeRefused(
                     f"has a node ({self.node(url)}) that refused the login: {answer}"
                 ) from answer
@@ -172,8 +174,10 @@ class ClusterConnection(RobustConnection):
     async def _probe(self, url: URL) -> None:
         async with asyncio.timeout(_PROBE_SECONDS):
             context: ssl.SSLContext | None = self.kwargs.get("context")
-            probe = await aiormq.connect(
-                url, context=context, client_properties={"connection_name": "hitl node check"}
+            probe = await aio_pika.connect(
+                url,
+                ssl_context=context,
+                client_properties={"connection_name": "hitl node check"},
             )
             await probe.close()
 
