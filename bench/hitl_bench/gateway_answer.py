@@ -43,6 +43,7 @@ from hitl_contract import (
     DecidedBy,
     HumanResponse,
     Identity,
+    InteractionClaim,
     InteractionOutcome,
     InteractionRequest,
     ReceiptResult,
@@ -75,6 +76,9 @@ class AcceptAtOnce:
         )
         # As the AMQP link does: the receipt arrives as JSON and is validated.
         return ResponseReceipt.model_validate_json(receipt.model_dump_json())
+
+    async def claim(self, claim: InteractionClaim, timeout: float) -> ResponseReceipt:
+        raise NotImplementedError("the answer route's bench sends no claims")
 
     async def request(self, request: InteractionRequest) -> None:
         raise NotImplementedError
