@@ -185,7 +185,11 @@ async def _profile(path: AnswerPath, directory: Path, seconds: int, concurrency:
 async def _callgrind(command: str, pid: int) -> None:
     """``callgrind_control -z`` (zero the counts) or ``-d`` (dump them) on a process."""
     process = await asyncio.create_subprocess_exec(
-        "callgrind_control", command, str(pid), stdout=asyncio.subprocess.DEVNULL
+        "callgrind_control",
+        command,
+        str(pid),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     if await process.wait() != 0:
         raise RuntimeError(f"callgrind_control {command} {pid} failed")
@@ -257,7 +261,8 @@ async def main(args: argparse.Namespace) -> None:
                 for path in paths[turn:] + paths[:turn]:
                     path.use()
                     count = args.serial_count if c == 1 else args.count
-                    m = _measured(*await _drive_counted(path, c, count, dumps), rnd)
+                    sample, instructions = await _drive_counted(path, c, count, dumps)
+                    m = _measured(sample, rnd, instructions)
                     measured.append(m)
                     print(
                         f"round {rnd + 1} x{c:<3} {m.path:<10} {m.throughput:6.0f}/s  "
