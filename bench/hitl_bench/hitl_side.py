@@ -27,6 +27,7 @@ from hitl_contract.wire import Names
 SERVICE = "bench"
 NOTIFIER = "bench-notifier"
 QUORUM = {"x-queue-type": "quorum"}
+TRACED = "traced"  # the system name of a rig whose requests carry trace context (``trace``)
 
 
 def new_namespace(prefix: str) -> str:

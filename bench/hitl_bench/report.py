@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from hitl_bench.footprint import FINISHED, PENDING, Footprint
 from hitl_bench.gateway_side import FIRST_PAGE, GATEWAY, THREAD, ReadSample
 from hitl_bench.growth import GrowthSample, Seeding
+from hitl_bench.hitl_side import TRACED
 from hitl_bench.isolation import ALONE, WITH_SLOW, IsolationSample
 from hitl_bench.route_tree import (
     ROUTED,
@@ -602,6 +603,55 @@ def routing(samples: Sequence[Sample]) -> Table:
 def _broker_ms(sample: Sample) -> float:
     """Broker CPU per interaction, ms."""
     return sample.cpu.get("service", math.nan) * 10 / sample.throughput
+
+
+def trace(samples: Sequence[Sample]) -> Table:
+    """A broker sent traced requests (each with a W3C traceparent of a trace of its own,
+    passed on to its notification, events and outcome; no spans made) against the
+    plain hitl broker, sent the same requests without, interleaved in the same runs;
+    traced/untraced per run, then the median (issue 17's target: throughput at least x0.97)."""
+    table = Table(
+        "Trace propagation on (each request with a traceparent, no spans) against off "
+        "(the plain hitl broker), interleaved: median over runs, [lowest-highest]; "
+        "traced/untraced per run, then the median",
+        (
+            "in flight",
+            "requests",
+            "interactions/s",
+            "round trip - responder",
+            "request -> notification p50",
+            "CPU ms/interaction broker/rabbit",
+        ),
+    )
+    names = {AFTER: "untraced", TRACED: "traced"}
+    for c in sorted({s.concurrency for s in samples if s.system == TRACED}):
+        pairs = _paired(samples, c, TRACED, AFTER)
+        for system in names:
+            group = [s for s in samples if s.system == system and s.concurrency == c]
+            table.rows.append(
+                (
+                    str(c),
+                    names[system],
+                    Spread.of([s.throughput for s in group]).show("{:.0f}"),
+                    _lat(group, "round_trip")[0],
+                    Spread.of([s.notify.p50 for s in group]).show(),
+                    _cpu_per_interaction(group),
+                )
+            )
+        table.rows.append(
+            (
+                str(c),
+                "traced/untraced",
+                _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
+                "p50 "
+                + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
+                + " ms",
+                _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
+                "broker CPU "
+                + _spread([_x(_broker_ms(a), _broker_ms(b)) for a, b in pairs], "x{:.2f}"),
+            )
+        )
+    return table
 
 
 WEBHOOKS_TITLE = (

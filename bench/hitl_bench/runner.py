@@ -3,8 +3,10 @@ concurrency (hitl and the peer, hitl answered through the gateway, a broker with
 tree, and the baseline tree's broker when one is given, interleaved), one versus two brokers,
 event streams fanned out by the gateway; webhook delivery through the channel against httpx;
 a hanging webhook receiver beside a fast one; email and Slack delivery against hand-written
-senders and the time from a decision elsewhere to each channel's update; Redis bytes per
-interaction, then growth (with the gateway's listings); the tables; the ratio line last."""
+senders and the time from a decision elsewhere to each channel's update; a broker sent traced
+requests beside the plain one (in the end-to-end runs), and LangGraph's own interrupt and resume
+against the LangGraph adapter over hitl; Redis bytes per interaction, then growth (with the
+gateway's listings); the tables; the ratio line last."""
 
 import contextlib
 import json
@@ -17,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from redis.asyncio import Redis
 
@@ -30,7 +32,7 @@ from hitl_bench.channels_run import ChannelOptions
 from hitl_bench.footprint import Footprint
 from hitl_bench.gateway_side import GATEWAY, Gateway, GatewayRig, ReadSample, measure_reads
 from hitl_bench.growth import GrowthSample, Seeding, measure_level, seed
-from hitl_bench.hitl_side import HitlRig, new_namespace
+from hitl_bench.hitl_side import TRACED, HitlRig, new_namespace
 from hitl_bench.isolation import IsolationSample
 from hitl_bench.peer import PeerRig
 from hitl_bench.procs import server_pids
@@ -39,6 +41,9 @@ from hitl_bench.scenario import Rig, Sample, drive
 from hitl_bench.sse import FanoutSample, measure_fanout
 from hitl_bench.trees import BEFORE, CURRENT, Tree
 from hitl_bench.webhook_delivery import DeliverySample
+
+if TYPE_CHECKING:
+    from hitl_bench.langgraph_ab import Side  # imports LangGraph: only when measured
 
 RATIO_CONCURRENCY = 64
 
@@ -107,6 +112,15 @@ class Options:
     update_warmup: int = 10  # interactions that go the same way first, unmeasured
     update_rate: float = 20.0  # answers a second
     update_runs: int = 2
+    # issue 17: trace propagation on against off (a broker sent traced requests, beside the
+    # plain hitl one in the end-to-end runs), and LangGraph's own interrupt and resume against
+    # the LangGraph adapter over hitl (a broker of its own)
+    trace: bool = True
+    trace_concurrency: tuple[int, ...] = (1, 64)
+    langgraph: bool = True
+    langgraph_count: int = 300  # interactions per side and run
+    langgraph_concurrency: int = 20
+    langgraph_runs: int = 3
     json_path: Path | None = None
     markdown_path: Path | None = None
     log_dir: Path | None = None
@@ -142,6 +156,9 @@ class Options:
             "update_count": 10,
             "update_warmup": 3,
             "update_runs": 1,
+            "langgraph_count": 20,
+            "langgraph_concurrency": 4,
+            "langgraph_runs": 1,
         }
         values.update(overrides)
         return cls(**values)
@@ -168,6 +185,7 @@ class Results:
     isolation: list[IsolationSample] = field(default_factory=list)
     channel_deliveries: list[ChannelSample] = field(default_factory=list)
     channel_updates: list[UpdateSample] = field(default_factory=list)
+    langgraph: list["Side"] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -177,6 +195,7 @@ class Results:
             "isolation": [i.as_dict() for i in self.isolation],
             "channel_deliveries": [d.as_dict() for d in self.channel_deliveries],
             "channel_updates": [u.as_dict() for u in self.channel_updates],
+            "langgraph": [s.as_dict() for s in self.langgraph],
             "fanouts": [f.as_dict() for f in self.fanouts],
             "reads": [r.as_dict() for r in self.reads],
             "footprints": [f.as_dict() for f in self.footprints],
@@ -241,6 +260,20 @@ async def _end_to_end(
         if opts.gateway
         else None
     )
+    # Trace context on: the plain rig's requests, each with a traceparent and tracestate
+    traced = (
+        HitlRig(
+            opts.amqp_url,
+            opts.redis_url,
+            new_namespace(TRACED),
+            log_dir,
+            _broker_env(opts),
+            name=TRACED,
+            trace=True,
+        )
+        if opts.trace
+        else None
+    )
     # Routing on, and off with the same requests (labels and node names): on/off differ
     # only in the routing file.
     routed = [
@@ -262,7 +295,7 @@ async def _end_to_end(
     try:
         await hitl.start()
         await peer.start()
-        for extra in (gateway, before, *routed):
+        for extra in (gateway, before, traced, *routed):
             if extra is not None:
                 await extra.start()
                 rigs.append(extra)
@@ -291,7 +324,7 @@ async def _end_to_end(
             await hitl.close()
         with contextlib.suppress(Exception):
             await peer.close()
-        for extra in (gateway, before, *routed):
+        for extra in (gateway, before, traced, *routed):
             if extra is not None:
                 with contextlib.suppress(Exception):
                     await extra.close()
@@ -359,6 +392,23 @@ async def _isolation(opts: Options, log_dir: Path, results: Results) -> None:
     _say(f"slow-receiver isolation took {time.perf_counter() - began:.0f}s")
 
 
+async def _langgraph(opts: Options, log_dir: Path, results: Results) -> None:
+    from hitl_bench import langgraph_ab  # imports LangGraph: only when measured
+
+    began = time.perf_counter()
+    results.langgraph += await langgraph_ab.measure(
+        opts.amqp_url,
+        opts.redis_url,
+        opts.langgraph_count,
+        opts.langgraph_concurrency,
+        opts.langgraph_runs,
+        log_dir=log_dir,
+        broker_env=_broker_env(opts),
+        say=_say,
+    )
+    _say(f"langgraph took {time.perf_counter() - began:.0f}s")
+
+
 async def _channels(opts: Options, log_dir: Path, results: Results) -> None:
     channels = ChannelOptions(
         tuple(c for c, on in (("email", opts.email), ("slack", opts.slack)) if on),
@@ -405,6 +455,8 @@ def _measured_at(rig: Rig, concurrency: int, opts: Options) -> bool:
         return concurrency in opts.baseline_concurrency
     if rig.name in ROUTING_PAIRS or rig.name in ROUTING_PAIRS.values():
         return concurrency in opts.routing_concurrency
+    if rig.name == TRACED:
+        return concurrency in opts.trace_concurrency
     if isinstance(rig, GatewayRig):
         return concurrency in opts.gateway_concurrency
     return True
@@ -529,6 +581,12 @@ def machine() -> str:
 
 def render(results: Results, as_markdown: bool = False) -> str:
     tables = [report.end_to_end(results.e2e), *_issue14_tables(results)]
+    if any(s.system == TRACED for s in results.e2e):
+        tables.append(report.trace(results.e2e))
+    if results.langgraph:
+        from hitl_bench import langgraph_ab
+
+        tables.append(langgraph_ab.table(results.langgraph))
     if any(s.system == BEFORE for s in results.e2e):
         tables.append(report.baseline(results.e2e))
     if any(s.system == GATEWAY for s in results.e2e):
@@ -565,6 +623,18 @@ def _issue14_tables(results: Results) -> list[report.Table]:
     return tables
 
 
+async def _sections(opts: Options, log_dir: Path, results: Results) -> None:
+    """Webhooks, isolation, the email and Slack channels and LangGraph, each unless left out."""
+    if opts.webhooks:
+        await _webhooks(opts, results)
+    if opts.isolation:
+        await _isolation(opts, log_dir, results)
+    if opts.email or opts.slack:
+        await _channels(opts, log_dir, results)
+    if opts.langgraph:
+        await _langgraph(opts, log_dir, results)
+
+
 async def run_bench(opts: Options) -> float:
     """Run everything, print the tables and the ratio line; returns the ratio."""
     log_dir = opts.log_dir or Path(tempfile.mkdtemp(prefix="hitl-bench-"))
@@ -576,12 +646,7 @@ async def run_bench(opts: Options) -> float:
     routing = _routing_cost(opts, log_dir, results) if opts.routing else None
     for run in range(opts.runs):
         await _end_to_end(opts, log_dir, results, run, routing)
-    if opts.webhooks:
-        await _webhooks(opts, results)
-    if opts.isolation:
-        await _isolation(opts, log_dir, results)
-    if opts.email or opts.slack:
-        await _channels(opts, log_dir, results)
+    await _sections(opts, log_dir, results)
     if opts.footprint:
         await _footprint(opts, log_dir, results)
     if opts.pending:

@@ -13,7 +13,8 @@ the issue's target being traced/untraced throughput at least 0.97. Printed: inte
 broker CPU ms per interaction per rig and round, then traced/untraced per round and the
 median. With ``--profile DIR``, each rig's broker is then recorded by py-spy as
 ``hitl_bench.routing_ab`` does; callgrind instruction counts (``hitl_bench.profile``) are the
-steadier evidence on a shared machine.
+steadier evidence on a shared machine. ``hitl bench`` measures the same in its end-to-end runs
+(a ``traced`` broker beside the plain ``hitl`` one; ``--trace-concurrency``, ``--no-trace``).
 """
 
 import argparse
@@ -22,11 +23,11 @@ import os
 import tempfile
 from pathlib import Path
 
-from hitl_bench.hitl_side import HitlRig, new_namespace
+from hitl_bench.hitl_side import TRACED, HitlRig, new_namespace
 from hitl_bench.profile import record, summarise
 from hitl_bench.routing_ab import alternate, table
 
-TRACED, UNTRACED = "traced", "untraced"
+UNTRACED = "untraced"
 RIGS = (UNTRACED, TRACED)
 COMPARED = ((TRACED, UNTRACED),)
 

@@ -19,8 +19,9 @@ pytestmark = pytest.mark.slow
 
 # Issue 15's parts start a broker and a notifier per channel (an interpreter importing hitl
 # each: seconds on a busy machine), hence the minute over issue 14's 300 s; routing off with
-# the routed requests (two more brokers, at 1 and 64 in flight) another minute.
-@pytest.mark.timeout(420)
+# the routed requests (two more brokers, at 1 and 64 in flight) another minute; issue 17's
+# traced broker and LangGraph's (a broker, LangGraph's import, 20 interactions a side) 30 s.
+@pytest.mark.timeout(450)
 def test_quick_bench_prints_tables_and_a_ratio() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
     env.update({"HITL_AMQP_URL": AMQP_URL, "HITL_REDIS_URL": REDIS_URL})
@@ -29,7 +30,7 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=400,
+        timeout=430,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-3000:]
@@ -84,6 +85,23 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
     updates = _table(done.stdout, "Decided elsewhere -> the channel's update")
     rows = [re.split(r"\s{2,}", line.strip())[:3] for line in updates[1:]]
     assert rows == [["email", "10 (20/s)", "10"], ["slack", "10 (20/s)", "10"]], rows
+    # issue 17: a broker sent traced requests against the plain one, interleaved, at 1 and 64
+    # in flight; LangGraph's own interrupt and resume against the adapter over hitl
+    traced = [re.split(r"\s{2,}", line.strip()) for line in _table(done.stdout, "Trace prop")[1:]]
+    assert [row[:2] for row in traced] == [
+        [c, r] for c in ("1", "64") for r in ("untraced", "traced", "traced/untraced")
+    ], traced
+    assert re.fullmatch(r"x\d+\.\d\d", traced[-1][2]), traced  # throughput traced/untraced
+    assert re.fullmatch(r"broker CPU x\d+\.\d\d", traced[-1][-1]), traced
+    langgraph = _table(done.stdout, "LangGraph approval round trip")
+    alone, over, ratio = (re.split(r"\s{2,}", line.strip()) for line in langgraph[1:])
+    assert alone[:2] == ["langgraph alone", "20 (4)"], alone
+    assert over[:2] == ["langgraph over hitl", "20 (4)"], over
+    for row in (alone, over):  # interactions/s, p50 / p99, CPU ms per interaction
+        assert re.fullmatch(r"\d+", row[2]) and row[2] != "0", row
+        assert re.fullmatch(r"\d+\.\d / \d+\.\d", row[3]), row
+        assert re.fullmatch(r"\d+\.\d\d", row[4]) and float(row[4]) > 0, row
+    assert ratio[0] == "over hitl/alone" and re.fullmatch(r"x\d+\.\d\d", ratio[1]), ratio
 
 
 def _table(stdout: str, title: str) -> list[str]:

@@ -26,6 +26,7 @@ LISTS = (
     "routing_concurrency",
     "webhook_concurrency",
     "channel_concurrency",
+    "trace_concurrency",
 )
 
 
@@ -53,6 +54,9 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
     "Issue 15's: email and Slack delivery through hitl's channels against aiosmtplib and "
     "slack_sdk, to aiosmtpd and a Slack Web API stand-in, and the time from a decision "
     "elsewhere to each channel's update (a real notifier). "
+    "Issue 17's: a broker sent requests with trace context against the plain one, and "
+    "LangGraph's own interrupt and resume on its checkpointer against the LangGraph adapter "
+    "over hitl. "
     "Tables go to stdout, progress to stderr; the last line is "
     "ratio_vs_handwritten=<x.xx>. See docs/benchmarks.md.",
     epilog=examples(
@@ -144,6 +148,23 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
 @_n("--update-count", "Interactions decided elsewhere per channel and run (default 200).")
 @_n("--update-rate", "Decisions/s while the updates are timed (default 20).", "N", float)
 @_n("--update-runs", "(default 2; quick 1)")
+@click.option(
+    "--no-trace", is_flag=True, help="Skip the broker sent traced requests (trace context on/off)."
+)
+@_n(
+    "--trace-concurrency",
+    "The concurrencies (of --concurrency) the traced broker runs at (default 1,64).",
+    "N,N",
+    str,
+)
+@click.option(
+    "--no-langgraph",
+    is_flag=True,
+    help="Skip LangGraph's own interrupt and resume against the LangGraph adapter over hitl.",
+)
+@_n("--langgraph-count", "Interactions per LangGraph side and run (default 300; quick 20).")
+@_n("--langgraph-concurrency", "LangGraph threads in flight (default 20; quick 4).")
+@_n("--langgraph-runs", "(default 3; quick 1)")
 @_path("--json", "Write every figure as JSON.", "PATH")
 @_path("--markdown", "Write the tables as Markdown.", "PATH")
 @_path("--log-dir", "Where process logs go.", "DIR")
@@ -181,6 +202,8 @@ def bench(**given: Any) -> None:
         "isolation": not given.pop("no_isolation"),
         "email": not given.pop("no_email"),
         "slack": not given.pop("no_slack"),
+        "trace": not given.pop("no_trace"),
+        "langgraph": not given.pop("no_langgraph"),
     }
     quick, no_growth, pending = given.pop("quick"), given.pop("no_growth"), given.pop("pending")
     given.pop("baseline_tree")
