@@ -25,6 +25,9 @@ ENVELOPES = [
         {"tracestate": "k=v,ü=✓", "traceparent": "00-" + "a" * 32 + "-" + "b" * 16 + "-01"},
         reply_to="r",
     ),
+    # a traceparent alone (most traced messages): its table's head is written once
+    Envelope("x", "k", b"{}", "t", "m", "c", {"traceparent": f"00-{'c' * 32}-{'d' * 16}-00"}),
+    Envelope("x", "k", b"{}", "t", "m", "c", {"traceparent": "00-ü-not-55-characters"}),
     Envelope("x", "k", b"{}", "", ""),  # empty strings: pamqp leaves those properties out
     Envelope("x", "k" * 300, b"{}", "t", "m"),  # too long for AMQP: pamqp decides
 ]

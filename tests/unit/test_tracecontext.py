@@ -28,31 +28,48 @@ def test_not_sampled_and_without_tracestate() -> None:
     assert context.headers() == {"traceparent": f"00-{TRACE}-{SPAN}-00"}
 
 
-@pytest.mark.parametrize(
-    ("value", "why"),
-    [
-        (f"ff-{TRACE}-{SPAN}-01", "version ff"),
-        (f"00-{'0' * 32}-{SPAN}-01", "trace-id is all zeros"),
-        (f"00-{TRACE}-{'0' * 16}-01", "parent-id is all zeros"),
-        (f"00-{TRACE[:-1]}-{SPAN}-01", "not version-traceid"),  # trace-id one short
-        (f"00-{TRACE}-{SPAN}0-01", "not version-traceid"),  # parent-id one long
-        (f"00-{TRACE}-{SPAN}-01-extra", "characters, not 55"),  # version 00 has 4 fields
-        (f"00-{TRACE}-{SPAN}-011", "characters, not 55"),
-        (f"00-{TRACE.upper()}-{SPAN}-01", "not version-traceid"),  # hex is lower case
-        (f"00-{TRACE}-{SPAN.upper()}-01", "not version-traceid"),
-        (GOOD.upper(), "not version-traceid"),
-        (f"0-{TRACE}-{SPAN}-01", "not version-traceid"),
-        (f"00_{TRACE}_{SPAN}_01", "not version-traceid"),
-        ("", "not version-traceid"),
-        ("garbage", "not version-traceid"),
-        (b"00-bytes", "is a bytes, not text"),
-        (55, "is a int, not text"),
-    ],
-)
+MALFORMED = [
+    (f"ff-{TRACE}-{SPAN}-01", "version ff"),
+    (f"00-{'0' * 32}-{SPAN}-01", "trace-id is all zeros"),
+    (f"00-{TRACE}-{'0' * 16}-01", "parent-id is all zeros"),
+    (f"00-{TRACE[:-1]}-{SPAN}-01", "not version-traceid"),  # trace-id one short
+    (f"00-{TRACE}-{SPAN}0-01", "not version-traceid"),  # parent-id one long
+    (f"00-{TRACE}-{SPAN}-01-extra", "characters, not 55"),  # version 00 has 4 fields
+    (f"00-{TRACE}-{SPAN}-011", "characters, not 55"),
+    (f"00-{TRACE.upper()}-{SPAN}-01", "not version-traceid"),  # hex is lower case
+    (f"00-{TRACE}-{SPAN.upper()}-01", "not version-traceid"),
+    (GOOD.upper(), "not version-traceid"),
+    (f"0-{TRACE}-{SPAN}-01", "not version-traceid"),
+    (f"00_{TRACE}_{SPAN}_01", "not version-traceid"),
+    ("", "not version-traceid"),
+    ("garbage", "not version-traceid"),
+    (b"00-bytes", "is a bytes, not text"),
+    (55, "is a int, not text"),
+]
+
+
+@pytest.mark.parametrize(("value", "why"), MALFORMED)
 def test_a_malformed_traceparent_is_ignored_with_the_reason(value: object, why: str) -> None:
     context, problem = parse(value, "a=b")
     assert context is None
     assert why in problem
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        GOOD,
+        f"00-{TRACE}-{SPAN}-00",
+        f" {GOOD}\t",  # blanks around it are dropped
+        f"01-{TRACE}-{SPAN}-01-later",
+        *(value for value, _ in MALFORMED),
+    ],
+)
+def test_a_traceparent_alone_is_read_as_the_full_checks_read_it(value: object) -> None:
+    """Without a tracestate, a canonical traceparent takes a shorter way in (one match);
+    it must never accept what the full checks refuse, nor read anything differently."""
+    assert parse(value) == parse(value, "")
+    assert from_headers({"traceparent": value}) == parse(value, "")
 
 
 def test_a_later_version_is_read_as_version_00_and_passed_on_as_such() -> None:

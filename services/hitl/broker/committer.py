@@ -37,46 +37,55 @@ class Committer:
         self._metrics = metrics
 
     async def create(self, transition: Transition) -> Created:
-        request_json = encode_model(transition.state.request)  # once: stored and notified
+        trace = transition.state.trace
+        if trace is None or not self._tracing.recording:  # no spans: nothing to end
+            return await self._create(transition, _passed_on(trace))
         with ExitStack() as spans:
-            traced = self._traced(transition, spans)
-            outbox = render(transition, self._names, request_json, traced=traced)
-            created = await self._store.create(transition, _entries(outbox), request_json)
-            if created.result == "created":
-                state = transition.state
-                self.cache.put(state)
-                self._metrics.requests.labels(state.request.kind).inc()
-                self._count(state, transition, state.requested_at)
-                await self._dispatch(transition, outbox)
-        return created
+            return await self._create(transition, self._spans(transition, trace, spans))
 
     async def commit(self, before: InteractionState, transition: Transition, now: float) -> bool:
         """False when someone else changed the interaction first (re-read and decide again)."""
+        trace = transition.state.trace
+        if trace is None or not self._tracing.recording:
+            return await self._commit(before, transition, now, _passed_on(trace))
+        with ExitStack() as spans:
+            traced = self._spans(transition, trace, spans)
+            return await self._commit(before, transition, now, traced)
+
+    async def _create(self, transition: Transition, traced: Traced | None) -> Created:
+        request_json = encode_model(transition.state.request)  # once: stored and notified
+        outbox = render(transition, self._names, request_json, traced=traced)
+        created = await self._store.create(transition, _entries(outbox), request_json)
+        if created.result == "created":
+            state = transition.state
+            self.cache.put(state)
+            self._metrics.requests.labels(state.request.kind).inc()
+            self._count(state, transition, state.requested_at)
+            await self._dispatch(transition, outbox)
+        return created
+
+    async def _commit(
+        self, before: InteractionState, transition: Transition, now: float, traced: Traced | None
+    ) -> bool:
         state = transition.state
         outcome_json = encode_model(state.outcome) if state.outcome is not None else None
-        with ExitStack() as spans:
-            traced = self._traced(transition, spans)
-            outbox = render(transition, self._names, outcome_json=outcome_json, traced=traced)
-            result = await self._store.commit(
-                transition, before.version, _entries(outbox), now, outcome_json
-            )
-            if result != "ok":
-                self.cache.drop(before.request.id)  # stale: the caller re-reads from Redis
-                return False
-            self.cache.put(transition.state)
-            self._count(before, transition, now)
-            await self._dispatch(transition, outbox)
+        outbox = render(transition, self._names, outcome_json=outcome_json, traced=traced)
+        result = await self._store.commit(
+            transition, before.version, _entries(outbox), now, outcome_json
+        )
+        if result != "ok":
+            self.cache.drop(before.request.id)  # stale: the caller re-reads from Redis
+            return False
+        self.cache.put(transition.state)
+        self._count(before, transition, now)
+        await self._dispatch(transition, outbox)
         return True
 
-    def _traced(self, transition: Transition, spans: ExitStack) -> Traced | None:
-        """The trace headers of the transition's messages; with spans, the publishing spans
-        are entered on ``spans`` (they end once the messages are confirmed)."""
-        trace = transition.state.trace
-        if trace is None:
-            return None
+    def _spans(self, transition: Transition, trace: TraceContext, spans: ExitStack) -> Traced:
+        """The trace headers of the transition's messages, each the context of the span
+        that publishes them; the spans are entered on ``spans`` (they end once the messages
+        are confirmed)."""
         headers = trace.headers()
-        if not self._tracing.recording:  # passed on unchanged
-            return Traced(headers, headers, headers)
         commands = transition.commands
         notify = outcome = headers
         if any(isinstance(c, Notify) for c in commands):
@@ -119,6 +128,14 @@ class Committer:
         if outbox.messages:
             shard = self._store.shard(transition.state.request.id)
             await self._dispatcher.dispatch(shard, [outbox])
+
+
+def _passed_on(trace: TraceContext | None) -> Traced | None:
+    """Without spans, every message of the transition carries the context as it came."""
+    if trace is None:
+        return None
+    headers = trace.headers()
+    return Traced(headers, headers, headers)
 
 
 def _entries(outbox: OutboxEntry) -> list[tuple[str, bytes]]:

@@ -4,10 +4,13 @@ Dead letters carry the envelope as first sent; receipts go to the ``ReplyTarget`
 """
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from hitl.core.tracecontext import TraceContext
-from hitl.ports import Delivery, Envelope
+from hitl.ports import Delivery, Envelope, Headers
+
+_NO_HEADERS: Headers = {}  # a delivery without headers (most): never written to
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +43,12 @@ def received(delivery: Delivery) -> tuple[Envelope, ReplyTarget]:
         delivery.type or "unknown",
         message_key(delivery.message_id, delivery.body),
         delivery.correlation_id,
-        {k: v for k, v in (delivery.headers or {}).items() if isinstance(v, str | int | bool)},
+        _kept(delivery.headers) if delivery.headers else _NO_HEADERS,
         delivery.reply_to,
     )
     return envelope, ReplyTarget(delivery.reply_to, delivery.correlation_id)
+
+
+def _kept(headers: Mapping[str, object]) -> Headers:
+    """The headers an envelope can carry on (text, numbers, flags: the trace context's)."""
+    return {k: v for k, v in headers.items() if isinstance(v, str | int | bool)}

@@ -5,6 +5,7 @@ that a crash between publish and outbox cleanup produces."""
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 
@@ -52,10 +53,10 @@ class OutboxMessage:
         return meta
 
 
-@dataclass(frozen=True, slots=True)
-class Traced:
+class Traced(NamedTuple):
     """The trace headers of a transition's messages: its notifications', its outcome's (each
-    the context of the span that publishes them, when spans are made) and its events'."""
+    the context of the span that publishes them, when spans are made) and its events'. (A
+    tuple: made for every commit of a traced interaction.)"""
 
     notify: Headers
     outcome: Headers
@@ -156,6 +157,9 @@ def notification_body(note: Notification, request_json: bytes) -> bytes:
     return b"".join((head[:-1], b',"request":', request_json, b"}"))
 
 
+_UNTRACED = Traced(_NONE, _NONE, _NONE)
+
+
 def render(
     transition: Transition,
     names: Names,
@@ -167,9 +171,7 @@ def render(
     if the caller has them already (they are stored too, so each is serialised once).
     ``traced``: the trace headers the messages carry (none without a trace context)."""
     state = transition.state
-    notify_headers, outcome_headers, event_headers = (
-        (traced.notify, traced.outcome, traced.events) if traced else (_NONE, _NONE, _NONE)
-    )
+    notify_headers, outcome_headers, event_headers = traced or _UNTRACED
     iid = str(state.request.id)
     out: list[OutboxMessage] = []
     for command in transition.commands:
@@ -214,7 +216,7 @@ def event_batch(events: Sequence[Envelope]) -> Envelope:
     headers = first.headers
     for e in events:
         digest.update(e.message_id.encode())
-        if e.headers != headers:
+        if e.headers is not headers and e.headers != headers:
             headers = _NONE
     return Envelope(
         first.exchange,

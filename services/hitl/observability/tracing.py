@@ -31,6 +31,7 @@ EXTRA = "pip install 'hitl[otel]'"
 # The context that what is sent from here on carries, where it cannot be passed as an argument
 # through a port (a notifier channel's send, a gateway route's answer): set by ``carrying``.
 _carried: ContextVar[TraceContext | None] = ContextVar("hitl_trace", default=None)
+_NO_SPAN: AbstractContextManager[TraceContext | None] = nullcontext(None)  # reusable: no state
 
 
 @contextlib.contextmanager
@@ -71,7 +72,7 @@ class Tracing:
     ) -> AbstractContextManager[TraceContext | None]:
         """A span for the ``with`` block, a child of ``parent`` (of the current span when
         None); yields the context to hand on from inside it (here: ``parent`` itself)."""
-        return nullcontext(parent)
+        return nullcontext(parent) if parent is not None else _NO_SPAN
 
     def shutdown(self) -> None:
         """Flush what this process recorded (the file exporter's last spans)."""
