@@ -1,4 +1,4 @@
-"""hitl on a real three-node RabbitMQ cluster (``tests/faults/rabbit_cluster.py``): one node is
+"""hitl on a real three-node RabbitMQ cluster (``hitl_bench/clusters/rabbit_cluster.py``): one node is
 killed with -9 under load and restarted.
 
 ``hitl broker`` processes get the cluster as ``HITL_AMQP_URL`` (three URLs, node a first), as do
@@ -41,9 +41,9 @@ from hitl.cli.errors import Exit
 from hitl.errors import TransportError
 from hitl.runtime.startup import connect_amqp
 from hitl.sdk import HitlClient, Responder
+from hitl_bench.clusters.rabbit_cluster import RabbitCluster, available
 from hitl_contract import InteractionOutcome, InteractionRequest, Notification
 from hitl_contract.wire import Names
-from tests.faults.rabbit_cluster import RabbitCluster, available
 from tests.faults.test_broker_processes import (
     LINGER_SECONDS,
     BrokerProcess,

@@ -5,7 +5,7 @@ takes over, nothing the producer had confirmed is lost, no interaction gets two 
 outcomes, nothing stays pending, and the new primary is greeted (its shards fenced and
 reconciled). What the integrity check reported lost is printed with the figures.
 
-Deployments of the test's own (``tests/redis_topologies.py``), on ports apart from the
+Deployments of the test's own (``hitl_bench/clusters/redis_deployments.py``), on ports apart from the
 integration tests' ones. Plain ``pytest`` runs a short version; ``pytest -m faults`` a longer
 one. Each run prints its figures (how long after the kill the broker decided again).
 """
@@ -24,6 +24,7 @@ from aio_pika.abc import AbstractRobustConnection
 from hitl.adapters.redis.keys import Keys
 from hitl.runtime.startup import connect_redis
 from hitl.sdk import HitlClient, Responder
+from hitl_bench.clusters.redis_deployments import LocalCluster, LocalSentinels, available
 from hitl_contract import Notification
 from hitl_contract.wire import Names
 from tests.faults.test_broker_processes import (
@@ -42,7 +43,6 @@ from tests.faults.test_broker_processes import (
 )
 from tests.helpers import answer
 from tests.helpers import eventually as eventually_async
-from tests.redis_topologies import LocalCluster, LocalSentinels
 from tests.servers import AMQP_URL
 
 pytestmark = pytest.mark.slow
@@ -66,6 +66,9 @@ def scale(request: pytest.FixtureRequest) -> Scale:
 
 @pytest.fixture(params=["cluster", "sentinel"])
 def deployment(request: pytest.FixtureRequest) -> Iterator[LocalCluster | LocalSentinels]:
+    why = available(cluster=request.param == "cluster")
+    if why:
+        pytest.skip(why)
     made = LocalCluster(7130) if request.param == "cluster" else LocalSentinels(7150)
     try:
         yield made.start()

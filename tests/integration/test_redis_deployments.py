@@ -1,7 +1,7 @@
 """The end-to-end core scenarios and the store's reads on a Redis Cluster (three primaries with
 a replica each) and on a primary found through Sentinel (two replicas, three Sentinels), both
-started by the tests on loopback ports of their own (``tests/redis_topologies.py``); then a
-graceful failover of each, under a running broker, with nothing lost and no false alarm.
+started by the tests on loopback ports of their own (``hitl_bench/clusters/redis_deployments.py``);
+then a graceful failover of each, under a running broker, with nothing lost and no false alarm.
 
 The scenarios are the ones of ``test_flow.py`` and ``test_store_reads.py``, imported, so they
 run once more here with ``settings`` and ``redis`` pointing at each deployment. (Kill -9 of a
@@ -18,6 +18,13 @@ from hitl.broker.service import BrokerService
 from hitl.runtime.startup import connect_redis
 from hitl.sdk import HitlClient, Responder
 from hitl.settings import Settings
+from hitl_bench.clusters.redis_deployments import (
+    SENTINEL_MASTER,
+    LocalCluster,
+    LocalSentinels,
+    available,
+    until,
+)
 from hitl_contract import ReceiptResult
 from tests.helpers import answer, eventually
 from tests.integration.test_flow import (  # noqa: F401 (collected here again, per deployment)
@@ -30,7 +37,6 @@ from tests.integration.test_store_reads import (  # noqa: F401
     TestRedisReads,
     test_trimming_forgets_finished_interactions_in_every_index,
 )
-from tests.redis_topologies import SENTINEL_MASTER, LocalCluster, LocalSentinels, until
 from tests.servers import test_settings
 
 pytestmark = pytest.mark.slow
@@ -38,8 +44,15 @@ CLUSTER_BASE = 7100  # 7101-7106
 SENTINEL_BASE = 7110  # 7111-7113, Sentinels 7121-7123
 
 
+def _skip_unless_available(*, cluster: bool = False) -> None:
+    why = available(cluster=cluster)
+    if why:
+        pytest.skip(why)
+
+
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[LocalCluster]:
+    _skip_unless_available(cluster=True)
     cluster = LocalCluster(CLUSTER_BASE)
     try:
         yield cluster.start()
@@ -49,6 +62,7 @@ def redis_cluster() -> Iterator[LocalCluster]:
 
 @pytest.fixture(scope="session")
 def redis_sentinels() -> Iterator[LocalSentinels]:
+    _skip_unless_available()
     sentinels = LocalSentinels(SENTINEL_BASE)
     try:
         yield sentinels.start()

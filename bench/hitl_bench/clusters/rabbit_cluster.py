@@ -1,12 +1,18 @@
-"""A three-node RabbitMQ cluster on this machine, for the fault tests.
+"""A three-node RabbitMQ cluster on this machine, for the fault tests and ``hitl bench --scale``.
 
-Nodes ``hitl-a@localhost``, ``hitl-b@localhost``, ``hitl-c@localhost`` listen for AMQP on
-127.0.0.1:5701-5703 (Erlang distribution on 25701-25703, no plugins: management is off) and
-keep their data, logs and config in a temporary directory of their own, with an Erlang cookie of
-their own (``HOME`` holds ``.erlang.cookie`` for the server and for ``rabbitmqctl``). The
+By default nodes ``hitl-a@localhost``, ``hitl-b@localhost``, ``hitl-c@localhost`` listen for
+AMQP on 127.0.0.1:5701-5703 (Erlang distribution on 25701-25703, no plugins: management is off)
+and keep their data, logs and config in a temporary directory of their own, with an Erlang
+cookie of their own (``HOME`` holds ``.erlang.cookie`` for the server and for ``rabbitmqctl``);
+``create(prefix=..., first_port=...)`` gives another cluster names and ports of its own (the
+bench's is ``hitl-bench-{a,b,c}`` on 5711-5713, so it can run beside the fault tests'). The
 system's RabbitMQ (``rabbit@localhost`` on 5672) shares nothing with them but epmd, and nothing
 here ever addresses it: every command names one of our nodes, a process is killed only by the
 OS pid our node reports itself (``os:getpid()``) or by the process group we started.
+
+Quorum queues get their leader on the node the declaring client is connected to (RabbitMQ's
+``client-local``, which the fault tests rely on) unless ``leader_locator="balanced"`` spreads
+them over the nodes.
 
 The server is started through ``/usr/lib/rabbitmq/bin/rabbitmq-server`` itself, not Debian's
 wrapper in ``/usr/sbin`` (which switches to the ``rabbitmq`` user and its ``HOME``, and so to the
@@ -28,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hitl_bench.clusters import Unavailable
+
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 CTL = Path("/usr/lib/rabbitmq/bin/rabbitmqctl")
 QUEUES = Path("/usr/lib/rabbitmq/bin/rabbitmq-queues")
@@ -42,16 +50,24 @@ def available() -> str | None:
     return f"RabbitMQ is not installed ({', '.join(missing)})" if missing else None
 
 
+def require() -> None:
+    """``Unavailable`` unless the cluster can run here."""
+    why = available()
+    if why:
+        raise Unavailable(why)
+
+
 @dataclass
 class Node:
     letter: str
     port: int
     base: Path
+    prefix: str = "hitl"
     process: subprocess.Popen[bytes] | None = None
 
     @property
     def name(self) -> str:
-        return f"hitl-{self.letter}@localhost"
+        return f"{self.prefix}-{self.letter}@localhost"
 
     @property
     def dist_port(self) -> int:
@@ -67,27 +83,44 @@ class RabbitCluster:
     nodes: list[Node] = field(default_factory=list)
 
     @classmethod
-    def create(cls, letters: str = "abc", first_port: int = FIRST_PORT) -> "RabbitCluster":
-        root = Path(tempfile.mkdtemp(prefix="hitl-rabbit-cluster-"))
+    def create(
+        cls,
+        letters: str = "abc",
+        first_port: int = FIRST_PORT,
+        *,
+        prefix: str = "hitl",
+        leader_locator: str | None = None,
+    ) -> "RabbitCluster":
+        """The cluster's directory and config (nothing runs until ``start``); node names
+        ``<prefix>-<letter>@localhost``; ``leader_locator``: ``queue_leader_locator``."""
+        require()
+        root = Path(tempfile.mkdtemp(prefix=f"{prefix}-rabbit-cluster-"))
         cluster = cls(root)
         cluster.nodes = [
-            Node(letter, first_port + i, root / letter) for i, letter in enumerate(letters)
+            Node(letter, first_port + i, root / letter, prefix) for i, letter in enumerate(letters)
         ]
         (root / ".erlang.cookie").write_text(f"HITLTESTCLUSTER{os.getpid()}")
         (root / ".erlang.cookie").chmod(0o600)
         (root / "rabbitmq-env.conf").write_text("")
         (root / "enabled_plugins").write_text("[].\n")
+        locator = f"queue_leader_locator = {leader_locator}\n" if leader_locator else ""
         for node in cluster.nodes:
             node.base.mkdir()
             (node.base / "rabbitmq.conf").write_text(
-                f"listeners.tcp.local = 127.0.0.1:{node.port}\n"
+                f"listeners.tcp.local = 127.0.0.1:{node.port}\n{locator}"
             )
         return cluster
 
     @property
     def urls(self) -> str:
         """``HITL_AMQP_URL`` for the whole cluster, node a first."""
-        return ",".join(node.url() for node in self.nodes)
+        return self.urls_from(0)
+
+    def urls_from(self, first: int) -> str:
+        """``HITL_AMQP_URL`` for the whole cluster, node ``first`` (mod the count) first and
+        the others in turn: processes given different ``first`` connect to different nodes."""
+        count = len(self.nodes)
+        return ",".join(self.nodes[(first + i) % count].url() for i in range(count))
 
     def env(self, node: Node | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
@@ -210,6 +243,7 @@ class RabbitCluster:
         return out.decode()
 
     async def beam_pid(self, node: Node) -> int:
+        """The OS pid of the node's Erlang VM (where its CPU time is counted)."""
         return int((await self.ctl(node, "eval", "os:getpid().")).strip().strip('"'))
 
     async def kill(self, node: Node, pid: int | None = None) -> float:

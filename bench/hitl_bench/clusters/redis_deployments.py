@@ -1,11 +1,12 @@
-"""Real Redis deployments of the tests' own, on loopback ports the shared Redis (6379) never
-uses: a Redis Cluster of three primaries with a replica each, and a primary with two replicas
-watched by three Sentinels. Each ``redis-server`` runs in a temporary directory without
-persistence and is killed when the deployment stops.
+"""Real Redis deployments of a run's own (the tests', ``hitl bench --scale``'s), on loopback
+ports the shared Redis (6379) never uses: a Redis Cluster of three primaries with a replica
+each, and a primary with two replicas watched by three Sentinels. Each ``redis-server`` runs in
+a temporary directory without persistence and is killed when the deployment stops.
 
 ``LocalCluster(base)`` takes ports ``base+1..base+6`` (cluster bus: +10000);
-``LocalSentinels(base)`` takes ``base+1..base+3`` for the data nodes and ``base+11..base+13``
-for the Sentinels. Both start synchronously (``start()``), so a session fixture can hold them.
+``LocalSentinels(base)`` takes ``base+1..base+3`` for the data nodes and ``base+11..base+13`` for
+the Sentinels. Both start synchronously (``start()``), so a session fixture can hold them. Without
+``redis-server`` (or ``redis-cli`` for a Cluster), ``start`` raises ``Unavailable``.
 """
 
 import contextlib
@@ -19,18 +20,26 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import pytest
 from redis import Redis
+
+from hitl_bench.clusters import Unavailable
 
 SENTINEL_MASTER = "hitltest"
 NODE_TIMEOUT_MS = 1000  # cluster-node-timeout and down-after-milliseconds: failover in ~2-4 s
 
 
-def _server() -> str:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.skip("redis-server is not installed")
-    return server
+def available(*, cluster: bool = False) -> str | None:
+    """Why a deployment (a Cluster: ``cluster``) cannot run here, or None."""
+    needed = ("redis-server", "redis-cli") if cluster else ("redis-server",)
+    missing = [tool for tool in needed if shutil.which(tool) is None]
+    return f"{' and '.join(missing)} not installed" if missing else None
+
+
+def _tool(name: str) -> str:
+    found = shutil.which(name)
+    if found is None:
+        raise Unavailable(f"{name} is not installed")
+    return found
 
 
 def _port_free(port: int) -> bool:
@@ -50,7 +59,7 @@ def until(check: Callable[[], bool], timeout: float, why: Callable[[], str]) -> 
             if check():
                 return
         if time.monotonic() > deadline:
-            raise AssertionError(f"gave up after {timeout}s: {why()}")
+            raise TimeoutError(f"gave up after {timeout}s: {why()}")
         time.sleep(0.05)
 
 
@@ -70,10 +79,10 @@ class Node:
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
         if not _port_free(self.port):
-            raise AssertionError(f"port {self.port} is taken: stop whatever holds it")
+            raise RuntimeError(f"port {self.port} is taken: stop whatever holds it")
         self.directory.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [_server(), *self.args],
+            [_tool("redis-server"), *self.args],
             cwd=self.directory,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -81,7 +90,7 @@ class Node:
         )
         until(self.answers, 15, lambda: f"redis-server on {self.port} did not start")
 
-    def client(self) -> "Redis[bytes]":
+    def client(self) -> Redis:
         return Redis(host="127.0.0.1", port=self.port, socket_timeout=2)
 
     def answers(self) -> bool:
@@ -132,6 +141,7 @@ class LocalCluster:
         return f"redis+cluster://{seeds}"
 
     def start(self) -> "LocalCluster":
+        cli = _tool("redis-cli")
         for port in range(self.base + 1, self.base + 7):
             args = [
                 *("--port", str(port), *_COMMON),
@@ -141,8 +151,6 @@ class LocalCluster:
             node = Node(port, self.root / str(port), args)
             self.nodes.append(node)
             node.start()
-        cli = shutil.which("redis-cli")
-        assert cli, "redis-cli is needed to create the test cluster"
         subprocess.run(
             [cli, "--cluster", "create", *(n.address for n in self.nodes), *_REPLICATED],
             check=True,
