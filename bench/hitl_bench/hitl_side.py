@@ -11,13 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aio_pika
-from aio_pika.abc import AbstractRobustConnection
-from redis.asyncio import Redis
-
 from hitl.adapters.amqp.teardown import delete_topology
+from hitl.adapters.redis.connection import open_redis
 from hitl.adapters.redis.purge import purge_namespace
 from hitl.core.tracecontext import TraceContext
+from hitl.runtime.startup import connect_amqp
 from hitl.sdk import HitlClient
 from hitl_bench.procs import Child, start_child
 from hitl_bench.scenario import AutoResponder, answer_notification
@@ -53,6 +51,9 @@ class HitlRig:
     # Each request carries a W3C traceparent of its own (a trace per ask), as a producer that
     # traces would send it; the broker passes it on to the notification, events and outcome.
     trace: bool = False
+    # The n-th broker's HITL_AMQP_URL (n from 1), when not ``amqp_url``: the nodes of a
+    # cluster in another order for each, so they connect to different nodes.
+    broker_amqp_url: Callable[[int], str] | None = None
     brokers: list[Child] = field(default_factory=list)
     _stack: contextlib.AsyncExitStack = field(default_factory=contextlib.AsyncExitStack)
     _client: HitlClient | None = None
@@ -87,10 +88,13 @@ class HitlRig:
 
     async def add_broker(self) -> Child:
         self._started += 1
+        env = self.env()
+        if self.broker_amqp_url is not None:
+            env["HITL_AMQP_URL"] = self.broker_amqp_url(self._started)
         child = await start_child(
             f"{self.namespace}-broker{self._started}",
             ["hitl.cli.main", "broker"],
-            self.env(),
+            env,
             self.log_dir,
             ready="broker ready",
         )
@@ -112,9 +116,7 @@ class HitlRig:
         self._client = await self._stack.enter_async_context(
             HitlClient.connect(self.amqp_url, service=SERVICE, namespace=self.namespace)
         )
-        connection: AbstractRobustConnection = await aio_pika.connect_robust(
-            self.amqp_url, client_properties={"connection_name": "hitl-bench-responder"}
-        )
+        connection = await connect_amqp(self.amqp_url, 5, name="hitl-bench-responder")
         self._stack.push_async_callback(connection.close)
         channel = await connection.channel(publisher_confirms=True)
         await channel.set_qos(prefetch_count=1000)
@@ -160,7 +162,7 @@ class HitlRig:
             await self.delete()
 
     async def delete(self) -> None:
-        connection = await aio_pika.connect(self.amqp_url)
+        connection = await connect_amqp(self.amqp_url, 5, name="hitl-bench teardown")
         try:
             await delete_topology(
                 connection,
@@ -170,7 +172,7 @@ class HitlRig:
             )
         finally:
             await connection.close()
-        redis: Redis = Redis.from_url(self.redis_url)
+        redis = open_redis(self.redis_url)  # one node or a Cluster, as the broker's
         try:
             await purge_namespace(redis, self.namespace)
         finally:

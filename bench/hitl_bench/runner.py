@@ -37,6 +37,7 @@ from hitl_bench.isolation import IsolationSample
 from hitl_bench.peer import PeerRig
 from hitl_bench.procs import server_pids
 from hitl_bench.route_tree import ROUTED_ONE, ROUTING_PAIRS, DecisionCost
+from hitl_bench.scale import ScaleOptions, ScaleResult, measure_scale, scale_tables
 from hitl_bench.scenario import Rig, Sample, drive
 from hitl_bench.sse import FanoutSample, measure_fanout
 from hitl_bench.trees import BEFORE, CURRENT, Tree
@@ -121,6 +122,14 @@ class Options:
     langgraph_count: int = 300  # interactions per side and run
     langgraph_concurrency: int = 20
     langgraph_runs: int = 3
+    # issue 16: one against two brokers on a RabbitMQ cluster and a Redis Cluster started on
+    # this machine for the run (hitl_bench.scale); opt-in: it boots 3 RabbitMQ + 6 Redis nodes
+    scale: bool = False
+    scale_count: int = 2000  # interactions per sample
+    scale_concurrency: int = 64
+    scale_runs: int = 2
+    scale_redis_cluster: bool = True  # False: one Redis node (also started for the run)
+    scale_rabbit_nodes: int = 3
     json_path: Path | None = None
     markdown_path: Path | None = None
     log_dir: Path | None = None
@@ -159,6 +168,8 @@ class Options:
             "langgraph_count": 20,
             "langgraph_concurrency": 4,
             "langgraph_runs": 1,
+            "scale_count": 200,
+            "scale_runs": 1,
         }
         values.update(overrides)
         return cls(**values)
@@ -186,6 +197,7 @@ class Results:
     channel_deliveries: list[ChannelSample] = field(default_factory=list)
     channel_updates: list[UpdateSample] = field(default_factory=list)
     langgraph: list["Side"] = field(default_factory=list)
+    scale: ScaleResult | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -196,6 +208,7 @@ class Results:
             "channel_deliveries": [d.as_dict() for d in self.channel_deliveries],
             "channel_updates": [u.as_dict() for u in self.channel_updates],
             "langgraph": [s.as_dict() for s in self.langgraph],
+            "scale": self.scale.as_dict() if self.scale is not None else None,
             "fanouts": [f.as_dict() for f in self.fanouts],
             "reads": [r.as_dict() for r in self.reads],
             "footprints": [f.as_dict() for f in self.footprints],
@@ -598,6 +611,7 @@ def render(results: Results, as_markdown: bool = False) -> str:
         tables.append(report.footprint_classes(results.footprints))
     if results.brokers:
         tables.append(report.brokers(results.brokers))
+    tables += scale_tables(results.scale)
     if results.growth:
         tables.append(report.growth(results.growth, results.seedings))
     if results.reads:
@@ -624,7 +638,8 @@ def _issue14_tables(results: Results) -> list[report.Table]:
 
 
 async def _sections(opts: Options, log_dir: Path, results: Results) -> None:
-    """Webhooks, isolation, the email and Slack channels and LangGraph, each unless left out."""
+    """Webhooks, isolation, the email and Slack channels and LangGraph, each unless left out;
+    the scale line when asked for."""
     if opts.webhooks:
         await _webhooks(opts, results)
     if opts.isolation:
@@ -633,6 +648,20 @@ async def _sections(opts: Options, log_dir: Path, results: Results) -> None:
         await _channels(opts, log_dir, results)
     if opts.langgraph:
         await _langgraph(opts, log_dir, results)
+    if opts.scale:
+        await _scale(opts, log_dir, results)
+
+
+async def _scale(opts: Options, log_dir: Path, results: Results) -> None:
+    scale = ScaleOptions(
+        opts.scale_count,
+        opts.scale_concurrency,
+        opts.scale_runs,
+        min(opts.warmup, opts.scale_count),
+        opts.scale_redis_cluster,
+        opts.scale_rabbit_nodes,
+    )
+    results.scale = await measure_scale(scale, log_dir, _broker_env(opts), _say)
 
 
 async def run_bench(opts: Options) -> float:

@@ -146,8 +146,8 @@ class RabbitCluster:
 
     def start(self) -> None:
         """Boot the three nodes, join b and c to a; fails with the nodes' output if not."""
-        busy = [n.port for n in self.nodes if _listening(n.port)]
-        busy += [n.dist_port for n in self.nodes if _listening(n.dist_port)]
+        busy = [n.port for n in self.nodes if listening(n.port)]
+        busy += [n.dist_port for n in self.nodes if listening(n.dist_port)]
         if busy:
             raise RuntimeError(f"ports {busy} are taken: a cluster of an earlier run left over?")
         for node in self.nodes:
@@ -274,7 +274,7 @@ def _wait(node: Node) -> tuple[str, ...]:
     return ("wait", str(node.base / "pid"), "--timeout", str(BOOT_SECONDS))
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(0.5)
         return sock.connect_ex(("127.0.0.1", port)) == 0

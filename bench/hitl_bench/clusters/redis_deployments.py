@@ -1,12 +1,14 @@
 """Real Redis deployments of a run's own (the tests', ``hitl bench --scale``'s), on loopback
 ports the shared Redis (6379) never uses: a Redis Cluster of three primaries with a replica
 each, and a primary with two replicas watched by three Sentinels. Each ``redis-server`` runs in
-a temporary directory without persistence and is killed when the deployment stops.
+a temporary directory without persistence and is killed when the deployment stops; so does a
+plain node (``LocalNode``), the Cluster's single-node counterpart for the bench.
 
 ``LocalCluster(base)`` takes ports ``base+1..base+6`` (cluster bus: +10000);
 ``LocalSentinels(base)`` takes ``base+1..base+3`` for the data nodes and ``base+11..base+13`` for
-the Sentinels. Both start synchronously (``start()``), so a session fixture can hold them. Without
-``redis-server`` (or ``redis-cli`` for a Cluster), ``start`` raises ``Unavailable``.
+the Sentinels; ``LocalNode(port)`` that port. They start synchronously (``start()``), so a
+session fixture can hold them. Without ``redis-server`` (or ``redis-cli`` for a Cluster),
+``start`` raises ``Unavailable``.
 """
 
 import contextlib
@@ -125,6 +127,31 @@ _REPLICATED = ("--cluster-replicas", "1", "--cluster-yes")
 def _cluster_ok(node: Node) -> bool:
     with node.client() as redis:
         return "cluster_state:ok" in redis.execute_command("CLUSTER", "INFO").decode()
+
+
+@dataclass
+class LocalNode:
+    """One plain ``redis-server`` on ``port``, no replica: a Cluster's single-node counterpart
+    (``nodes``, ``url``, ``start``, ``stop`` as ``LocalCluster``'s)."""
+
+    port: int
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="hitl-redis-")))
+    nodes: list[Node] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "LocalNode":
+        node = Node(self.port, self.root, ["--port", str(self.port), *_COMMON])
+        self.nodes.append(node)
+        node.start()
+        return self
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 @dataclass

@@ -57,12 +57,15 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
     "Issue 17's: a broker sent requests with trace context against the plain one, and "
     "LangGraph's own interrupt and resume on its checkpointer against the LangGraph adapter "
     "over hitl. "
+    "Issue 16's, with --scale only: one against two brokers on a three-node RabbitMQ cluster "
+    "and a Redis Cluster started for the run on this machine, with CPU per interaction. "
     "Tables go to stdout, progress to stderr; the last line is "
     "ratio_vs_handwritten=<x.xx>. See docs/benchmarks.md.",
     epilog=examples(
         "hitl bench --quick",
         "mkdir /tmp/base && git archive 98602c6 services schemas | tar -x -C /tmp/base",
         "hitl bench --concurrency 1,64 --baseline-tree /tmp/base --no-growth --no-brokers",
+        "hitl bench --quick --scale --scale-count 1000",
     ),
 )
 @click.option("--quick", is_flag=True, help="Small sizes, one run: under 60 s.")
@@ -165,6 +168,29 @@ def _path(name: str, text: str, metavar: str) -> Callable[[F], F]:
 @_n("--langgraph-count", "Interactions per LangGraph side and run (default 300; quick 20).")
 @_n("--langgraph-concurrency", "LangGraph threads in flight (default 20; quick 4).")
 @_n("--langgraph-runs", "(default 3; quick 1)")
+@click.option(
+    "--scale",
+    is_flag=True,
+    help="Also measure one against two brokers on a three-node RabbitMQ cluster (5711-5713) "
+    "and a Redis Cluster (7201-7206) started for the run: interactions/s, latency, CPU ms per "
+    "interaction of the brokers, RabbitMQ and Redis. Off by default, --quick included.",
+)
+@_n("--scale-count", "Interactions per scale sample (default 2000; quick 200).")
+@_n("--scale-concurrency", "In flight in the scale samples (default 64).")
+@_n("--scale-runs", "Runs of one and two brokers (default 2; quick 1).")
+@click.option(
+    "--scale-single-redis",
+    is_flag=True,
+    help="The scale line on one Redis node (7210, started for the run) instead of a Redis "
+    "Cluster: what the Cluster costs.",
+)
+@click.option(
+    "--scale-rabbit-nodes",
+    type=click.IntRange(1, 7),
+    metavar="N",
+    help="RabbitMQ nodes of the scale line's cluster (default 3); 1: one node, started for "
+    "the run: what replicating each message to three costs.",
+)
 @_path("--json", "Write every figure as JSON.", "PATH")
 @_path("--markdown", "Write the tables as Markdown.", "PATH")
 @_path("--log-dir", "Where process logs go.", "DIR")
@@ -204,6 +230,8 @@ def bench(**given: Any) -> None:
         "slack": not given.pop("no_slack"),
         "trace": not given.pop("no_trace"),
         "langgraph": not given.pop("no_langgraph"),
+        "scale": given.pop("scale"),
+        "scale_redis_cluster": not given.pop("scale_single_redis"),
     }
     quick, no_growth, pending = given.pop("quick"), given.pop("no_growth"), given.pop("pending")
     given.pop("baseline_tree")
