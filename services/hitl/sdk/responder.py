@@ -6,7 +6,7 @@ Used by ``hitl respond``, by the demo's auto-responder, and by notifier bots; ``
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
 from aio_pika.abc import (
@@ -51,7 +51,7 @@ class Responder:
     @contextlib.asynccontextmanager
     async def connect(
         cls,
-        url: str,
+        url: str | Sequence[str],
         *,
         namespace: str = DEFAULT_NAMESPACE,
         startup_attempts: int = 5,
