@@ -29,13 +29,15 @@ import resource
 import sys
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
 from redis.asyncio import Redis
 
 from hitl.adapters.redis.keys import Keys
-from hitl.adapters.redis.resp import pack_all
+from hitl.adapters.redis.lines import Executes
+from hitl.adapters.redis.resp import Arg, pack_all
 from hitl.adapters.redis.store import RedisStore
 from hitl.core.decoding import decode_request
 from hitl.core.machine import answer, open_interaction
@@ -109,12 +111,17 @@ async def args_only(items: list[tuple[Any, ...]]) -> None:
     store = _store(Redis.from_url("redis://127.0.0.1:1/0"), "readside")
     creates = store._scripts["create"].sha
 
-    class Unsent:  # in place of the store's script line: packs each batch, sends nothing
-        async def execute(self, commands: list[list[Any]]) -> list[Any]:
+    class Unsent(Executes):  # in place of the store's script line: packs, sends nothing
+        def __init__(self) -> None:  # no line under it
+            pass
+
+        async def execute(self, commands: Sequence[Sequence[Arg]]) -> list[Any]:
             pack_all(commands)
             return [[b"created"] if c[1] == creates else b"ok" for c in commands]
 
-    store._line = Unsent()  # type: ignore[assignment]
+    lines = store._lines
+    assert not lines.routed  # one Redis node: one line, which this replaces
+    lines._single = lines._coalescer(Unsent())
     await _apply(store, items)
 
 
