@@ -62,25 +62,44 @@ class Replicas:
         self.redelivered = 0.0  # hitl_duplicate_messages_total over every process's life
         self.killed_at: list[float] = []
         self.ready_after: list[float] = []  # seconds from a kill to its successor's "ready"
+        self._waiting: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         self.live = [await self.brokers.start(HITL_METRICS_PORT=str(p)) for p in self.ports]
 
     async def kill(self, index: int) -> None:
+        """Returns once the successor is started, not ready: the kills keep their schedule."""
         victim = self.live[index]
-        self.redelivered += counter_total(
-            await self.brokers.metrics(victim), "hitl_duplicate_messages_total"
-        )
+        if victim.ready.is_set():  # else it served no metrics yet
+            self.redelivered += counter_total(
+                await self.brokers.metrics(victim), "hitl_duplicate_messages_total"
+            )
         killed = time.monotonic()
         assert await self.brokers.stop(victim, signal.SIGKILL) == -signal.SIGKILL
         self.killed_at.append(killed)
-        self.live[index] = await self.brokers.start(HITL_METRICS_PORT=str(self.ports[index]))
-        self.ready_after.append(time.monotonic() - killed)
+        successor = await self.brokers.start(
+            wait_ready=False, HITL_METRICS_PORT=str(self.ports[index])
+        )
+        self.live[index] = successor
+
+        async def ready() -> None:  # or killed before it was: then it is not counted
+            readied = asyncio.create_task(successor.ready.wait())
+            exited = asyncio.create_task(successor.process.wait())
+            await asyncio.wait({readied, exited}, return_when=asyncio.FIRST_COMPLETED)
+            readied.cancel()
+            exited.cancel()
+            if successor.ready.is_set():
+                self.ready_after.append(time.monotonic() - killed)
+
+        self._waiting.append(asyncio.create_task(ready()))
 
     async def metrics(self) -> list[str]:
         return [await self.brokers.metrics(b) for b in self.live]
 
     async def finish(self) -> None:
+        await asyncio.wait_for(asyncio.gather(*self._waiting), 60)
+        for broker in self.live:
+            await asyncio.wait_for(broker.ready.wait(), 60)
         for metrics in await self.metrics():
             self.redelivered += counter_total(metrics, "hitl_duplicate_messages_total")
 
@@ -195,9 +214,9 @@ async def test_timers_due_while_every_broker_is_down_fire_exactly_once_after_res
     )
     verdict.assert_clean()
     assert verdict.statuses == {"timed_out": scale.timers}
-    assert verdict.raw_duplicates == 0, "nothing was in flight at the kill: no republish"
     assert set(events) == history.ids("confirmed")
-    assert [iid for iid, n in events.items() if n != 1] == []
+    fired_twice = [iid for iid, ids in timed_out.event_ids().items() if len(ids) != 1]
+    assert fired_twice == [], "a timer fired twice (two timed_out transitions)"
     assert_fault_hit(overdue_at_restart=scale.timers - verdict.statuses.get("resolved", 0))
 
 
@@ -283,8 +302,7 @@ async def test_answers_racing_the_deadline_give_exactly_one_outcome(
         f"answered >10 ms early yet timed out {early_but_timed_out}, >10 ms late yet "
         f"resolved {late_but_resolved}"
     )
-    verdict.assert_clean()
-    assert verdict.raw_duplicates == 0, "no crash here: every outcome goes out once"
+    verdict.assert_clean()  # raw duplicates (the relay's, when a confirm outlasts the lease) ok
     assert set(offsets) == history.ids("confirmed")
     # The race was real: both ends happened, and each answer that lost was told so.
     assert verdict.statuses.get("resolved", 0) > 0

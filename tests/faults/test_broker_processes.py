@@ -229,6 +229,14 @@ class Tap:
             by_id[outcome.interaction_id].append((at, outcome))
         return by_id
 
+    def event_ids(self) -> dict[UUID | None, set[str | None]]:
+        """The distinct event ids per interaction (a republished event keeps its id)."""
+        ids: dict[UUID | None, set[str | None]] = defaultdict(set)
+        for _, body in self.arrivals:
+            for event in LifecycleEvents.model_validate_json(body).events:
+                ids[event.interaction_id].add(event.event_id)
+        return ids
+
     def event_counts(self) -> dict[UUID | None, int]:
         counts: dict[UUID | None, int] = defaultdict(int)
         for _, body in self.arrivals:
