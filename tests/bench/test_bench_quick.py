@@ -72,7 +72,9 @@ def test_quick_bench_prints_tables_and_a_ratio() -> None:
     alone, with_slow, ratio = (re.split(r"\s{2,}", line.strip()) for line in isolation[1:])
     # every request to the fast receiver delivered; the same load on the other route in both
     assert alone[:3] == ["beside a responsive receiver", "30 (30/s)", "30"], alone
-    assert alone[5] == "30 / 30", alone  # the responsive one got each of its requests
+    # the responsive one got its requests (the phase ends when the fast one has all of its
+    # own, so the last few of the other route may still be on their way)
+    assert alone[5].startswith("30 / ") and int(alone[5].split(" / ")[1]) >= 20, alone
     assert with_slow[:3] == ["with a hanging receiver", "30 (30/s)", "30"], with_slow
     assert with_slow[5].startswith("30 / ") and with_slow[5] != "30 / 0"  # it hung on some
     assert ratio[0] == "hanging/responsive"

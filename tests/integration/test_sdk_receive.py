@@ -42,6 +42,7 @@ class Delivery:
     def __init__(self, body: bytes) -> None:
         self.body = body
         self.message_id = "m"
+        self.headers: dict[str, object] = {}  # read for trace context when spans are made
 
 
 def bare_client() -> HitlClient:
