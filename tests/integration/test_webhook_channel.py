@@ -152,6 +152,26 @@ async def test_sends_to_one_receiver_share_a_kept_alive_connection(hooks: Webhoo
     assert [r.connection for r in server.received] == [1, 1, 1]
 
 
+async def test_cookies_a_receiver_sets_are_never_sent_back(hooks: WebhookChannel) -> None:
+    cookie = {"set-cookie": "session=abc; Path=/"}
+    async with recording_server(status(200, cookie), status(200, cookie)) as server:
+        for _ in range(3):
+            await hooks.send(receiver_of(server), notification())
+    assert [r.headers.get("cookie") for r in server.received] == [None, None, None]
+
+
+async def test_a_receivers_headers_are_sent_whatever_their_case(hooks: WebhookChannel) -> None:
+    async with recording_server() as server:
+        receiver = receiver_of(server, headers={"X-Team": "payments", "authorization": "Bearer t"})
+        await hooks.send(receiver, notification())
+    [received] = server.received
+    assert (received.headers["x-team"], received.headers["authorization"]) == (
+        "payments",
+        "Bearer t",
+    )
+    assert verified(server)
+
+
 async def test_a_settled_interaction_is_posted_as_a_second_signed_event(
     hooks: WebhookChannel,
 ) -> None:
