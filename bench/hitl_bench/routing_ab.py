@@ -151,18 +151,25 @@ async def alternate(
     return measured
 
 
-async def main(args: argparse.Namespace) -> None:
-    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="hitl-routing-ab-"))
+def servers(args: argparse.Namespace, prefix: str) -> tuple[str, str, Path]:
+    """The RabbitMQ and Redis URLs (``HITL_AMQP_URL``, ``HITL_REDIS_URL``) and the log folder."""
+    log_dir: Path = args.log_dir or Path(tempfile.mkdtemp(prefix=prefix))
     log_dir.mkdir(parents=True, exist_ok=True)
     amqp_url = os.environ.get("HITL_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     redis_url = os.environ.get("HITL_REDIS_URL", "redis://127.0.0.1:6379/0")
-    before = [f"{args.before}/{d}" for d in ("services", "schemas")] if args.before else []
-    made = rigs(amqp_url, redis_url, args.routes, log_dir, before)
-    chosen = [r for r in made if r.name.removesuffix(BEFORE) in args.rigs]
+    return amqp_url, redis_url, log_dir
+
+
+async def run_rigs(
+    chosen: Sequence[HitlRig],
+    args: argparse.Namespace,
+    compared: Sequence[tuple[str, str]] = COMPARED,
+) -> None:
+    """``alternate`` the rigs, print the table, then (``--profile``) record each broker."""
     try:
         measured = await alternate(chosen, args.rounds, args.concurrency, args.count, args.warmup)
         if measured:
-            print(table(measured), flush=True)
+            print(table(measured, compared), flush=True)
         if args.profile is not None:
             args.profile.mkdir(parents=True, exist_ok=True)
             for rig in chosen:
@@ -183,12 +190,29 @@ async def main(args: argparse.Namespace) -> None:
                 await rig.close()
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m hitl_bench.routing_ab")
+def rounds_parser(prog: str) -> argparse.ArgumentParser:
+    """The options of an A/B of brokers driven in turn (this module's, ``trace_ab``'s)."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--warmup", type=int, default=200)
+    parser.add_argument("--profile", type=Path, help="then record each broker with py-spy")
+    parser.add_argument("--profile-seconds", type=int, default=15)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--log-dir", type=Path)
+    return parser
+
+
+async def main(args: argparse.Namespace) -> None:
+    amqp_url, redis_url, log_dir = servers(args, "hitl-routing-ab-")
+    before = [f"{args.before}/{d}" for d in ("services", "schemas")] if args.before else []
+    made = rigs(amqp_url, redis_url, args.routes, log_dir, before)
+    await run_rigs([r for r in made if r.name.removesuffix(BEFORE) in args.rigs], args)
+
+
+if __name__ == "__main__":
+    parser = rounds_parser("python -m hitl_bench.routing_ab")
     parser.add_argument("--routes", type=int, default=1000)
     parser.add_argument(
         "--rigs",
@@ -201,10 +225,6 @@ if __name__ == "__main__":
         help="a source tree (with services/ and schemas/): its brokers with the routing file "
         "too, as routed@before and routed-1@before, beside the rest",
     )
-    parser.add_argument("--profile", type=Path, help="then record each broker with py-spy")
-    parser.add_argument("--profile-seconds", type=int, default=15)
-    parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--log-dir", type=Path)
     import uvloop
 
     uvloop.run(main(parser.parse_args()))

@@ -18,14 +18,10 @@ steadier evidence on a shared machine. ``hitl bench`` measures the same in its e
 """
 
 import argparse
-import contextlib
-import os
-import tempfile
 from pathlib import Path
 
 from hitl_bench.hitl_side import TRACED, HitlRig, new_namespace
-from hitl_bench.profile import record, summarise
-from hitl_bench.routing_ab import alternate, table
+from hitl_bench.routing_ab import rounds_parser, run_rigs, servers
 
 UNTRACED = "untraced"
 RIGS = (UNTRACED, TRACED)
@@ -43,44 +39,11 @@ def rigs(amqp_url: str, redis_url: str, log_dir: Path) -> list[HitlRig]:
 
 
 async def main(args: argparse.Namespace) -> None:
-    log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="hitl-trace-ab-"))
-    log_dir.mkdir(parents=True, exist_ok=True)
-    amqp_url = os.environ.get("HITL_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
-    redis_url = os.environ.get("HITL_REDIS_URL", "redis://127.0.0.1:6379/0")
-    chosen = rigs(amqp_url, redis_url, log_dir)
-    try:
-        measured = await alternate(chosen, args.rounds, args.concurrency, args.count, args.warmup)
-        print(table(measured, COMPARED), flush=True)
-        if args.profile is not None:
-            args.profile.mkdir(parents=True, exist_ok=True)
-            for rig in chosen:
-                raw = await record(
-                    rig,
-                    rig.brokers[0].pid,
-                    args.profile / f"{rig.name}.raw",
-                    seconds=args.profile_seconds,
-                    rate=200,
-                    concurrency=args.concurrency,
-                    native=True,
-                )
-                print(f"\n== {rig.name} ({args.profile / (rig.name + '.raw')})")
-                print(summarise(raw, args.top))
-    finally:
-        for rig in chosen:
-            with contextlib.suppress(Exception):
-                await rig.close()
+    amqp_url, redis_url, log_dir = servers(args, "hitl-trace-ab-")
+    await run_rigs(rigs(amqp_url, redis_url, log_dir), args, COMPARED)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(prog="python -m hitl_bench.trace_ab")
-    parser.add_argument("--rounds", type=int, default=4)
-    parser.add_argument("--count", type=int, default=2000)
-    parser.add_argument("--concurrency", type=int, default=64)
-    parser.add_argument("--warmup", type=int, default=200)
-    parser.add_argument("--profile", type=Path, help="then record each broker with py-spy")
-    parser.add_argument("--profile-seconds", type=int, default=15)
-    parser.add_argument("--top", type=int, default=30)
-    parser.add_argument("--log-dir", type=Path)
     import uvloop
 
-    uvloop.run(main(parser.parse_args()))
+    uvloop.run(main(rounds_parser("python -m hitl_bench.trace_ab").parse_args()))
