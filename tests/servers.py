@@ -5,6 +5,7 @@ and in parallel; ``delete_namespace`` removes everything a namespace created.
 """
 
 import os
+from pathlib import Path
 
 import aio_pika
 from redis.asyncio import Redis
@@ -16,6 +17,23 @@ from hitl_contract.wire import Names
 
 AMQP_URL = os.environ.get("HITL_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
 REDIS_URL = os.environ.get("HITL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def child_env(namespace: str, **settings: str) -> dict[str, str]:
+    """The environment of a process a test starts: this one's without its HITL_ settings, with
+    the test servers, ``namespace``, no metrics port and the checkout first on PYTHONPATH; then
+    ``settings`` (HITL_ names or any other) on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
+    env.update(
+        HITL_AMQP_URL=AMQP_URL,
+        HITL_REDIS_URL=REDIS_URL,
+        HITL_NAMESPACE=namespace,
+        HITL_METRICS_PORT="0",
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    )
+    env.update(settings)
+    return env
 
 
 def test_settings(namespace: str, **overrides: object) -> Settings:

@@ -12,7 +12,6 @@ on LangGraph's AsyncSqliteSaver, a real ``hitl broker`` process, answers given w
 import asyncio
 import contextlib
 import json
-import os
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,26 +26,19 @@ from hitl.sdk import HitlClient
 from hitl.settings import Settings
 from hitl_contract.wire import Names
 from tests.helpers import lifecycle_events
-from tests.servers import AMQP_URL, REDIS_URL, delete_namespace
+from tests.servers import AMQP_URL, REDIS_URL, ROOT, child_env, delete_namespace
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def env_of(namespace: str, db: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
-    env.update(
-        HITL_AMQP_URL=AMQP_URL,
-        HITL_REDIS_URL=REDIS_URL,
-        HITL_NAMESPACE=namespace,
-        HITL_METRICS_PORT="0",
+    return child_env(
+        namespace,
         HITL_POLL_INTERVAL_SECONDS="0.05",
         HITL_STARTUP_ATTEMPTS="5",
         HITL_LOG_LEVEL="INFO",
         DRAFTS_DB=str(db),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
-    return env
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ name those spans."""
 
 import asyncio
 import json
-import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from hitl_contract import Notification
 from hitl_contract.wire import Names
 from tests.helpers import answer
 from tests.integration.test_langgraph import Process, started
-from tests.servers import AMQP_URL, REDIS_URL
+from tests.servers import AMQP_URL, child_env
 
 sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="the otel extra (uv sync)")
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor  # noqa: E402
@@ -28,22 +27,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import (  # noqa: E4
     InMemorySpanExporter,
 )
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 @pytest.fixture
 async def traced_broker(namespace: str, tmp_path: Path) -> AsyncIterator[tuple[Process, Path]]:
     spans = tmp_path / "broker-spans.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HITL_")}
-    env.update(
-        HITL_AMQP_URL=AMQP_URL,
-        HITL_REDIS_URL=REDIS_URL,
-        HITL_NAMESPACE=namespace,
-        HITL_METRICS_PORT="0",
-        HITL_STARTUP_ATTEMPTS="5",
-        HITL_TRACE_FILE=str(spans),
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    )
+    env = child_env(namespace, HITL_STARTUP_ATTEMPTS="5", HITL_TRACE_FILE=str(spans))
     async with started(env, "-m", "hitl.cli.main", "broker", ready="broker ready") as process:
         yield process, spans
 
