@@ -23,9 +23,7 @@ async def test_a_claim_is_shown_blocks_others_and_is_released_by_an_admin(
     assert detail["claim"]["holder"]["id"] == "alice" and detail["claim"]["until"] == held["until"]
     assert [h["event"] for h in detail["history"]][-1] == "claimed"
     listed = (await alice.get("/v1/interactions", params={"status": "pending"})).json()
-    assert [i["claim"]["holder"]["id"] for i in listed["items"] if i["id"] == str(iid)] == [
-        "alice"
-    ]
+    assert [i["claim"]["holder"]["id"] for i in listed["items"] if i["id"] == str(iid)] == ["alice"]
     async with http_client(gateway, await make_key("bob", "read", "respond")) as bob:
         answered = await bob.post(f"/v1/interactions/{iid}/responses", json={"action": "approve"})
         assert answered.status_code == 409, answered.text
