@@ -179,3 +179,20 @@ async def test_with_spans_a_request_without_context_starts_a_trace(exporter: obj
     assert request.parent is None
     started = f"{request.get_span_context().trace_id:032x}"
     assert sent(sink, broker)["outcome"].headers["traceparent"][3:35] == started
+
+
+def test_the_sdk_makes_spans_only_once_the_process_has_a_tracer_provider(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sdk = pytest.importorskip("opentelemetry.sdk.trace", reason="the otel extra (uv sync)")
+    from opentelemetry import trace
+
+    from hitl.core.tracecontext import parse
+    from hitl.observability.tracing import for_client
+
+    tracing, parent = for_client(), parse(ASKED)[0]
+    assert not tracing.recording  # no provider set up in this process
+    with tracing.span("hitl ask", parent, "producer") as passed:
+        assert passed == parent  # passed on as it came, no span made
+    monkeypatch.setattr(trace, "get_tracer_provider", lambda: sdk.TracerProvider())
+    assert tracing.recording  # set up later: the same client now makes spans
