@@ -64,11 +64,17 @@ async def open_amqp(
     urls = [url] if isinstance(url, str) else list(url)
     context = tls.context() if tls is not None and urls[0].startswith("amqps://") else None
     properties: dict[str, Any] = {"connection_name": name}
+    # A reconnect try every second, not aio-pika's 5 s, so consumers are back within about a
+    # second of RabbitMQ (or the link) returning; a URL's own ?reconnect_interval= still wins.
+    retry: dict[str, Any] = {}
+    if "reconnect_interval" not in URL(urls[0]).query:
+        retry["reconnect_interval"] = 1.0
     if len(urls) == 1:
-        return await aio_pika.connect_robust(
-            urls[0], client_properties=properties, ssl_context=context
+        single: AbstractRobustConnection = await aio_pika.connect_robust(
+            urls[0], client_properties=properties, ssl_context=context, **retry
         )
-    connection = ClusterConnection(urls, ssl_context=context, client_properties=properties)
+        return single
+    connection = ClusterConnection(urls, ssl_context=context, client_properties=properties, **retry)
     await connection.connect()
     try:
         await connection.check_nodes()
