@@ -569,11 +569,7 @@ def routing(samples: Sequence[Sample]) -> Table:
             group = [s for s in samples if s.system == system and s.concurrency == c]
             table.rows.append(
                 (
-                    str(c),
-                    names[system],
-                    Spread.of([s.throughput for s in group]).show("{:.0f}"),
-                    _lat(group, "round_trip")[0],
-                    Spread.of([s.notify.p50 for s in group]).show(),
+                    *_rig_cells(c, names[system], group),
                     Spread.of([s.notifications / s.count for s in group]).show("{:.2f}"),
                     _cpu_per_interaction(group),
                 )
@@ -583,21 +579,33 @@ def routing(samples: Sequence[Sample]) -> Table:
             pairs = _paired(samples, c, on, off)
             if not pairs:
                 continue
-            table.rows.append(
-                (
-                    str(c),
-                    f"{names[on]} / {names[off]}",
-                    _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
-                    "p50 "
-                    + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
-                    + " ms",
-                    _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
-                    "",
-                    "broker CPU "
-                    + _spread([_x(_broker_ms(a), _broker_ms(b)) for a, b in pairs], "x{:.2f}"),
-                )
-            )
+            *ratios, cpu = _pair_cells(pairs)
+            table.rows.append((str(c), f"{names[on]} / {names[off]}", *ratios, "", cpu))
     return table
+
+
+def _rig_cells(c: int, label: str, group: Sequence[Sample]) -> tuple[str, ...]:
+    """In flight, the rig, interactions/s, round trip and request -> notification p50."""
+    return (
+        str(c),
+        label,
+        Spread.of([s.throughput for s in group]).show("{:.0f}"),
+        _lat(group, "round_trip")[0],
+        Spread.of([s.notify.p50 for s in group]).show(),
+    )
+
+
+def _pair_cells(pairs: Sequence[tuple[Sample, Sample]]) -> tuple[str, str, str, str]:
+    """Of (a, b) runs side by side: a/b throughput, round trip and request -> notification
+    p50 differences, a/b broker CPU; per run, then the median."""
+    return (
+        _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
+        "p50 "
+        + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
+        + " ms",
+        _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
+        "broker CPU " + _spread([_x(_broker_ms(a), _broker_ms(b)) for a, b in pairs], "x{:.2f}"),
+    )
 
 
 def _broker_ms(sample: Sample) -> float:
@@ -628,29 +636,8 @@ def trace(samples: Sequence[Sample]) -> Table:
         pairs = _paired(samples, c, TRACED, AFTER)
         for system in names:
             group = [s for s in samples if s.system == system and s.concurrency == c]
-            table.rows.append(
-                (
-                    str(c),
-                    names[system],
-                    Spread.of([s.throughput for s in group]).show("{:.0f}"),
-                    _lat(group, "round_trip")[0],
-                    Spread.of([s.notify.p50 for s in group]).show(),
-                    _cpu_per_interaction(group),
-                )
-            )
-        table.rows.append(
-            (
-                str(c),
-                "traced/untraced",
-                _spread([_x(a.throughput, b.throughput) for a, b in pairs], "x{:.2f}"),
-                "p50 "
-                + _spread([a.round_trip.p50 - b.round_trip.p50 for a, b in pairs], "{:+.2f}")
-                + " ms",
-                _spread([a.notify.p50 - b.notify.p50 for a, b in pairs], "{:+.2f}") + " ms",
-                "broker CPU "
-                + _spread([_x(_broker_ms(a), _broker_ms(b)) for a, b in pairs], "x{:.2f}"),
-            )
-        )
+            table.rows.append((*_rig_cells(c, names[system], group), _cpu_per_interaction(group)))
+        table.rows.append((str(c), "traced/untraced", *_pair_cells(pairs)))
     return table
 
 
