@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import orjson
 import pytest
@@ -38,6 +39,27 @@ RABBIT_SHORT = ServerKills(Load(300, in_flight=64, spread=10.0, timeout=20.0), e
 RABBIT_LONG = ServerKills(Load(3000, in_flight=256, spread=60.0, timeout=30.0), every=15.0, kills=3)
 REDIS_SHORT = ServerKills(Load(interactions=400, in_flight=128, spread=8.0), every=3.0, kills=1)
 REDIS_LONG = ServerKills(Load(interactions=5000, in_flight=256, spread=60.0), every=15.0, kills=3)
+
+
+class Restartable(Protocol):
+    async def kill(self) -> None: ...
+
+    async def start(self) -> None: ...
+
+
+async def kill_on_schedule(
+    server: Restartable, scale: ServerKills, kills: list[float], down: list[float]
+) -> None:
+    """``scale.kills`` times, ``scale.every`` seconds apart from now whatever a restart takes:
+    kill -9 ``server`` and start it again; ``kills`` gets when, ``down`` how long each took."""
+    began = time.monotonic()
+    for k in range(scale.kills):
+        await asyncio.sleep(max(0.0, began + (k + 1) * scale.every - time.monotonic()))
+        killed_at = time.monotonic()
+        kills.append(killed_at)
+        await server.kill()
+        await server.start()
+        down.append(time.monotonic() - killed_at)
 
 
 @pytest.fixture
@@ -69,14 +91,7 @@ async def test_a_rabbitmq_node_killed_and_restarted_under_load_loses_nothing(
         )
         async with workload(history, namespace, rabbit_node.url, scale.load) as work:
             producing = asyncio.create_task(work.run())
-            began = time.monotonic()
-            for k in range(scale.kills):
-                await asyncio.sleep(max(0.0, began + (k + 1) * scale.every - time.monotonic()))
-                killed_at = time.monotonic()
-                kills.append(killed_at)
-                await rabbit_node.kill()
-                await rabbit_node.start()
-                down.append(time.monotonic() - killed_at)
+            await kill_on_schedule(rabbit_node, scale, kills, down)
             await producing
             await work.settled(timeout=180)
             await asyncio.sleep(LINGER_SECONDS)
@@ -125,14 +140,7 @@ async def test_redis_with_aof_always_killed_under_load_loses_nothing(
         broker = await brokers.start(HITL_REDIS_URL=server.url, HITL_METRICS_PORT=str(metrics_port))
         async with workload(history, namespace, AMQP_URL, scale.load) as work:
             producing = asyncio.create_task(work.run())
-            began = time.monotonic()
-            for k in range(scale.kills):
-                await asyncio.sleep(max(0.0, began + (k + 1) * scale.every - time.monotonic()))
-                killed_at = time.monotonic()
-                kills.append(killed_at)
-                await server.kill()
-                await server.start()
-                down.append(time.monotonic() - killed_at)
+            await kill_on_schedule(server, scale, kills, down)
             await producing
             await work.settled(timeout=180)
             await asyncio.sleep(LINGER_SECONDS)
